@@ -1,0 +1,29 @@
+//! The skipwalk contract between hardware and software, and its golden models.
+//!
+//! Everything that the RTL, the simulator harness, the host driver and the documentation must
+//! agree on lives here exactly once: address widths, the shortcut plaintext layout, the
+//! translation-table entry format, the register map of the translation core, the status codes,
+//! and reference models (cipher, shortcut codec, table builder, walker, translator) that every
+//! test compares the hardware against.
+
+pub mod cipher;
+pub mod geometry;
+pub mod memory;
+pub mod pte;
+pub mod regs;
+pub mod shortcut;
+pub mod status;
+pub mod tables;
+pub mod translator;
+
+pub use cipher::{Key, ShortcutCipher};
+pub use geometry::*;
+pub use memory::{MemoryImage, TableMemory};
+pub use pte::Pte;
+pub use shortcut::{Plaintext, Shortcut, ShortcutError};
+pub use status::Status;
+pub use tables::{Access, TableBuilder, TableError};
+pub use translator::{
+    PageResult, PdConfig, TranslationMode, TranslationRequest, TranslationResult, Translator,
+    ViConfig,
+};

@@ -1,0 +1,357 @@
+//! Register map of the translation core: 32-bit registers at byte offsets.
+//!
+//! The device's MMIO decoder forwards this configuration space to the translator's config
+//! port unchanged, so the offsets here are the offsets on the bus. Every register is declared
+//! once, with its fields, in [`REGISTERS`]; the RTL decodes these constants and the register
+//! documentation is generated from the same table.
+
+/// Identity value in [`ID`]: ASCII "SKPW".
+pub const DEVICE_ID: u32 = 0x534b_5057;
+/// Contract version in [`VERSION`].
+pub const ABI_VERSION: u32 = 1;
+
+/// Device identity (read-only).
+pub const ID: u16 = 0x0000;
+/// Contract version (read-only).
+pub const VERSION: u16 = 0x0004;
+/// Faults after which a VI locks itself; 0 disables locking.
+pub const FAULT_THRESHOLD: u16 = 0x0010;
+/// Any write invalidates the whole translation cache.
+pub const CACHE_INVALIDATE_ALL: u16 = 0x0014;
+/// A write invalidates the cache entries of the PD whose index is written.
+pub const CACHE_INVALIDATE_PD: u16 = 0x0018;
+/// Bit 0: the translator is busy (key expansion or cache invalidation under way).
+pub const TRANSLATOR_STATUS: u16 = 0x001c;
+
+/// First per-PD configuration block.
+pub const PD_BASE: u16 = 0x1000;
+/// Bytes between per-PD blocks.
+pub const PD_STRIDE: u16 = 0x10;
+/// Per-PD: control word ([`PD_CTRL_VALID`], [`PD_CTRL_ALLOW_READ`], [`PD_CTRL_ALLOW_WRITE`],
+/// generation in bits 6:0). Writing it invalidates the PD's cache entries.
+pub const PD_CTRL: u16 = 0x0;
+/// Per-PD: first frame of the table window; also the root table of full walks.
+pub const PD_WINDOW_BASE: u16 = 0x4;
+/// Per-PD: frames in the table window.
+pub const PD_WINDOW_PAGES: u16 = 0x8;
+
+/// First per-VI configuration block.
+pub const VI_BASE: u16 = 0x2000;
+/// Bytes between per-VI blocks.
+pub const VI_STRIDE: u16 = 0x10;
+/// Per-VI: control word (enable, mode, PD, key slot). Writing it clears faults and the lock.
+pub const VI_CTRL: u16 = 0x0;
+/// Per-VI: fault count (bits 7:0) and locked flag (bit 8), read-only.
+pub const VI_FAULTS: u16 = 0x4;
+
+/// First key slot.
+pub const KEY_BASE: u16 = 0x3000;
+/// Bytes between key slots.
+pub const KEY_STRIDE: u16 = 0x10;
+/// Key words 0..3 (`k0, l0, l1, l2`) at these offsets in a slot, write-only. Writing word 3
+/// expands the key into the slot's round keys and invalidates the whole cache.
+pub const KEY_WORD: u16 = 0x0;
+
+/// Offset of a register in PD `pd`'s block.
+pub const fn pd_reg(pd: usize, reg: u16) -> u16 {
+    PD_BASE + pd as u16 * PD_STRIDE + reg
+}
+
+/// Offset of a register in VI `vi`'s block.
+pub const fn vi_reg(vi: usize, reg: u16) -> u16 {
+    VI_BASE + vi as u16 * VI_STRIDE + reg
+}
+
+/// Offset of key word `word` (0..3) of key slot `slot`.
+pub const fn key_reg(slot: usize, word: usize) -> u16 {
+    KEY_BASE + slot as u16 * KEY_STRIDE + KEY_WORD + 4 * word as u16
+}
+
+/// A bit field of a register.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Field {
+    /// Name in documentation.
+    pub name: &'static str,
+    /// Lowest bit.
+    pub shift: u32,
+    /// Width in bits.
+    pub width: u32,
+    /// Meaning.
+    pub doc: &'static str,
+}
+
+impl Field {
+    /// Extracts the field from a register value.
+    pub const fn get(&self, value: u32) -> u32 {
+        (value >> self.shift) & ((1u32 << self.width) - 1)
+    }
+
+    /// Places `v` (truncated to the field width) at the field's position.
+    pub const fn put(&self, v: u32) -> u32 {
+        (v & ((1u32 << self.width) - 1)) << self.shift
+    }
+}
+
+/// PD_CTRL: the PD's generation, stamped into every shortcut minted for it.
+pub const PD_CTRL_GENERATION: Field = Field {
+    name: "generation",
+    shift: 0,
+    width: 7,
+    doc: "current generation; bumping it revokes every shortcut minted before",
+};
+/// PD_CTRL: the device may read this PD's buffers (sends).
+pub const PD_CTRL_ALLOW_READ: Field = Field {
+    name: "allow_read",
+    shift: 8,
+    width: 1,
+    doc: "the device may read the PD's buffers (send)",
+};
+/// PD_CTRL: the device may write this PD's buffers (receives).
+pub const PD_CTRL_ALLOW_WRITE: Field = Field {
+    name: "allow_write",
+    shift: 9,
+    width: 1,
+    doc: "the device may write the PD's buffers (receive)",
+};
+/// PD_CTRL: the PD is valid.
+pub const PD_CTRL_VALID: Field = Field {
+    name: "valid",
+    shift: 31,
+    width: 1,
+    doc: "the PD exists; requests of an invalid PD fail with pd_invalid",
+};
+/// VI_CTRL: the VI is enabled.
+pub const VI_CTRL_ENABLE: Field = Field {
+    name: "enable",
+    shift: 0,
+    width: 1,
+    doc: "the VI accepts requests",
+};
+/// VI_CTRL: translation mode (see [`crate::TranslationMode`]).
+pub const VI_CTRL_MODE: Field = Field {
+    name: "mode",
+    shift: 1,
+    width: 2,
+    doc: "0 shortcut, 1 full_walk, 2 physical, 3 reserved",
+};
+/// VI_CTRL: protection domain.
+pub const VI_CTRL_PD: Field = Field {
+    name: "pd",
+    shift: 4,
+    width: 3,
+    doc: "protection domain of the VI",
+};
+/// VI_CTRL: key slot whose key opens this VI's shortcuts.
+pub const VI_CTRL_KEY_SLOT: Field = Field {
+    name: "key_slot",
+    shift: 8,
+    width: 3,
+    doc: "key slot that opens the VI's shortcuts",
+};
+/// VI_FAULTS: shortcut faults counted since the VI was configured (saturating).
+pub const VI_FAULTS_COUNT: Field = Field {
+    name: "count",
+    shift: 0,
+    width: 8,
+    doc: "shortcut faults since the VI was last configured (saturates at 255)",
+};
+/// VI_FAULTS: the VI has locked itself.
+pub const VI_FAULTS_LOCKED: Field = Field {
+    name: "locked",
+    shift: 8,
+    width: 1,
+    doc: "the fault count reached FAULT_THRESHOLD; rewrite VI_CTRL to unlock",
+};
+
+/// Who may access a register, and how.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegAccess {
+    /// Read-only.
+    Read,
+    /// Write-only (reads return 0).
+    Write,
+    /// Read and write.
+    ReadWrite,
+}
+
+/// One register (or an array of registers repeated at a stride).
+#[derive(Clone, Copy, Debug)]
+pub struct Register {
+    /// Name in documentation.
+    pub name: &'static str,
+    /// Byte offset of the first instance.
+    pub offset: u16,
+    /// Instances (1 for a single register).
+    pub count: u16,
+    /// Bytes between instances.
+    pub stride: u16,
+    /// Access.
+    pub access: RegAccess,
+    /// Meaning.
+    pub doc: &'static str,
+    /// Bit fields (empty when the whole word is one value).
+    pub fields: &'static [Field],
+}
+
+/// Every register of the translation core.
+pub const REGISTERS: &[Register] = &[
+    Register {
+        name: "ID",
+        offset: ID,
+        count: 1,
+        stride: 0,
+        access: RegAccess::Read,
+        doc: "device identity, 0x534b5057 (\"SKPW\")",
+        fields: &[],
+    },
+    Register {
+        name: "VERSION",
+        offset: VERSION,
+        count: 1,
+        stride: 0,
+        access: RegAccess::Read,
+        doc: "contract version",
+        fields: &[],
+    },
+    Register {
+        name: "FAULT_THRESHOLD",
+        offset: FAULT_THRESHOLD,
+        count: 1,
+        stride: 0,
+        access: RegAccess::ReadWrite,
+        doc: "shortcut faults after which a VI locks itself (bits 7:0); 0 never locks",
+        fields: &[],
+    },
+    Register {
+        name: "CACHE_INVALIDATE_ALL",
+        offset: CACHE_INVALIDATE_ALL,
+        count: 1,
+        stride: 0,
+        access: RegAccess::Write,
+        doc: "any write empties the translation cache",
+        fields: &[],
+    },
+    Register {
+        name: "CACHE_INVALIDATE_PD",
+        offset: CACHE_INVALIDATE_PD,
+        count: 1,
+        stride: 0,
+        access: RegAccess::Write,
+        doc: "writing a PD index (bits 2:0) drops that PD's cache entries",
+        fields: &[],
+    },
+    Register {
+        name: "TRANSLATOR_STATUS",
+        offset: TRANSLATOR_STATUS,
+        count: 1,
+        stride: 0,
+        access: RegAccess::Read,
+        doc: "bit 0: busy (key expansion or cache invalidation under way)",
+        fields: &[],
+    },
+    Register {
+        name: "PD_CTRL",
+        offset: PD_BASE + PD_CTRL,
+        count: crate::geometry::NUM_PDS as u16,
+        stride: PD_STRIDE,
+        access: RegAccess::ReadWrite,
+        doc: "PD control; a write also drops the PD's cache entries",
+        fields: &[
+            PD_CTRL_GENERATION,
+            PD_CTRL_ALLOW_READ,
+            PD_CTRL_ALLOW_WRITE,
+            PD_CTRL_VALID,
+        ],
+    },
+    Register {
+        name: "PD_WINDOW_BASE",
+        offset: PD_BASE + PD_WINDOW_BASE,
+        count: crate::geometry::NUM_PDS as u16,
+        stride: PD_STRIDE,
+        access: RegAccess::ReadWrite,
+        doc: "first frame of the PD's table window (bits 27:0); the root table of full walks",
+        fields: &[],
+    },
+    Register {
+        name: "PD_WINDOW_PAGES",
+        offset: PD_BASE + PD_WINDOW_PAGES,
+        count: crate::geometry::NUM_PDS as u16,
+        stride: PD_STRIDE,
+        access: RegAccess::ReadWrite,
+        doc: "frames in the PD's table window (bits 27:0)",
+        fields: &[],
+    },
+    Register {
+        name: "VI_CTRL",
+        offset: VI_BASE + VI_CTRL,
+        count: crate::geometry::NUM_VIS as u16,
+        stride: VI_STRIDE,
+        access: RegAccess::ReadWrite,
+        doc: "VI control; a write also clears the VI's faults and lock",
+        fields: &[VI_CTRL_ENABLE, VI_CTRL_MODE, VI_CTRL_PD, VI_CTRL_KEY_SLOT],
+    },
+    Register {
+        name: "VI_FAULTS",
+        offset: VI_BASE + VI_FAULTS,
+        count: crate::geometry::NUM_VIS as u16,
+        stride: VI_STRIDE,
+        access: RegAccess::Read,
+        doc: "the VI's shortcut-fault state",
+        fields: &[VI_FAULTS_COUNT, VI_FAULTS_LOCKED],
+    },
+    Register {
+        name: "KEY_WORD",
+        offset: KEY_BASE + KEY_WORD,
+        count: (crate::geometry::NUM_KEY_SLOTS * 4) as u16,
+        stride: 4,
+        access: RegAccess::Write,
+        doc: "key slot s word w at KEY_BASE + 16 s + 4 w (k0, l0, l1, l2); writing word 3 \
+              expands the key and empties the cache. Never readable",
+        fields: &[],
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registers_do_not_overlap() {
+        let mut spans: Vec<(u16, u16, &str)> = vec![];
+        for r in REGISTERS {
+            for i in 0..r.count {
+                let o = r.offset + i * r.stride;
+                assert_eq!(o % 4, 0, "{} unaligned", r.name);
+                spans.push((o, o + 4, r.name));
+            }
+        }
+        spans.sort();
+        for w in spans.windows(2) {
+            assert!(w[0].1 <= w[1].0, "{} overlaps {}", w[0].2, w[1].2);
+        }
+    }
+
+    #[test]
+    fn fields_fit_and_do_not_overlap() {
+        for r in REGISTERS {
+            let mut used = 0u64;
+            for f in r.fields {
+                assert!(f.shift + f.width <= 32);
+                let m = ((1u64 << f.width) - 1) << f.shift;
+                assert_eq!(used & m, 0, "{}.{}", r.name, f.name);
+                used |= m;
+            }
+        }
+        assert_eq!(PD_CTRL_GENERATION.width, crate::geometry::GEN_BITS);
+        assert_eq!(VI_CTRL_PD.width, crate::geometry::PD_BITS);
+        assert_eq!(VI_CTRL_KEY_SLOT.width, crate::geometry::KEY_SLOT_BITS);
+        assert_eq!(VI_FAULTS_COUNT.width, crate::geometry::FAULT_COUNT_BITS);
+    }
+
+    #[test]
+    fn block_offsets() {
+        assert_eq!(pd_reg(3, PD_WINDOW_PAGES), 0x1038);
+        assert_eq!(vi_reg(7, VI_FAULTS), 0x2074);
+        assert_eq!(key_reg(2, 3), 0x302c);
+    }
+}
