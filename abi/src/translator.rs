@@ -649,14 +649,14 @@ mod tests {
         assert_eq!(
             r.pages,
             vec![PageResult {
-                da: 0x5000_010,
+                da: 0x0500_0010,
                 bytes: 64
             }]
         );
         let r = f.tr.translate(&f.mem, &req(VA + 0x20, s, 64, true));
         assert!(r.cache_hit && !r.decrypted);
         assert_eq!(r.pte_reads, 0);
-        assert_eq!(r.pages[0].da, 0x5000_020);
+        assert_eq!(r.pages[0].da, 0x0500_0020);
     }
 
     #[test]
@@ -669,15 +669,15 @@ mod tests {
             r.pages,
             vec![
                 PageResult {
-                    da: 0x5000_f00,
+                    da: 0x0500_0f00,
                     bytes: 0x100
                 },
                 PageResult {
-                    da: 0x5001_000,
+                    da: 0x0500_1000,
                     bytes: 0x1000
                 },
                 PageResult {
-                    da: 0x5002_000,
+                    da: 0x0500_2000,
                     bytes: 0x100
                 },
             ]

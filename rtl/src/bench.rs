@@ -142,7 +142,10 @@ pub fn run_seeded<B: Clocked>(
             drop(b);
             match r {
                 Err(e) if e == first => format!("waveform: {}", path.display()),
-                Err(e) => format!("waveform: {} (replay failed differently: {e})", path.display()),
+                Err(e) => format!(
+                    "waveform: {} (replay failed differently: {e})",
+                    path.display()
+                ),
                 Ok(()) => "replay with waveform passed: the run is not deterministic".to_string(),
             }
         }

@@ -144,7 +144,7 @@ impl Logic for ShortcutCheck {
             self.status.next = self.st_va_tag.val();
         } else if self.generation_found.val() != self.generation.val() {
             self.status.next = self.st_generation.val();
-        } else if !(self.window_offset.val() < self.win_pages.val()) {
+        } else if self.window_offset.val() >= self.win_pages.val() {
             self.status.next = self.st_window.val();
         } else if self.crosses.val() {
             self.status.next = self.st_crosses.val();
@@ -192,7 +192,11 @@ mod tests {
             let mut p = Plaintext {
                 table_frame: win.base.wrapping_add(rng.gen_range(0..80)) & 0xfff_ffff,
                 level,
-                generation: if rng.gen_bool(0.9) { gen } else { rng.gen::<u8>() & 0x7f },
+                generation: if rng.gen_bool(0.9) {
+                    gen
+                } else {
+                    rng.gen::<u8>() & 0x7f
+                },
                 va_tag: if level == 0 { 0 } else { va_tag(va, level) },
             };
             match rng.gen_range(0..10) {

@@ -39,7 +39,11 @@ pub fn random_tables(rng: &mut impl Rng) -> Scenario {
                 break;
             }
             let frame = rng.gen::<u64>() & abi::mask(abi::FRAME_BITS);
-            let access = if rng.gen_bool(0.7) { Access::ReadWrite } else { Access::Read };
+            let access = if rng.gen_bool(0.7) {
+                Access::ReadWrite
+            } else {
+                Access::Read
+            };
             let ok = match rng.gen_range(0..20) {
                 0 => tables.set_leaf(&mut mem, va, Pte::new(frame, PTE_PINNED | PTE_WRITABLE)),
                 1 => tables.set_leaf(&mut mem, va, Pte::new(frame, PTE_PRESENT | PTE_WRITABLE)),

@@ -32,6 +32,10 @@
 //! | `res_frame`      | 28    | out | leaf frame (when `Ok`)                                |
 //! | `res_writable`   | 1     | out | leaf entry is device-writable (when `Ok`)             |
 //!
+//! `job_va`, `job_write` and `job_win_*` are read throughout the walk: the caller holds them
+//! stable from the job's handshake until the result is taken (the translator keeps them in
+//! its page-stage registers, so the walker needs no copies).
+//!
 //! One read in flight; a level costs 2 cycles plus the memory latency, the result one more.
 
 use abi::Status;
@@ -101,10 +105,6 @@ pub struct Walker {
     state: DFF<WalkState>,
     level: DFF<Bits<3>>,
     table: DFF<Bits<FRAME_W>>,
-    va: DFF<Bits<VA_W>>,
-    write: DFF<Bit>,
-    win_base: DFF<Bits<FRAME_W>>,
-    win_pages: DFF<Bits<FRAME_W>>,
     tag: DFF<Bits<TAG_W>>,
     status: DFF<Bits<STATUS_W>>,
     frame: DFF<Bits<FRAME_W>>,
@@ -156,10 +156,6 @@ impl Default for Walker {
             state: Default::default(),
             level: Default::default(),
             table: Default::default(),
-            va: Default::default(),
-            write: Default::default(),
-            win_base: Default::default(),
-            win_pages: Default::default(),
             tag: Default::default(),
             status: Default::default(),
             frame: Default::default(),
@@ -191,26 +187,23 @@ const _: () = assert!(abi::pte::PTE_FRAME_BITS == 40 && abi::LEVEL_BITS == 9);
 impl Logic for Walker {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(
-            self, clock, state, level, table, va, write, win_base, win_pages, tag, status, frame,
-            writable
-        );
+        dff_setup!(self, clock, state, level, table, tag, status, frame, writable);
         // Index of the entry at the current level: VA bits 20:12, 29:21, 38:30 or 46:39.
         if self.level.q.val() == self.one.val() {
-            self.index.next = self.va.q.val().get_bits::<9>(12);
+            self.index.next = self.job_va.val().get_bits::<9>(12);
         } else if self.level.q.val() == self.two.val() {
-            self.index.next = self.va.q.val().get_bits::<9>(21);
+            self.index.next = self.job_va.val().get_bits::<9>(21);
         } else if self.level.q.val() == self.three.val() {
-            self.index.next = self.va.q.val().get_bits::<9>(30);
+            self.index.next = self.job_va.val().get_bits::<9>(30);
         } else {
-            self.index.next = bit_cast::<9, 8>(self.va.q.val().get_bits::<8>(39));
+            self.index.next = bit_cast::<9, 8>(self.job_va.val().get_bits::<8>(39));
         }
         self.pte_req_addr.next = (bit_cast::<DA_W, FRAME_W>(self.table.q.val()) << 12)
             | (bit_cast::<DA_W, 9>(self.index.val()) << 3);
         self.pte_req_tag.next = self.tag.q.val();
         self.entry_frame.next = self.pte_rsp_data.val().get_bits::<FRAME_W>(12);
         self.entry_frame_high.next = self.pte_rsp_data.val().get_bits::<12>(40).any();
-        self.window_offset.next = self.entry_frame.val() - self.win_base.q.val();
+        self.window_offset.next = self.entry_frame.val() - self.job_win_base.val();
         self.res_status.next = self.status.q.val();
         self.res_frame.next = self.frame.q.val();
         self.res_writable.next = self.writable.q.val();
@@ -225,10 +218,6 @@ impl Logic for Walker {
                 if self.job_valid.val() {
                     self.level.d.next = self.job_level.val();
                     self.table.d.next = self.job_table.val();
-                    self.va.d.next = self.job_va.val();
-                    self.write.d.next = self.job_write.val();
-                    self.win_base.d.next = self.job_win_base.val();
-                    self.win_pages.d.next = self.job_win_pages.val();
                     self.state.d.next = WalkState::Request;
                 }
             }
@@ -251,7 +240,7 @@ impl Logic for Walker {
                     } else if self.level.q.val() != self.one.val() {
                         // A next-level table: it must lie in the PD's window.
                         if self.entry_frame_high.val()
-                            || !(self.window_offset.val() < self.win_pages.q.val())
+                            || self.window_offset.val() >= self.job_win_pages.val()
                         {
                             self.status.d.next = self.st_walk_window.val();
                         } else {
@@ -261,7 +250,7 @@ impl Logic for Walker {
                         }
                     } else if !self.pte_rsp_data.val().get_bit(9) {
                         self.status.d.next = self.st_not_pinned.val();
-                    } else if self.write.q.val() && !self.pte_rsp_data.val().get_bit(1) {
+                    } else if self.job_write.val() && !self.pte_rsp_data.val().get_bit(1) {
                         self.status.d.next = self.st_read_only.val();
                     } else if self.entry_frame_high.val() {
                         self.status.d.next = self.st_frame_range.val();
@@ -296,22 +285,49 @@ mod tests {
     use abi::translator::walk;
     use rand::{Rng, SeedableRng};
 
-    fn run(bench: &mut Bench<Walker>, seed: u64, latency: std::ops::RangeInclusive<u64>) -> Result<(), String> {
+    fn run(
+        bench: &mut Bench<Walker>,
+        seed: u64,
+        latency: std::ops::RangeInclusive<u64>,
+    ) -> Result<(), String> {
         let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
-        let Scenario { mem, window, tables, vas } = random_tables(&mut rng);
+        let Scenario {
+            mem,
+            window,
+            tables,
+            vas,
+        } = random_tables(&mut rng);
         let mut model = MemoryModel::new(mem, latency, 0.6);
         let mut statuses = std::collections::BTreeMap::new();
         for job in 0..400 {
-            let va = if rng.gen_bool(0.8) { vas[rng.gen_range(0..vas.len())] } else { rng.gen::<u64>() & abi::mask(47) } | rng.gen_range(0..4096);
+            let va = if rng.gen_bool(0.8) {
+                vas[rng.gen_range(0..vas.len())]
+            } else {
+                rng.gen::<u64>() & abi::mask(47)
+            } | rng.gen_range(0..4096);
             let level = rng.gen_range(1..=4u8);
             let table = if level == 4 {
                 tables.root()
             } else {
-                tables.table_frame(&model.mem, va & !0xfff, level).ok().flatten().unwrap_or(u64::from(window.base) + rng.gen_range(0..u64::from(window.pages) + 2))
+                tables
+                    .table_frame(&model.mem, va & !0xfff, level)
+                    .ok()
+                    .flatten()
+                    .unwrap_or(
+                        u64::from(window.base) + rng.gen_range(0..u64::from(window.pages) + 2),
+                    )
             };
             let write = rng.gen_bool(0.5);
             let mut want_reads = 0;
-            let want = walk(&model.mem, &window, level, table, va, write, &mut want_reads);
+            let want = walk(
+                &model.mem,
+                &window,
+                level,
+                table,
+                va,
+                write,
+                &mut want_reads,
+            );
             let reads_before = model.reads;
             let u = &mut bench.uut;
             u.job_level.next = u64::from(level).into();
@@ -343,9 +359,20 @@ mod tests {
                 let u = &bench.uut;
                 let job_taken = offered && u.job_ready.val();
                 if u.res_valid.val() && res_ready {
-                    result = Some((u.res_status.val().to_u64() as u8, u.res_frame.val().to_u64(), u.res_writable.val()));
+                    result = Some((
+                        u.res_status.val().to_u64() as u8,
+                        u.res_frame.val().to_u64(),
+                        u.res_writable.val(),
+                    ));
                 }
-                model.clock(&mut rng, u.pte_req_valid.val(), u.pte_req_addr.val().to_u64(), u.pte_req_tag.val().to_u64(), d.rsp.is_some(), u.pte_rsp_ready.val());
+                model.clock(
+                    &mut rng,
+                    u.pte_req_valid.val(),
+                    u.pte_req_addr.val().to_u64(),
+                    u.pte_req_tag.val().to_u64(),
+                    d.rsp.is_some(),
+                    u.pte_rsp_ready.val(),
+                );
                 bench.tick();
                 if job_taken {
                     offered = false;
@@ -361,12 +388,15 @@ mod tests {
             let reads = model.reads - reads_before;
             match want {
                 Ok(pte) => {
-                    if got != Some(Status::Ok) || frame != pte.frame() || writable != pte.writable() {
+                    if got != Some(Status::Ok) || frame != pte.frame() || writable != pte.writable()
+                    {
                         return Err(format!("job {job}: va {va:#x} level {level}: got {got:?} frame {frame:#x}, want {pte:?}"));
                     }
                 }
                 Err(s) if got != Some(s) => {
-                    return Err(format!("job {job}: va {va:#x} level {level}: got {got:?}, want {s:?}"));
+                    return Err(format!(
+                        "job {job}: va {va:#x} level {level}: got {got:?}, want {s:?}"
+                    ));
                 }
                 Err(_) => {}
             }
@@ -383,11 +413,15 @@ mod tests {
 
     #[test]
     fn walks_like_the_golden_model_under_random_latency() {
-        run_seeded("walker", test_seed(), Walker::default, |b, s| run(b, s, 0..=200));
+        run_seeded("walker", test_seed(), Walker::default, |b, s| {
+            run(b, s, 0..=200)
+        });
     }
 
     #[test]
     fn walks_like_the_golden_model_at_zero_latency() {
-        run_seeded("walker-fast", test_seed(), Walker::default, |b, s| run(b, s, 0..=0));
+        run_seeded("walker-fast", test_seed(), Walker::default, |b, s| {
+            run(b, s, 0..=0)
+        });
     }
 }

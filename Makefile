@@ -1,0 +1,47 @@
+# skipwalk: one entry point per task. `make test` is what CI runs (.ci/run).
+
+CARGO ?= cargo
+
+# Tools the tests call (lint, synthesis, place and route, bitstream, simulation) and the
+# Debian packages that provide them (icepack comes with fpga-icestorm).
+FPGA_TOOLS    := verilator yosys nextpnr-ice40 icepack iverilog
+FPGA_PACKAGES := verilator yosys nextpnr-ice40 fpga-icestorm iverilog
+INSTALL_CMD   := apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(FPGA_PACKAGES)
+
+VERILOG_DIR := target/verilog
+
+.PHONY: all deps test verilog bench clean
+
+all: test
+
+# Installs the FPGA tools when one is missing (as root), or says how to.
+deps:
+	@missing=""; \
+	for tool in $(FPGA_TOOLS); do \
+		command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	echo "missing:$$missing"; \
+	if [ "$$(id -u)" -ne 0 ]; then \
+		echo "run as root: $(INSTALL_CMD)"; \
+		exit 1; \
+	fi; \
+	$(INSTALL_CMD)
+
+# Formatting, lints with warnings as errors, then every test (release: the simulations are
+# long, and the FPGA flow runs inside the tests).
+test: deps
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) test --workspace --release
+
+# Writes the Verilog of every block and top into $(VERILOG_DIR).
+verilog:
+	$(CARGO) run --release -p rtl --bin skipwalk-verilog -- $(VERILOG_DIR)
+
+# Benchmarks of the translation core.
+bench: deps
+	$(CARGO) bench -p rtl --bench translator
+
+clean:
+	$(CARGO) clean

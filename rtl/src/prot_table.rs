@@ -1,0 +1,386 @@
+//! `ProtTable`: the device-maintained protection table.
+//!
+//! Per VI (flip-flops, so the translator can look a VI up in the cycle a request arrives):
+//! enable, translation mode, PD, key slot, and the fault state (saturating count, locked).
+//! Per PD (block RAM, one-cycle reads): valid, generation, allowed operations, table window.
+//! A VI locks itself when its fault count reaches `FAULT_THRESHOLD` (0 never locks); writing
+//! its `VI_CTRL` clears the count and the lock. Registers and fields are those of `abi::regs`.
+//!
+//! | port              | width | dir | meaning                                               |
+//! |-------------------|-------|-----|-------------------------------------------------------|
+//! | `clock`, `reset`  | 1     | in  | clock; synchronous reset (clears VI state)            |
+//! | `cfg_we`          | 1     | in  | register write this cycle                             |
+//! | `cfg_addr`        | 16    | in  | register byte offset (write, or read when `cfg_re`)   |
+//! | `cfg_wdata`       | 32    | in  | value written                                         |
+//! | `cfg_re`          | 1     | in  | register read this cycle (uses the PD read port)      |
+//! | `cfg_rdata`       | 32    | out | the read's value, one cycle after `cfg_re`            |
+//! | `cfg_hit`         | 1     | out | `cfg_addr` is one of this table's registers           |
+//! | `pd_written`      | 1     | out | a PD register is written this cycle                   |
+//! | `lk_vi`           | 3     | in  | VI to look up (combinational)                         |
+//! | `lk_enabled` … `lk_slot` |  | out | that VI's configuration                               |
+//! | `chk_vi`          | 3     | in  | VI whose lock to report                               |
+//! | `chk_locked`      | 1     | out | that VI is locked (its faults reached the threshold)  |
+//! | `pd_index`        | 3     | in  | PD to read (result next cycle)                        |
+//! | `pd_valid` … `pd_win_pages` | | out | the PD's configuration                            |
+//! | `fault_valid`     | 1     | in  | count a shortcut fault against `fault_vi`             |
+//! | `fault_vi`        | 3     | in  | the VI that faulted                                   |
+
+use abi::regs;
+use rust_hdl::prelude::*;
+
+use crate::consts::{konst, FRAME_W, GEN_W, PD_W, SLOT_W, VI_W};
+
+/// Number of VI slots.
+pub const NUM_VIS: usize = abi::NUM_VIS;
+
+// The decode below slices the register offset; tie the slices to the abi map.
+const _: () = assert!(regs::PD_BASE == 0x1000 && regs::VI_BASE == 0x2000);
+const _: () = assert!(regs::PD_STRIDE == 0x10 && regs::VI_STRIDE == 0x10);
+const _: () =
+    assert!(regs::PD_CTRL == 0 && regs::PD_WINDOW_BASE == 4 && regs::PD_WINDOW_PAGES == 8);
+const _: () = assert!(regs::VI_CTRL == 0 && regs::VI_FAULTS == 4);
+const _: () = assert!(regs::PD_CTRL_GENERATION.shift == 0 && regs::PD_CTRL_ALLOW_READ.shift == 8);
+const _: () = assert!(regs::PD_CTRL_ALLOW_WRITE.shift == 9 && regs::PD_CTRL_VALID.shift == 31);
+const _: () = assert!(regs::VI_CTRL_ENABLE.shift == 0 && regs::VI_CTRL_MODE.shift == 1);
+const _: () = assert!(regs::VI_CTRL_PD.shift == 4 && regs::VI_CTRL_KEY_SLOT.shift == 8);
+const _: () = assert!(regs::VI_FAULTS_COUNT.shift == 0 && regs::VI_FAULTS_LOCKED.shift == 8);
+const _: () = assert!(abi::NUM_PDS == 8 && NUM_VIS == 8);
+
+/// The protection table (see the module documentation).
+#[derive(LogicBlock)]
+pub struct ProtTable {
+    /// Clock.
+    pub clock: Signal<In, Clock>,
+    /// Synchronous reset.
+    pub reset: Signal<In, Bit>,
+    /// Register write this cycle.
+    pub cfg_we: Signal<In, Bit>,
+    /// Register offset.
+    pub cfg_addr: Signal<In, Bits<16>>,
+    /// Value written.
+    pub cfg_wdata: Signal<In, Bits<32>>,
+    /// Register read this cycle.
+    pub cfg_re: Signal<In, Bit>,
+    /// Value read (one cycle after `cfg_re`).
+    pub cfg_rdata: Signal<Out, Bits<32>>,
+    /// `cfg_addr` names one of this table's registers.
+    pub cfg_hit: Signal<Out, Bit>,
+    /// A PD register is written this cycle.
+    pub pd_written: Signal<Out, Bit>,
+    /// VI to look up.
+    pub lk_vi: Signal<In, Bits<VI_W>>,
+    /// The VI is enabled.
+    pub lk_enabled: Signal<Out, Bit>,
+    /// VI whose lock to report on `chk_locked` (the translator's request in flight).
+    pub chk_vi: Signal<In, Bits<VI_W>>,
+    /// `chk_vi` is locked.
+    pub chk_locked: Signal<Out, Bit>,
+    /// The VI's translation mode.
+    pub lk_mode: Signal<Out, Bits<2>>,
+    /// The VI's PD.
+    pub lk_pd: Signal<Out, Bits<PD_W>>,
+    /// The VI's key slot.
+    pub lk_slot: Signal<Out, Bits<SLOT_W>>,
+    /// PD to read.
+    pub pd_index: Signal<In, Bits<PD_W>>,
+    /// The PD is valid.
+    pub pd_valid: Signal<Out, Bit>,
+    /// The PD's generation.
+    pub pd_gen: Signal<Out, Bits<GEN_W>>,
+    /// The device may read the PD's buffers.
+    pub pd_allow_read: Signal<Out, Bit>,
+    /// The device may write the PD's buffers.
+    pub pd_allow_write: Signal<Out, Bit>,
+    /// First frame of the PD's table window.
+    pub pd_win_base: Signal<Out, Bits<FRAME_W>>,
+    /// Frames in the PD's table window.
+    pub pd_win_pages: Signal<Out, Bits<FRAME_W>>,
+    /// Count a fault.
+    pub fault_valid: Signal<In, Bit>,
+    /// The VI that faulted.
+    pub fault_vi: Signal<In, Bits<VI_W>>,
+    vi_ctrl: [DFF<Bits<11>>; NUM_VIS],
+    vi_faults: [DFF<Bits<9>>; NUM_VIS],
+    threshold: DFF<Bits<8>>,
+    pd_ctrl: RAM<Bits<10>, PD_W>,
+    pd_base: RAM<Bits<FRAME_W>, PD_W>,
+    pd_pages: RAM<Bits<FRAME_W>, PD_W>,
+    rd_kind: DFF<Bits<3>>,
+    rd_value: DFF<Bits<32>>,
+    vi_ids: [Constant<Bits<VI_W>>; NUM_VIS],
+    page: Signal<Local, Bits<4>>,
+    reg_off: Signal<Local, Bits<4>>,
+    block_index: Signal<Local, Bits<3>>,
+    fault_cur: Signal<Local, Bits<9>>,
+    sel_ctrl: Signal<Local, Bits<11>>,
+    sel_faults: Signal<Local, Bits<9>>,
+    fault_next: Signal<Local, Bits<8>>,
+    page_global: Constant<Bits<4>>,
+    page_pd: Constant<Bits<4>>,
+    page_vi: Constant<Bits<4>>,
+    off_threshold: Constant<Bits<12>>,
+    vi_ctrl_mask: Constant<Bits<11>>,
+    off0: Constant<Bits<4>>,
+    off4: Constant<Bits<4>>,
+    off8: Constant<Bits<4>>,
+    count_max: Constant<Bits<8>>,
+    count_one: Constant<Bits<8>>,
+    kind_none: Constant<Bits<3>>,
+    kind_ff: Constant<Bits<3>>,
+    kind_pd_ctrl: Constant<Bits<3>>,
+    kind_pd_base: Constant<Bits<3>>,
+    kind_pd_pages: Constant<Bits<3>>,
+}
+
+impl Default for ProtTable {
+    fn default() -> Self {
+        Self {
+            clock: Default::default(),
+            reset: Default::default(),
+            cfg_we: Default::default(),
+            cfg_addr: Default::default(),
+            cfg_wdata: Default::default(),
+            cfg_re: Default::default(),
+            cfg_rdata: Default::default(),
+            cfg_hit: Default::default(),
+            pd_written: Default::default(),
+            lk_vi: Default::default(),
+            lk_enabled: Default::default(),
+            chk_vi: Default::default(),
+            chk_locked: Default::default(),
+            lk_mode: Default::default(),
+            lk_pd: Default::default(),
+            lk_slot: Default::default(),
+            pd_index: Default::default(),
+            pd_valid: Default::default(),
+            pd_gen: Default::default(),
+            pd_allow_read: Default::default(),
+            pd_allow_write: Default::default(),
+            pd_win_base: Default::default(),
+            pd_win_pages: Default::default(),
+            fault_valid: Default::default(),
+            fault_vi: Default::default(),
+            vi_ctrl: Default::default(),
+            vi_faults: Default::default(),
+            threshold: Default::default(),
+            pd_ctrl: Default::default(),
+            pd_base: Default::default(),
+            pd_pages: Default::default(),
+            rd_kind: Default::default(),
+            rd_value: Default::default(),
+            vi_ids: std::array::from_fn(|i| konst(i as u64)),
+            page: Default::default(),
+            reg_off: Default::default(),
+            block_index: Default::default(),
+            fault_cur: Default::default(),
+            sel_ctrl: Default::default(),
+            sel_faults: Default::default(),
+            fault_next: Default::default(),
+            page_global: konst(0),
+            page_pd: konst(u64::from(regs::PD_BASE >> 12)),
+            page_vi: konst(u64::from(regs::VI_BASE >> 12)),
+            off_threshold: konst(u64::from(regs::FAULT_THRESHOLD)),
+            vi_ctrl_mask: konst(u64::from(
+                regs::VI_CTRL_ENABLE.put(!0)
+                    | regs::VI_CTRL_MODE.put(!0)
+                    | regs::VI_CTRL_PD.put(!0)
+                    | regs::VI_CTRL_KEY_SLOT.put(!0),
+            )),
+            off0: konst(0),
+            off4: konst(4),
+            off8: konst(8),
+            count_max: konst(255),
+            count_one: konst(1),
+            kind_none: konst(0),
+            kind_ff: konst(1),
+            kind_pd_ctrl: konst(2),
+            kind_pd_base: konst(3),
+            kind_pd_pages: konst(4),
+        }
+    }
+}
+
+impl Logic for ProtTable {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(self, clock, threshold, rd_kind, rd_value);
+        for i in 0..8 {
+            self.vi_ctrl[i].clock.next = self.clock.val();
+            self.vi_ctrl[i].d.next = self.vi_ctrl[i].q.val();
+            self.vi_faults[i].clock.next = self.clock.val();
+            self.vi_faults[i].d.next = self.vi_faults[i].q.val();
+        }
+        self.pd_ctrl.read_clock.next = self.clock.val();
+        self.pd_ctrl.write_clock.next = self.clock.val();
+        self.pd_base.read_clock.next = self.clock.val();
+        self.pd_base.write_clock.next = self.clock.val();
+        self.pd_pages.read_clock.next = self.clock.val();
+        self.pd_pages.write_clock.next = self.clock.val();
+
+        // Decode: page in bits 15:12, block index in bits 6:4, register in bits 3:0.
+        self.page.next = self.cfg_addr.val().get_bits::<4>(12);
+        self.reg_off.next = self.cfg_addr.val().get_bits::<4>(0);
+        self.block_index.next = self.cfg_addr.val().get_bits::<3>(4);
+        self.cfg_hit.next = (self.page.val() == self.page_global.val()
+            && self.cfg_addr.val().get_bits::<12>(0) == self.off_threshold.val())
+            || ((self.page.val() == self.page_pd.val() || self.page.val() == self.page_vi.val())
+                && !self.cfg_addr.val().get_bits::<5>(7).any()
+                && (self.reg_off.val() == self.off0.val()
+                    || self.reg_off.val() == self.off4.val()
+                    || (self.page.val() == self.page_pd.val()
+                        && self.reg_off.val() == self.off8.val())));
+
+        // Lookup by VI.
+        self.lk_enabled.next = false;
+        self.chk_locked.next = false;
+        self.lk_mode.next = 0.into();
+        self.lk_pd.next = 0.into();
+        self.lk_slot.next = 0.into();
+        self.fault_cur.next = 0.into();
+        self.sel_ctrl.next = 0.into();
+        self.sel_faults.next = 0.into();
+        for i in 0..8 {
+            if self.lk_vi.val() == self.vi_ids[i].val() {
+                self.lk_enabled.next = self.vi_ctrl[i].q.val().get_bit(0);
+                self.lk_mode.next = self.vi_ctrl[i].q.val().get_bits::<2>(1);
+                self.lk_pd.next = self.vi_ctrl[i].q.val().get_bits::<3>(4);
+                self.lk_slot.next = self.vi_ctrl[i].q.val().get_bits::<3>(8);
+            }
+            if self.chk_vi.val() == self.vi_ids[i].val() {
+                self.chk_locked.next = self.vi_faults[i].q.val().get_bit(8);
+            }
+            if self.fault_vi.val() == self.vi_ids[i].val() {
+                self.fault_cur.next = self.vi_faults[i].q.val();
+            }
+            if self.block_index.val() == self.vi_ids[i].val() {
+                self.sel_ctrl.next = self.vi_ctrl[i].q.val();
+                self.sel_faults.next = self.vi_faults[i].q.val();
+            }
+        }
+
+        // Faults: saturating count, lock at the threshold.
+        if self.fault_cur.val().get_bits::<8>(0) == self.count_max.val() {
+            self.fault_next.next = self.count_max.val();
+        } else {
+            self.fault_next.next = self.fault_cur.val().get_bits::<8>(0) + self.count_one.val();
+        }
+        if self.fault_valid.val() {
+            for i in 0..8 {
+                if self.fault_vi.val() == self.vi_ids[i].val() {
+                    self.vi_faults[i].d.next = bit_cast::<9, 8>(self.fault_next.val())
+                        | (bit_cast::<9, 1>(
+                            (self.fault_cur.val().get_bit(8)
+                                || (self.threshold.q.val().any()
+                                    && self.fault_next.val() >= self.threshold.q.val()))
+                            .into(),
+                        ) << 8);
+                }
+            }
+        }
+
+        // PD reads: the configuration port borrows the read port for register reads.
+        self.pd_ctrl.read_address.next = self.pd_index.val();
+        self.pd_base.read_address.next = self.pd_index.val();
+        self.pd_pages.read_address.next = self.pd_index.val();
+        if self.cfg_re.val() {
+            self.pd_ctrl.read_address.next = self.block_index.val();
+            self.pd_base.read_address.next = self.block_index.val();
+            self.pd_pages.read_address.next = self.block_index.val();
+        }
+        self.pd_valid.next = self.pd_ctrl.read_data.val().get_bit(9);
+        self.pd_allow_write.next = self.pd_ctrl.read_data.val().get_bit(8);
+        self.pd_allow_read.next = self.pd_ctrl.read_data.val().get_bit(7);
+        self.pd_gen.next = self.pd_ctrl.read_data.val().get_bits::<7>(0);
+        self.pd_win_base.next = self.pd_base.read_data.val();
+        self.pd_win_pages.next = self.pd_pages.read_data.val();
+
+        // Writes.
+        self.pd_ctrl.write_address.next = self.block_index.val();
+        self.pd_base.write_address.next = self.block_index.val();
+        self.pd_pages.write_address.next = self.block_index.val();
+        self.pd_ctrl.write_data.next = bit_cast::<10, 7>(self.cfg_wdata.val().get_bits::<7>(0))
+            | (bit_cast::<10, 2>(self.cfg_wdata.val().get_bits::<2>(8)) << 7)
+            | (bit_cast::<10, 1>(self.cfg_wdata.val().get_bits::<1>(31)) << 9);
+        self.pd_base.write_data.next = self.cfg_wdata.val().get_bits::<FRAME_W>(0);
+        self.pd_pages.write_data.next = self.cfg_wdata.val().get_bits::<FRAME_W>(0);
+        self.pd_ctrl.write_enable.next = false;
+        self.pd_base.write_enable.next = false;
+        self.pd_pages.write_enable.next = false;
+        self.pd_written.next = false;
+        if self.cfg_we.val() && self.cfg_hit.val() {
+            if self.page.val() == self.page_global.val() {
+                self.threshold.d.next = self.cfg_wdata.val().get_bits::<8>(0);
+            }
+            if self.page.val() == self.page_pd.val() {
+                self.pd_written.next = true;
+                if self.reg_off.val() == self.off0.val() {
+                    self.pd_ctrl.write_enable.next = true;
+                }
+                if self.reg_off.val() == self.off4.val() {
+                    self.pd_base.write_enable.next = true;
+                }
+                if self.reg_off.val() == self.off8.val() {
+                    self.pd_pages.write_enable.next = true;
+                }
+            }
+            if self.page.val() == self.page_vi.val() && self.reg_off.val() == self.off0.val() {
+                for i in 0..8 {
+                    if self.block_index.val() == self.vi_ids[i].val() {
+                        self.vi_ctrl[i].d.next =
+                            self.cfg_wdata.val().get_bits::<11>(0) & self.vi_ctrl_mask.val();
+                        self.vi_faults[i].d.next = 0.into();
+                    }
+                }
+            }
+        }
+
+        // Register reads: flip-flop values are captured at the read, RAM values arrive after.
+        self.rd_kind.d.next = self.kind_none.val();
+        self.rd_value.d.next = 0.into();
+        if self.cfg_re.val() && self.cfg_hit.val() {
+            if self.page.val() == self.page_global.val() {
+                self.rd_kind.d.next = self.kind_ff.val();
+                self.rd_value.d.next = bit_cast::<32, 8>(self.threshold.q.val());
+            }
+            if self.page.val() == self.page_vi.val() {
+                self.rd_kind.d.next = self.kind_ff.val();
+                if self.reg_off.val() == self.off0.val() {
+                    self.rd_value.d.next = bit_cast::<32, 11>(self.sel_ctrl.val());
+                } else {
+                    self.rd_value.d.next = bit_cast::<32, 9>(self.sel_faults.val());
+                }
+            }
+            if self.page.val() == self.page_pd.val() {
+                if self.reg_off.val() == self.off0.val() {
+                    self.rd_kind.d.next = self.kind_pd_ctrl.val();
+                } else if self.reg_off.val() == self.off4.val() {
+                    self.rd_kind.d.next = self.kind_pd_base.val();
+                } else {
+                    self.rd_kind.d.next = self.kind_pd_pages.val();
+                }
+            }
+        }
+        self.cfg_rdata.next = self.rd_value.q.val();
+        if self.rd_kind.q.val() == self.kind_pd_ctrl.val() {
+            self.cfg_rdata.next = bit_cast::<32, 7>(self.pd_ctrl.read_data.val().get_bits::<7>(0))
+                | (bit_cast::<32, 2>(self.pd_ctrl.read_data.val().get_bits::<2>(7)) << 8)
+                | (bit_cast::<32, 1>(self.pd_ctrl.read_data.val().get_bits::<1>(9)) << 31);
+        }
+        if self.rd_kind.q.val() == self.kind_pd_base.val() {
+            self.cfg_rdata.next = bit_cast::<32, FRAME_W>(self.pd_base.read_data.val());
+        }
+        if self.rd_kind.q.val() == self.kind_pd_pages.val() {
+            self.cfg_rdata.next = bit_cast::<32, FRAME_W>(self.pd_pages.read_data.val());
+        }
+
+        if self.reset.val() {
+            for i in 0..8 {
+                self.vi_ctrl[i].d.next = 0.into();
+                self.vi_faults[i].d.next = 0.into();
+            }
+            self.threshold.d.next = 0.into();
+        }
+    }
+}
+
+crate::clocked!(ProtTable);

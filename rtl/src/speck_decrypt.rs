@@ -1,0 +1,1054 @@
+//! `SpeckDecrypt`: SPECK64/128 decryption with on-chip key expansion.
+//!
+//! Keys arrive word by word on the key channel; the fourth word starts the key expander, which
+//! writes the slot's 27 round keys into a block RAM, one per clock. Decryptions then name a
+//! slot and run one inverse round per clock, reading the round keys back in reverse order.
+//! Word conventions, key schedule and round function are those of [`abi::cipher`]: the
+//! ciphertext's upper 32 bits are `x`, the key words are [`abi::cipher::Key::words`].
+//!
+//! Round-key RAM: `2^KEY_SLOT_BITS` slots of 32 words (27 used); round key `i` of slot `s`
+//! lives at address `s * 32 + i`.
+//!
+//! | Port            | Width | Dir | Meaning                                                        |
+//! |-----------------|-------|-----|----------------------------------------------------------------|
+//! | `clock`         | 1     | in  | clock; everything is synchronous to its rising edge            |
+//! | `reset`         | 1     | in  | synchronous, active high: back to idle, work in flight dropped (a key expansion cut short leaves its slot partly written); RAM and staged key words kept |
+//! | *key load*      |       |     |                                                                |
+//! | `key_valid`     | 1     | in  | a key word is offered                                          |
+//! | `key_ready`     | 1     | out | the word is taken this cycle if `key_valid`; low while expanding or decrypting |
+//! | `key_slot`      | 3     | in  | slot to expand into; sampled with word 3 only                  |
+//! | `key_word`      | 2     | in  | which word: 0 = k0, 1 = l0, 2 = l1, 3 = l2 (starts expansion)  |
+//! | `key_data`      | 32    | in  | the key word                                                   |
+//! | `busy`          | 1     | out | high while the key expander runs                               |
+//! | *decrypt input* |       |     |                                                                |
+//! | `dec_in_valid`  | 1     | in  | a ciphertext is offered                                        |
+//! | `dec_in_ready`  | 1     | out | the ciphertext is taken this cycle if `dec_in_valid`           |
+//! | `dec_in_slot`   | 3     | in  | key slot to decrypt with                                       |
+//! | `dec_in_data`   | 64    | in  | ciphertext (`x` in bits 63..32, `y` in bits 31..0)             |
+//! | *decrypt output*|       |     |                                                                |
+//! | `dec_out_valid` | 1     | out | a plaintext is offered                                         |
+//! | `dec_out_ready` | 1     | in  | the consumer takes it this cycle                               |
+//! | `dec_out_data`  | 64    | out | plaintext, stable from `dec_out_valid` until taken             |
+//! | *control*       |       |     |                                                                |
+//! | `dec_flush`     | 1     | in  | drop the decryption in flight and any untaken result           |
+//!
+//! Handshakes: a transfer happens on a rising edge where valid and ready are both high. While
+//! `reset` or `dec_flush` is high nothing transfers on any channel (all readies and
+//! `dec_out_valid` are low). When word 3 of a key and a ciphertext are offered in the same
+//! free cycle, the key wins. `dec_in_ready` is high when idle, or when the result is taken in
+//! the same cycle, so requests can run back to back; `key_ready` is high under the same
+//! condition (a key load waits for the result to be taken, never for `dec_in_valid` to drop).
+//!
+//! Latency and throughput (measured by the tests):
+//! - decryption latency 27 cycles: with the ciphertext accepted on rising edge `n`,
+//!   `dec_out_valid` is high from edge `n + 27` on (the first round key is read from RAM on
+//!   edge `n` itself, the 27 rounds run on edges `n + 1 ..= n + 27`). Counted in handshake
+//!   cycles: accepted in cycle `c`, the result is offered in cycle `c + 28`;
+//! - decryption period 28 cycles: with the output always ready, a new ciphertext is accepted in
+//!   the cycle the previous result is taken, every 28 cycles;
+//! - key expansion 27 cycles: from the edge that accepted word 3 until `busy` drops and the slot
+//!   can be used.
+
+use abi::cipher::{ALPHA, BETA, ROUNDS};
+use abi::geometry::KEY_SLOT_BITS;
+use rust_hdl::core::prelude::*;
+use rust_hdl::widgets::prelude::*;
+
+/// Bits of a cipher word.
+const WORD_BITS: usize = 32;
+/// Bits of a key-slot index.
+pub const SLOT_BITS: usize = KEY_SLOT_BITS as usize;
+/// Bits of a round-key index within a slot (27 round keys need 5).
+pub const INDEX_BITS: usize = (usize::BITS - (ROUNDS - 1).leading_zeros()) as usize;
+/// Bits of a round-key RAM address: slot in the upper bits, round index in the lower.
+pub const ADDR_BITS: usize = SLOT_BITS + INDEX_BITS;
+
+// The RAM is 256 words (8 slots of 32); the index of the round after key 0 wraps to 31, an
+// unused word, so the read issued alongside the last round is harmless.
+const _: () = assert!(ADDR_BITS == 8);
+const _: () = assert!(ROUNDS < 1 << INDEX_BITS);
+
+/// Rising edges from the one that accepts a ciphertext to the one after which `dec_out_valid`
+/// is high.
+pub const LATENCY: u64 = ROUNDS as u64;
+/// Cycles between accepted ciphertexts when requests and the output never stall: the result
+/// is taken, and the next ciphertext accepted, one cycle after it appears.
+pub const PERIOD: u64 = LATENCY + 1;
+/// Cycles from the rising edge that accepts key word 3 to the first cycle `busy` is low again.
+pub const EXPAND_CYCLES: u64 = ROUNDS as u64;
+
+/// Where the block is in its work.
+#[derive(Copy, Clone, PartialEq, Debug, LogicState)]
+pub enum SpeckState {
+    /// Nothing to do; both input channels may be ready.
+    Idle,
+    /// Writing round keys of one slot, one per clock.
+    Expand,
+    /// Running inverse rounds, one per clock.
+    Decrypt,
+    /// Plaintext offered on the output until taken.
+    Done,
+}
+
+/// SPECK64/128 decryption with key expansion into block RAM; see the module docs for ports,
+/// latency and throughput.
+#[derive(LogicBlock)]
+pub struct SpeckDecrypt {
+    /// Clock.
+    pub clock: Signal<In, Clock>,
+    /// Synchronous reset, active high.
+    pub reset: Signal<In, Bit>,
+
+    /// Key load: a word is offered.
+    pub key_valid: Signal<In, Bit>,
+    /// Key load: the offered word is taken.
+    pub key_ready: Signal<Out, Bit>,
+    /// Key load: slot to expand into, sampled with word 3.
+    pub key_slot: Signal<In, Bits<SLOT_BITS>>,
+    /// Key load: 0 = k0, 1 = l0, 2 = l1, 3 = l2.
+    pub key_word: Signal<In, Bits<2>>,
+    /// Key load: the word's value.
+    pub key_data: Signal<In, Bits<WORD_BITS>>,
+    /// High while the key expander runs.
+    pub busy: Signal<Out, Bit>,
+
+    /// Decrypt input: a ciphertext is offered.
+    pub dec_in_valid: Signal<In, Bit>,
+    /// Decrypt input: the ciphertext is taken.
+    pub dec_in_ready: Signal<Out, Bit>,
+    /// Decrypt input: key slot.
+    pub dec_in_slot: Signal<In, Bits<SLOT_BITS>>,
+    /// Decrypt input: ciphertext.
+    pub dec_in_data: Signal<In, Bits<64>>,
+
+    /// Decrypt output: a plaintext is offered.
+    pub dec_out_valid: Signal<Out, Bit>,
+    /// Decrypt output: the consumer takes it.
+    pub dec_out_ready: Signal<In, Bit>,
+    /// Decrypt output: plaintext.
+    pub dec_out_data: Signal<Out, Bits<64>>,
+
+    /// Drops the decryption in flight and any untaken result.
+    pub dec_flush: Signal<In, Bit>,
+
+    round_keys: RAM<Bits<WORD_BITS>, ADDR_BITS>,
+    state: DFF<SpeckState>,
+
+    // Key words 0..2, held until word 3 arrives.
+    stage_k0: DFF<Bits<WORD_BITS>>,
+    stage_l0: DFF<Bits<WORD_BITS>>,
+    stage_l1: DFF<Bits<WORD_BITS>>,
+
+    // Key expander: the current round key, the three `l` words (a shift register), the slot
+    // and the index of the round key being written (also the schedule's round constant).
+    exp_k: DFF<Bits<WORD_BITS>>,
+    exp_l0: DFF<Bits<WORD_BITS>>,
+    exp_l1: DFF<Bits<WORD_BITS>>,
+    exp_l2: DFF<Bits<WORD_BITS>>,
+    exp_slot: DFF<Bits<SLOT_BITS>>,
+    exp_index: DFF<Bits<INDEX_BITS>>,
+
+    // Decryption: the block halves, the slot, and the index of the round key to read next.
+    dec_x: DFF<Bits<WORD_BITS>>,
+    dec_y: DFF<Bits<WORD_BITS>>,
+    dec_slot: DFF<Bits<SLOT_BITS>>,
+    dec_index: DFF<Bits<INDEX_BITS>>,
+
+    // Handshake wires.
+    hold: Signal<Local, Bit>,
+    free: Signal<Local, Bit>,
+    key_start: Signal<Local, Bit>,
+    key_accept: Signal<Local, Bit>,
+    dec_accept: Signal<Local, Bit>,
+
+    // Inverse round on (dec_x, dec_y) with the round key on the RAM's read port.
+    inv_xy: Signal<Local, Bits<WORD_BITS>>,
+    inv_y: Signal<Local, Bits<WORD_BITS>>,
+    inv_diff: Signal<Local, Bits<WORD_BITS>>,
+    inv_x: Signal<Local, Bits<WORD_BITS>>,
+
+    // Key-schedule step: (l, k) = round(l0, k, index).
+    exp_rot_l: Signal<Local, Bits<WORD_BITS>>,
+    exp_new_l: Signal<Local, Bits<WORD_BITS>>,
+    exp_new_k: Signal<Local, Bits<WORD_BITS>>,
+
+    // Typed constants: bare literals would change widths in the generated Verilog.
+    alpha: Constant<Bits<WORD_BITS>>,
+    alpha_rest: Constant<Bits<WORD_BITS>>,
+    beta: Constant<Bits<WORD_BITS>>,
+    beta_rest: Constant<Bits<WORD_BITS>>,
+    word_k0: Constant<Bits<2>>,
+    word_l0: Constant<Bits<2>>,
+    word_l1: Constant<Bits<2>>,
+    word_l2: Constant<Bits<2>>,
+    index_one: Constant<Bits<INDEX_BITS>>,
+    index_zero: Constant<Bits<INDEX_BITS>>,
+    index_last: Constant<Bits<INDEX_BITS>>,
+    index_second_last: Constant<Bits<INDEX_BITS>>,
+    index_wrapped: Constant<Bits<INDEX_BITS>>,
+    addr_slot_shift: Constant<Bits<ADDR_BITS>>,
+    addr_index_last: Constant<Bits<ADDR_BITS>>,
+    half_shift: Constant<Bits<8>>,
+}
+
+impl SpeckDecrypt {
+    /// A decryptor in the idle state with an empty round-key RAM.
+    pub fn new() -> SpeckDecrypt {
+        let word = WORD_BITS as u64;
+        let last = (ROUNDS - 1) as u64;
+        SpeckDecrypt {
+            clock: Default::default(),
+            reset: Default::default(),
+            key_valid: Default::default(),
+            key_ready: Default::default(),
+            key_slot: Default::default(),
+            key_word: Default::default(),
+            key_data: Default::default(),
+            busy: Default::default(),
+            dec_in_valid: Default::default(),
+            dec_in_ready: Default::default(),
+            dec_in_slot: Default::default(),
+            dec_in_data: Default::default(),
+            dec_out_valid: Default::default(),
+            dec_out_ready: Default::default(),
+            dec_out_data: Default::default(),
+            dec_flush: Default::default(),
+            round_keys: Default::default(),
+            state: Default::default(),
+            stage_k0: Default::default(),
+            stage_l0: Default::default(),
+            stage_l1: Default::default(),
+            exp_k: Default::default(),
+            exp_l0: Default::default(),
+            exp_l1: Default::default(),
+            exp_l2: Default::default(),
+            exp_slot: Default::default(),
+            exp_index: Default::default(),
+            dec_x: Default::default(),
+            dec_y: Default::default(),
+            dec_slot: Default::default(),
+            dec_index: Default::default(),
+            hold: Default::default(),
+            free: Default::default(),
+            key_start: Default::default(),
+            key_accept: Default::default(),
+            dec_accept: Default::default(),
+            inv_xy: Default::default(),
+            inv_y: Default::default(),
+            inv_diff: Default::default(),
+            inv_x: Default::default(),
+            exp_rot_l: Default::default(),
+            exp_new_l: Default::default(),
+            exp_new_k: Default::default(),
+            alpha: Constant::new(bits(u64::from(ALPHA))),
+            alpha_rest: Constant::new(bits(word - u64::from(ALPHA))),
+            beta: Constant::new(bits(u64::from(BETA))),
+            beta_rest: Constant::new(bits(word - u64::from(BETA))),
+            word_k0: Constant::new(bits(0)),
+            word_l0: Constant::new(bits(1)),
+            word_l1: Constant::new(bits(2)),
+            word_l2: Constant::new(bits(3)),
+            index_one: Constant::new(bits(1)),
+            index_zero: Constant::new(bits(0)),
+            index_last: Constant::new(bits(last)),
+            index_second_last: Constant::new(bits(last - 1)),
+            index_wrapped: Constant::new(bits((1 << INDEX_BITS) - 1)),
+            addr_slot_shift: Constant::new(bits(INDEX_BITS as u64)),
+            addr_index_last: Constant::new(bits(last)),
+            half_shift: Constant::new(bits(word)),
+        }
+    }
+}
+
+impl Default for SpeckDecrypt {
+    fn default() -> SpeckDecrypt {
+        SpeckDecrypt::new()
+    }
+}
+
+impl Logic for SpeckDecrypt {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self, clock, state, stage_k0, stage_l0, stage_l1, exp_k, exp_l0, exp_l1, exp_l2,
+            exp_slot, exp_index, dec_x, dec_y, dec_slot, dec_index
+        );
+        self.round_keys.read_clock.next = self.clock.val();
+        self.round_keys.write_clock.next = self.clock.val();
+
+        // Channel control. `hold` (reset or flush) blocks every transfer for the cycle.
+        self.hold.next = self.reset.val() | self.dec_flush.val();
+        self.free.next = (self.state.q.val() == SpeckState::Idle)
+            | ((self.state.q.val() == SpeckState::Done) & self.dec_out_ready.val());
+        self.key_start.next = self.key_valid.val() & (self.key_word.val() == self.word_l2.val());
+        self.key_ready.next = self.free.val() & !self.hold.val();
+        self.dec_in_ready.next = self.free.val() & !self.hold.val() & !self.key_start.val();
+        self.dec_out_valid.next = (self.state.q.val() == SpeckState::Done) & !self.hold.val();
+        self.busy.next = self.state.q.val() == SpeckState::Expand;
+        self.key_accept.next = self.key_valid.val() & self.key_ready.val();
+        self.dec_accept.next = self.dec_in_valid.val() & self.dec_in_ready.val();
+        self.dec_out_data.next = (bit_cast::<64, WORD_BITS>(self.dec_x.q.val())
+            << self.half_shift.val())
+            | bit_cast::<64, WORD_BITS>(self.dec_y.q.val());
+
+        // Inverse round: y = ror(y ^ x, beta); x = rol((x ^ k) - y, alpha).
+        self.inv_xy.next = self.dec_x.q.val() ^ self.dec_y.q.val();
+        self.inv_y.next =
+            (self.inv_xy.val() >> self.beta.val()) | (self.inv_xy.val() << self.beta_rest.val());
+        self.inv_diff.next =
+            (self.dec_x.q.val() ^ self.round_keys.read_data.val()) - self.inv_y.val();
+        self.inv_x.next = (self.inv_diff.val() << self.alpha.val())
+            | (self.inv_diff.val() >> self.alpha_rest.val());
+
+        // Key-schedule step: l' = (ror(l0, alpha) + k) ^ index; k' = rol(k, beta) ^ l'.
+        self.exp_rot_l.next = (self.exp_l0.q.val() >> self.alpha.val())
+            | (self.exp_l0.q.val() << self.alpha_rest.val());
+        self.exp_new_l.next = (self.exp_rot_l.val() + self.exp_k.q.val())
+            ^ bit_cast::<WORD_BITS, INDEX_BITS>(self.exp_index.q.val());
+        self.exp_new_k.next = ((self.exp_k.q.val() << self.beta.val())
+            | (self.exp_k.q.val() >> self.beta_rest.val()))
+            ^ self.exp_new_l.val();
+
+        // RAM ports. The read address is the next round key of the decryption in flight, or,
+        // on the edge that accepts a ciphertext, its slot's last round key, so the first round
+        // runs on the very next edge.
+        self.round_keys.write_enable.next = self.state.q.val() == SpeckState::Expand;
+        self.round_keys.write_address.next =
+            (bit_cast::<ADDR_BITS, SLOT_BITS>(self.exp_slot.q.val()) << self.addr_slot_shift.val())
+                | bit_cast::<ADDR_BITS, INDEX_BITS>(self.exp_index.q.val());
+        self.round_keys.write_data.next = self.exp_k.q.val();
+        self.round_keys.read_address.next =
+            (bit_cast::<ADDR_BITS, SLOT_BITS>(self.dec_slot.q.val()) << self.addr_slot_shift.val())
+                | bit_cast::<ADDR_BITS, INDEX_BITS>(self.dec_index.q.val());
+        if self.dec_accept.val() {
+            self.round_keys.read_address.next =
+                (bit_cast::<ADDR_BITS, SLOT_BITS>(self.dec_in_slot.val())
+                    << self.addr_slot_shift.val())
+                    | self.addr_index_last.val();
+        }
+
+        match self.state.q.val() {
+            SpeckState::Idle => {}
+            SpeckState::Expand => {
+                self.exp_k.d.next = self.exp_new_k.val();
+                self.exp_l0.d.next = self.exp_l1.q.val();
+                self.exp_l1.d.next = self.exp_l2.q.val();
+                self.exp_l2.d.next = self.exp_new_l.val();
+                self.exp_index.d.next = self.exp_index.q.val() + self.index_one.val();
+                if self.exp_index.q.val() == self.index_last.val() {
+                    self.state.d.next = SpeckState::Idle;
+                }
+            }
+            SpeckState::Decrypt => {
+                self.dec_x.d.next = self.inv_x.val();
+                self.dec_y.d.next = self.inv_y.val();
+                self.dec_index.d.next = self.dec_index.q.val() - self.index_one.val();
+                // The index wrapped past 0 on the previous edge: this round used key 0.
+                if self.dec_index.q.val() == self.index_wrapped.val() {
+                    self.state.d.next = SpeckState::Done;
+                }
+            }
+            SpeckState::Done => {
+                if self.dec_out_ready.val() {
+                    self.state.d.next = SpeckState::Idle;
+                }
+            }
+        }
+
+        if self.key_accept.val() {
+            if self.key_word.val() == self.word_k0.val() {
+                self.stage_k0.d.next = self.key_data.val();
+            }
+            if self.key_word.val() == self.word_l0.val() {
+                self.stage_l0.d.next = self.key_data.val();
+            }
+            if self.key_word.val() == self.word_l1.val() {
+                self.stage_l1.d.next = self.key_data.val();
+            }
+            if self.key_word.val() == self.word_l2.val() {
+                self.exp_k.d.next = self.stage_k0.q.val();
+                self.exp_l0.d.next = self.stage_l0.q.val();
+                self.exp_l1.d.next = self.stage_l1.q.val();
+                self.exp_l2.d.next = self.key_data.val();
+                self.exp_slot.d.next = self.key_slot.val();
+                self.exp_index.d.next = self.index_zero.val();
+                self.state.d.next = SpeckState::Expand;
+            }
+        }
+
+        if self.dec_accept.val() {
+            self.dec_x.d.next = self.dec_in_data.val().get_bits::<WORD_BITS>(32);
+            self.dec_y.d.next = self.dec_in_data.val().get_bits::<WORD_BITS>(0);
+            self.dec_slot.d.next = self.dec_in_slot.val();
+            self.dec_index.d.next = self.index_second_last.val();
+            self.state.d.next = SpeckState::Decrypt;
+        }
+
+        if self.dec_flush.val()
+            & ((self.state.q.val() == SpeckState::Decrypt)
+                | (self.state.q.val() == SpeckState::Done))
+        {
+            self.state.d.next = SpeckState::Idle;
+        }
+        if self.reset.val() {
+            self.state.d.next = SpeckState::Idle;
+        }
+    }
+}
+
+crate::clocked!(SpeckDecrypt);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::{run_seeded, test_seed, Bench};
+    use abi::cipher::{decrypt_with_round_keys, round_keys, Key};
+    use rand::rngs::SmallRng;
+    use rand::{Rng, SeedableRng};
+    use std::collections::VecDeque;
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    /// The SPECK64/128 test vector of the SPECK paper (Beaulieu et al., 2013, appendix C).
+    const PAPER_KEY: u128 = 0x1b1a1918_13121110_0b0a0908_03020100;
+    const PAPER_PT: u64 = 0x3b726574_7475432d;
+    const PAPER_CT: u64 = 0x8c6fa548_454e028b;
+
+    const SLOTS: usize = abi::geometry::NUM_KEY_SLOTS;
+    /// Key word that starts the expansion.
+    const LAST_WORD: u64 = 3;
+    /// Give-up bound for waits in directed tests.
+    const TIMEOUT: u64 = 1_000;
+
+    type Tb = Bench<SpeckDecrypt>;
+
+    fn expected(key: &Key, ct: u64) -> u64 {
+        decrypt_with_round_keys(&round_keys(key), ct)
+    }
+
+    /// Everything driven onto the block in one cycle. Payloads are driven even when the
+    /// matching valid is low, so a block that samples them at the wrong time is caught.
+    #[derive(Clone, Copy, Default)]
+    struct Drive {
+        reset: bool,
+        key_valid: bool,
+        key_slot: u64,
+        key_word: u64,
+        key_data: u64,
+        dec_in_valid: bool,
+        dec_in_slot: u64,
+        dec_in_data: u64,
+        dec_out_ready: bool,
+        dec_flush: bool,
+    }
+
+    /// The block's outputs after settling, before the edge.
+    #[derive(Clone, Copy, Debug)]
+    struct Seen {
+        key_ready: bool,
+        busy: bool,
+        dec_in_ready: bool,
+        dec_out_valid: bool,
+        dec_out_data: u64,
+    }
+
+    impl Seen {
+        fn key_fires(&self, d: &Drive) -> bool {
+            d.key_valid && self.key_ready
+        }
+        fn dec_in_fires(&self, d: &Drive) -> bool {
+            d.dec_in_valid && self.dec_in_ready
+        }
+        fn dec_out_fires(&self, d: &Drive) -> bool {
+            self.dec_out_valid && d.dec_out_ready
+        }
+    }
+
+    /// Applies `d`, settles and reads the outputs; the caller then calls `tb.tick()`.
+    fn apply(tb: &mut Tb, d: &Drive) -> Seen {
+        let u = &mut tb.uut;
+        u.reset.next = d.reset;
+        u.key_valid.next = d.key_valid;
+        u.key_slot.next = d.key_slot.into();
+        u.key_word.next = d.key_word.into();
+        u.key_data.next = d.key_data.into();
+        u.dec_in_valid.next = d.dec_in_valid;
+        u.dec_in_slot.next = d.dec_in_slot.into();
+        u.dec_in_data.next = d.dec_in_data.into();
+        u.dec_out_ready.next = d.dec_out_ready;
+        u.dec_flush.next = d.dec_flush;
+        tb.settle();
+        let u = &tb.uut;
+        Seen {
+            key_ready: u.key_ready.val(),
+            busy: u.busy.val(),
+            dec_in_ready: u.dec_in_ready.val(),
+            dec_out_valid: u.dec_out_valid.val(),
+            dec_out_data: u.dec_out_data.val().to_u64(),
+        }
+    }
+
+    /// Loads `key` into `slot` (words in order, no gaps) and waits for the expansion to end.
+    /// Returns the cycles from the edge accepting word 3 to `busy` low.
+    fn load_key(tb: &mut Tb, slot: usize, key: &Key) -> Result<u64, String> {
+        for (word, data) in key.words().into_iter().enumerate() {
+            let d = Drive {
+                key_valid: true,
+                key_slot: slot as u64,
+                key_word: word as u64,
+                key_data: u64::from(data),
+                ..Drive::default()
+            };
+            let start = tb.cycle;
+            while !apply(tb, &d).key_ready {
+                tb.tick();
+                if tb.cycle - start > TIMEOUT {
+                    return Err(format!("key word {word} never accepted"));
+                }
+            }
+            tb.tick();
+        }
+        let accepted = tb.cycle;
+        while apply(tb, &Drive::default()).busy {
+            tb.tick();
+            if tb.cycle - accepted > TIMEOUT {
+                return Err("key expansion never ends".into());
+            }
+        }
+        Ok(tb.cycle - accepted)
+    }
+
+    /// Decrypts `ct` under `slot` with the output always ready. Returns the plaintext and the
+    /// cycles from the accepting edge to `dec_out_valid`.
+    fn decrypt(tb: &mut Tb, slot: usize, ct: u64) -> Result<(u64, u64), String> {
+        let mut d = Drive {
+            dec_in_valid: true,
+            dec_in_slot: slot as u64,
+            dec_in_data: ct,
+            dec_out_ready: true,
+            ..Drive::default()
+        };
+        let start = tb.cycle;
+        while !apply(tb, &d).dec_in_ready {
+            tb.tick();
+            if tb.cycle - start > TIMEOUT {
+                return Err(format!("ciphertext {ct:016x} never accepted"));
+            }
+        }
+        // `tb.cycle` counts edges: the accepting edge is the one `tick` makes now.
+        tb.tick();
+        let accepted = tb.cycle;
+        d.dec_in_valid = false;
+        loop {
+            let seen = apply(tb, &d);
+            if seen.dec_out_valid {
+                let latency = tb.cycle - accepted;
+                tb.tick();
+                return Ok((seen.dec_out_data, latency));
+            }
+            tb.tick();
+            if tb.cycle - accepted > TIMEOUT {
+                return Err(format!("no result for ciphertext {ct:016x}"));
+            }
+        }
+    }
+
+    #[test]
+    fn speck_decrypt_published_vector() {
+        run_seeded(
+            "speck_decrypt_published_vector",
+            test_seed(),
+            SpeckDecrypt::default,
+            |tb, seed| {
+                let mut rng = SmallRng::seed_from_u64(seed);
+                let paper_slot = 5;
+                let mut keys = [Key::from_u128(0); SLOTS];
+                for (slot, key) in keys.iter_mut().enumerate() {
+                    *key = if slot == paper_slot {
+                        Key::from_u128(PAPER_KEY)
+                    } else {
+                        Key::from_u128(rng.gen())
+                    };
+                    let cycles = load_key(tb, slot, key)?;
+                    if cycles != EXPAND_CYCLES {
+                        return Err(format!(
+                            "expansion took {cycles} cycles, not {EXPAND_CYCLES}"
+                        ));
+                    }
+                }
+                let (pt, _) = decrypt(tb, paper_slot, PAPER_CT)?;
+                if pt != PAPER_PT {
+                    return Err(format!("paper vector: got {pt:016x}, want {PAPER_PT:016x}"));
+                }
+                // Every slot decrypts with its own schedule: a wrong round key anywhere in a slot
+                // (or a write into the wrong slot) changes these results.
+                for _ in 0..4 {
+                    for (slot, key) in keys.iter().enumerate() {
+                        let ct = rng.gen();
+                        let (pt, _) = decrypt(tb, slot, ct)?;
+                        let want = expected(key, ct);
+                        if pt != want {
+                            return Err(format!(
+                                "slot {slot}, ct {ct:016x}: got {pt:016x}, want {want:016x}"
+                            ));
+                        }
+                    }
+                }
+                Ok(())
+            },
+        );
+    }
+
+    #[test]
+    fn speck_decrypt_latency_and_period() {
+        run_seeded(
+            "speck_decrypt_latency_and_period",
+            test_seed(),
+            SpeckDecrypt::default,
+            |tb, seed| {
+                let mut rng = SmallRng::seed_from_u64(seed);
+                let key = Key::from_u128(rng.gen());
+                load_key(tb, 2, &key)?;
+                // Single requests from idle.
+                for _ in 0..4 {
+                    let ct = rng.gen();
+                    let (pt, latency) = decrypt(tb, 2, ct)?;
+                    if pt != expected(&key, ct) {
+                        return Err(format!("ct {ct:016x}: wrong plaintext {pt:016x}"));
+                    }
+                    if latency != LATENCY || latency > ROUNDS as u64 + 1 {
+                        return Err(format!("latency {latency}, documented {LATENCY}"));
+                    }
+                }
+                // Back to back: input always valid, output always ready.
+                let mut cts: VecDeque<u64> = (0..40).map(|_| rng.gen()).collect();
+                let mut in_flight: VecDeque<(u64, u64)> = VecDeque::new();
+                let mut accepts = Vec::new();
+                let mut done = 0;
+                while done < 40 {
+                    let d = Drive {
+                        dec_in_valid: !cts.is_empty(),
+                        dec_in_slot: 2,
+                        dec_in_data: cts.front().copied().unwrap_or(0),
+                        dec_out_ready: true,
+                        ..Drive::default()
+                    };
+                    let seen = apply(tb, &d);
+                    if seen.dec_out_fires(&d) {
+                        let (accepted, ct) =
+                            in_flight.pop_front().ok_or("result without request")?;
+                        let latency = tb.cycle - accepted;
+                        if latency != LATENCY {
+                            return Err(format!("back-to-back latency {latency}, want {LATENCY}"));
+                        }
+                        if seen.dec_out_data != expected(&key, ct) {
+                            return Err(format!("ct {ct:016x}: wrong plaintext"));
+                        }
+                        done += 1;
+                    }
+                    if seen.dec_in_fires(&d) {
+                        let ct = cts.pop_front().ok_or("accepted without valid")?;
+                        // The edge ending this cycle accepts; count from the next cycle.
+                        in_flight.push_back((tb.cycle + 1, ct));
+                        accepts.push(tb.cycle);
+                    }
+                    tb.tick();
+                    if tb.cycle > 10 * TIMEOUT {
+                        return Err("back-to-back run stalled".into());
+                    }
+                }
+                for w in accepts.windows(2) {
+                    let period = w[1] - w[0];
+                    if period != PERIOD || period > ROUNDS as u64 + 1 {
+                        return Err(format!("back-to-back period {period}, want {PERIOD}"));
+                    }
+                }
+                println!(
+                    "speck_decrypt: latency {LATENCY} cycles, back-to-back period {PERIOD} cycles"
+                );
+                Ok(())
+            },
+        );
+    }
+
+    /// A key load in progress: the words still to offer, and the key and slot it installs.
+    struct KeyLoad {
+        words: VecDeque<(u64, u64)>,
+        slot: usize,
+        key: Key,
+    }
+
+    impl KeyLoad {
+        /// Words 0..2 in random order with random `key_slot` values (only word 3's slot
+        /// counts), then word 3.
+        fn new(rng: &mut SmallRng, slot: usize, key: Key) -> KeyLoad {
+            let w = key.words();
+            let mut first: Vec<u64> = vec![0, 1, 2];
+            for i in (1..first.len()).rev() {
+                first.swap(i, rng.gen_range(0..=i));
+            }
+            let mut words: VecDeque<(u64, u64)> = first
+                .into_iter()
+                .map(|i| (i, u64::from(w[i as usize])))
+                .collect();
+            words.push_back((LAST_WORD, u64::from(w[3])));
+            KeyLoad { words, slot, key }
+        }
+    }
+
+    fn random_traffic(tb: &mut Tb, seed: u64) -> Result<(), String> {
+        const DECRYPTIONS: u64 = 2_000;
+        const FLUSHES: u64 = 30;
+        const RELOADS: u64 = 5;
+        const MAX_CYCLES: u64 = 500_000;
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let mut keys: [Option<Key>; SLOTS] = [None; SLOTS];
+        let mut loads: VecDeque<KeyLoad> = VecDeque::new();
+        for slot in [0, 3, 4, 6, 7] {
+            let key = Key::from_u128(rng.gen());
+            loads.push_back(KeyLoad::new(&mut rng, slot, key));
+        }
+        let mut key_gap = 0u32;
+        let mut request: Option<(usize, u64)> = None;
+        let mut request_gap = 0u32;
+        // The plaintext the block owes us: accepted, not yet taken or dropped.
+        let mut owed: Option<u64> = None;
+        // Result offered and not taken in the previous cycle: it must stay.
+        let mut offered: Option<u64> = None;
+        let mut expanding: Option<usize> = None;
+        let (mut done, mut flushes, mut reloads, mut resets) = (0u64, 0u64, 0u64, 0u64);
+
+        while done < DECRYPTIONS || flushes < FLUSHES || reloads < RELOADS {
+            if tb.cycle > MAX_CYCLES {
+                return Err(format!(
+                    "stalled: {done} decryptions, {flushes} flushes, {reloads} reloads"
+                ));
+            }
+            if loads.is_empty() && done > 0 && rng.gen_ratio(1, 2_000) {
+                let slot = rng.gen_range(0..SLOTS);
+                let key = Key::from_u128(rng.gen());
+                loads.push_back(KeyLoad::new(&mut rng, slot, key));
+                reloads += 1;
+            }
+            if request.is_none() && request_gap == 0 {
+                let loaded: Vec<usize> = (0..SLOTS).filter(|&s| keys[s].is_some()).collect();
+                if !loaded.is_empty() {
+                    request = Some((loaded[rng.gen_range(0..loaded.len())], rng.gen()));
+                }
+            }
+            let key_word = loads.front().and_then(|l| l.words.front().copied());
+            let d = Drive {
+                reset: rng.gen_ratio(1, 4_000),
+                key_valid: key_word.is_some() && key_gap == 0,
+                key_slot: match (key_word, loads.front()) {
+                    (Some((LAST_WORD, _)), Some(l)) => l.slot as u64,
+                    _ => rng.gen_range(0..SLOTS as u64),
+                },
+                key_word: key_word.map_or(rng.gen_range(0..4), |w| w.0),
+                key_data: key_word.map_or(rng.gen::<u32>().into(), |w| w.1),
+                dec_in_valid: request.is_some(),
+                dec_in_slot: request.map_or(rng.gen_range(0..SLOTS as u64), |r| r.0 as u64),
+                dec_in_data: request.map_or(rng.gen(), |r| r.1),
+                dec_out_ready: rng.gen_bool(0.5),
+                dec_flush: rng.gen_ratio(1, if owed.is_some() { 400 } else { 200 }),
+            };
+            let seen = apply(tb, &d);
+            let at = tb.cycle;
+
+            // Protocol checks.
+            if (d.reset || d.dec_flush)
+                && (seen.key_ready || seen.dec_in_ready || seen.dec_out_valid)
+            {
+                return Err(format!(
+                    "cycle {at}: transfer possible during reset/flush: {seen:?}"
+                ));
+            }
+            if seen.busy && (seen.key_ready || seen.dec_in_ready) {
+                return Err(format!("cycle {at}: ready while expanding: {seen:?}"));
+            }
+            if seen.key_fires(&d) && d.key_word == LAST_WORD && seen.dec_in_fires(&d) {
+                return Err(format!(
+                    "cycle {at}: key start and ciphertext accepted together"
+                ));
+            }
+            if let Some(prev) = offered {
+                if !d.reset && !d.dec_flush && (!seen.dec_out_valid || seen.dec_out_data != prev) {
+                    return Err(format!(
+                        "cycle {at}: offered result {prev:016x} changed or dropped"
+                    ));
+                }
+            }
+            if seen.dec_out_valid {
+                match owed {
+                    Some(want) if want == seen.dec_out_data => {}
+                    Some(want) => {
+                        return Err(format!(
+                            "cycle {at}: plaintext {:016x}, want {want:016x}",
+                            seen.dec_out_data
+                        ))
+                    }
+                    None => return Err(format!("cycle {at}: result nobody asked for")),
+                }
+            }
+
+            // What the edge does.
+            offered = (seen.dec_out_valid && !d.dec_out_ready).then_some(seen.dec_out_data);
+            if seen.dec_out_fires(&d) {
+                owed = None;
+                done += 1;
+            }
+            if seen.dec_in_fires(&d) {
+                if owed.is_some() {
+                    return Err(format!(
+                        "cycle {at}: second ciphertext taken before the first result"
+                    ));
+                }
+                let (slot, ct) = request.take().ok_or("accepted without valid")?;
+                let key = keys[slot].ok_or("request for an empty slot")?;
+                owed = Some(expected(&key, ct));
+                request_gap = if rng.gen_ratio(1, 8) {
+                    rng.gen_range(0..60)
+                } else {
+                    rng.gen_range(0..3)
+                };
+            }
+            if !seen.busy {
+                expanding = None;
+            }
+            if seen.key_fires(&d) {
+                let load = loads.front_mut().ok_or("key word taken without valid")?;
+                let (word, _) = load
+                    .words
+                    .pop_front()
+                    .ok_or("key word taken without valid")?;
+                if word == LAST_WORD {
+                    keys[load.slot] = Some(load.key);
+                    expanding = Some(load.slot);
+                    loads.pop_front();
+                }
+                key_gap = rng.gen_range(0..4);
+            } else {
+                key_gap = key_gap.saturating_sub(1);
+            }
+            if d.dec_flush && owed.take().is_some() {
+                flushes += 1;
+            }
+            if d.reset {
+                resets += 1;
+                owed = None;
+                // An expansion cut short leaves its slot half written; a load half sent
+                // starts over.
+                if let Some(slot) = expanding.take() {
+                    keys[slot] = None;
+                    if request.is_some_and(|r| r.0 == slot) {
+                        request = None;
+                    }
+                }
+                if let Some(l) = loads.front_mut() {
+                    *l = KeyLoad::new(&mut rng, l.slot, l.key);
+                }
+            }
+            request_gap = request_gap.saturating_sub(1);
+            tb.tick();
+        }
+        println!(
+            "speck_decrypt_random_traffic seed {seed}: {done} decryptions, {flushes} flushes, \
+             {reloads} reloads, {resets} resets in {} cycles",
+            tb.cycle
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn speck_decrypt_random_traffic() {
+        let seed = test_seed();
+        println!("speck_decrypt_random_traffic: SKIPWALK_SEED={seed}");
+        run_seeded(
+            "speck_decrypt_random_traffic",
+            seed,
+            SpeckDecrypt::default,
+            random_traffic,
+        );
+    }
+
+    /// A fresh directory under the system temp dir for generated files.
+    fn scratch_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("skipwalk-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create scratch dir");
+        dir
+    }
+
+    fn run_tool(dir: &Path, cmd: &mut Command) -> String {
+        let out = cmd
+            .current_dir(dir)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (run `make deps`)"));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{cmd:?} failed:\n{text}");
+        text
+    }
+
+    #[test]
+    fn speck_decrypt_verilog_lints() {
+        let mut uut = SpeckDecrypt::default();
+        uut.connect_all();
+        let verilog = generate_verilog(&uut);
+        let dir = scratch_dir("speck-lint");
+        std::fs::write(dir.join("top.v"), &verilog).expect("write top.v");
+        run_tool(
+            &dir,
+            Command::new("verilator").args([
+                "--lint-only",
+                "-Wno-WIDTH",
+                "--top-module",
+                "top",
+                "top.v",
+            ]),
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// Verilog test bench: tasks that drive each channel from the falling edge (so inputs never
+    /// change at a rising edge) and print every result with its latency in rising edges.
+    const TB_HEAD: &str = r#"`timescale 1ns/1ps
+module tb;
+  reg clock = 0;
+  always #5 clock = ~clock;
+  integer edges = 0;
+  always @(posedge clock) edges <= edges + 1;
+  reg reset = 1, key_valid = 0, dec_in_valid = 0, dec_out_ready = 0, dec_flush = 0;
+  reg [2:0] key_slot = 0, dec_in_slot = 0;
+  reg [1:0] key_word = 0;
+  reg [31:0] key_data = 0;
+  reg [63:0] dec_in_data = 0;
+  wire key_ready, busy, dec_in_ready, dec_out_valid;
+  wire [63:0] dec_out_data;
+  integer accepted, i;
+  top dut(.clock(clock), .reset(reset), .key_valid(key_valid), .key_ready(key_ready),
+    .key_slot(key_slot), .key_word(key_word), .key_data(key_data), .busy(busy),
+    .dec_in_valid(dec_in_valid), .dec_in_ready(dec_in_ready), .dec_in_slot(dec_in_slot),
+    .dec_in_data(dec_in_data), .dec_out_valid(dec_out_valid), .dec_out_ready(dec_out_ready),
+    .dec_out_data(dec_out_data), .dec_flush(dec_flush));
+  task key(input [2:0] slot, input [1:0] word, input [31:0] data);
+    begin
+      @(negedge clock); key_valid = 1; key_slot = slot; key_word = word; key_data = data; #1;
+      while (!key_ready) begin @(negedge clock); #1; end
+      @(negedge clock); key_valid = 0; #1;
+      while (busy) begin @(negedge clock); #1; end
+    end
+  endtask
+  task start(input [2:0] slot, input [63:0] ct);
+    begin
+      @(negedge clock); dec_in_valid = 1; dec_in_slot = slot; dec_in_data = ct; #1;
+      while (!dec_in_ready) begin @(negedge clock); #1; end
+      @(posedge clock); accepted = edges + 1;
+      @(negedge clock); dec_in_valid = 0;
+    end
+  endtask
+  task decrypt(input [2:0] slot, input [63:0] ct);
+    begin
+      start(slot, ct);
+      dec_out_ready = 1; #1;
+      while (!dec_out_valid) begin @(negedge clock); #1; end
+      $display("PT %h %0d", dec_out_data, edges - accepted);
+      @(negedge clock); dec_out_ready = 0;
+    end
+  endtask
+  task flushed(input [2:0] slot, input [63:0] ct, input integer wait_cycles);
+    begin
+      start(slot, ct);
+      for (i = 0; i < wait_cycles; i = i + 1) @(negedge clock);
+      dec_flush = 1; dec_out_ready = 1;
+      @(negedge clock); dec_flush = 0;
+      for (i = 0; i < 40; i = i + 1) begin
+        #1 if (dec_out_valid) $display("LEAK");
+        @(negedge clock);
+      end
+      dec_out_ready = 0;
+    end
+  endtask
+  initial begin
+    #1000000 $display("TIMEOUT"); $finish;
+  end
+  initial begin
+    @(negedge clock); @(negedge clock); reset = 0;
+"#;
+
+    #[test]
+    fn speck_decrypt_verilog_matches_model() {
+        let seed = test_seed();
+        println!("speck_decrypt_verilog_matches_model: SKIPWALK_SEED={seed}");
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let mut keys = [Key::from_u128(PAPER_KEY); SLOTS];
+        let mut tb = String::from(TB_HEAD);
+        let mut want = Vec::new();
+        for (slot, key) in keys.iter_mut().enumerate() {
+            if slot != 1 {
+                *key = Key::from_u128(rng.gen());
+            }
+            for (word, data) in key.words().into_iter().enumerate() {
+                tb += &format!("    key({slot}, {word}, 32'h{data:08x});\n");
+            }
+        }
+        tb += &format!("    decrypt(1, 64'h{PAPER_CT:016x});\n");
+        want.push(PAPER_PT);
+        for round in 0..6 {
+            for (slot, key) in keys.iter().enumerate() {
+                let ct: u64 = rng.gen();
+                if round == 0 {
+                    let wait = rng.gen_range(0..LATENCY + 3);
+                    tb += &format!("    flushed({slot}, 64'h{ct:016x}, {wait});\n");
+                }
+                let ct: u64 = rng.gen();
+                tb += &format!("    decrypt({slot}, 64'h{ct:016x});\n");
+                want.push(expected(key, ct));
+            }
+        }
+        tb += "    $display(\"END\");\n    $finish;\n  end\nendmodule\n";
+
+        let mut uut = SpeckDecrypt::default();
+        uut.connect_all();
+        let dir = scratch_dir("speck-iverilog");
+        std::fs::write(dir.join("top.v"), generate_verilog(&uut)).expect("write top.v");
+        std::fs::write(dir.join("tb.v"), &tb).expect("write tb.v");
+        run_tool(
+            &dir,
+            Command::new("iverilog").args(["-g2005", "-o", "tb.vvp", "tb.v", "top.v"]),
+        );
+        let out = run_tool(&dir, Command::new("vvp").args(["-n", "tb.vvp"]));
+        let mut got = Vec::new();
+        for line in out.lines() {
+            let mut f = line.split_whitespace();
+            match f.next() {
+                Some("PT") => {
+                    let pt =
+                        u64::from_str_radix(f.next().unwrap_or(""), 16).expect("hex plaintext");
+                    let latency: u64 = f.next().and_then(|l| l.parse().ok()).expect("latency");
+                    assert_eq!(latency, LATENCY, "Verilog latency, seed {seed}");
+                    got.push(pt);
+                }
+                Some("LEAK") => {
+                    panic!("Verilog: a flushed decryption produced output, seed {seed}")
+                }
+                Some("TIMEOUT") => panic!("Verilog test bench timed out, seed {seed}:\n{out}"),
+                _ => {}
+            }
+        }
+        assert!(
+            out.contains("END"),
+            "Verilog test bench did not finish:\n{out}"
+        );
+        assert_eq!(got.len(), want.len(), "Verilog results, seed {seed}");
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(
+                g, w,
+                "Verilog result {i}: got {g:016x}, want {w:016x}, seed {seed}"
+            );
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
