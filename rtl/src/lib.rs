@@ -6,6 +6,7 @@
 //! (`Constant<Bits<N>>`) do, so RustHDL's simulator and the generated Verilog agree.
 
 pub mod bench;
+pub mod bram;
 pub mod consts;
 pub mod flow;
 pub mod prot_table;
@@ -16,5 +17,6 @@ pub(crate) mod testdata;
 pub mod translator;
 #[cfg(test)]
 mod translator_tests;
+pub mod verilog;
 pub mod walker;
 pub mod xlate_cache;

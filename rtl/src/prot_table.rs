@@ -22,12 +22,12 @@
 //! | `chk_locked`      | 1     | out | that VI is locked (its faults reached the threshold)  |
 //! | `pd_index`        | 3     | in  | PD to read (result next cycle)                        |
 //! | `pd_valid` … `pd_win_pages` | | out | the PD's configuration                            |
-//! | `fault_valid`     | 1     | in  | count a shortcut fault against `fault_vi`             |
-//! | `fault_vi`        | 3     | in  | the VI that faulted                                   |
+//! | `fault_valid`     | 1     | in  | count a shortcut fault against `chk_vi`               |
 
 use abi::regs;
 use rust_hdl::prelude::*;
 
+use crate::bram::BlockRam;
 use crate::consts::{konst, FRAME_W, GEN_W, PD_W, SLOT_W, VI_W};
 
 /// Number of VI slots.
@@ -95,16 +95,14 @@ pub struct ProtTable {
     pub pd_win_base: Signal<Out, Bits<FRAME_W>>,
     /// Frames in the PD's table window.
     pub pd_win_pages: Signal<Out, Bits<FRAME_W>>,
-    /// Count a fault.
+    /// Count a fault against `chk_vi`.
     pub fault_valid: Signal<In, Bit>,
-    /// The VI that faulted.
-    pub fault_vi: Signal<In, Bits<VI_W>>,
     vi_ctrl: [DFF<Bits<11>>; NUM_VIS],
     vi_faults: [DFF<Bits<9>>; NUM_VIS],
     threshold: DFF<Bits<8>>,
-    pd_ctrl: RAM<Bits<10>, PD_W>,
-    pd_base: RAM<Bits<FRAME_W>, PD_W>,
-    pd_pages: RAM<Bits<FRAME_W>, PD_W>,
+    pd_ctrl: BlockRam<Bits<10>, PD_W>,
+    pd_base: BlockRam<Bits<FRAME_W>, PD_W>,
+    pd_pages: BlockRam<Bits<FRAME_W>, PD_W>,
     rd_kind: DFF<Bits<3>>,
     rd_value: DFF<Bits<32>>,
     vi_ids: [Constant<Bits<VI_W>>; NUM_VIS],
@@ -113,6 +111,7 @@ pub struct ProtTable {
     block_index: Signal<Local, Bits<3>>,
     fault_cur: Signal<Local, Bits<9>>,
     sel_ctrl: Signal<Local, Bits<11>>,
+    lk_sel: Signal<Local, Bits<VI_W>>,
     sel_faults: Signal<Local, Bits<9>>,
     fault_next: Signal<Local, Bits<8>>,
     page_global: Constant<Bits<4>>,
@@ -159,7 +158,6 @@ impl Default for ProtTable {
             pd_win_base: Default::default(),
             pd_win_pages: Default::default(),
             fault_valid: Default::default(),
-            fault_vi: Default::default(),
             vi_ctrl: Default::default(),
             vi_faults: Default::default(),
             threshold: Default::default(),
@@ -174,6 +172,7 @@ impl Default for ProtTable {
             block_index: Default::default(),
             fault_cur: Default::default(),
             sel_ctrl: Default::default(),
+            lk_sel: Default::default(),
             sel_faults: Default::default(),
             fault_next: Default::default(),
             page_global: konst(0),
@@ -210,12 +209,9 @@ impl Logic for ProtTable {
             self.vi_faults[i].clock.next = self.clock.val();
             self.vi_faults[i].d.next = self.vi_faults[i].q.val();
         }
-        self.pd_ctrl.read_clock.next = self.clock.val();
-        self.pd_ctrl.write_clock.next = self.clock.val();
-        self.pd_base.read_clock.next = self.clock.val();
-        self.pd_base.write_clock.next = self.clock.val();
-        self.pd_pages.read_clock.next = self.clock.val();
-        self.pd_pages.write_clock.next = self.clock.val();
+        self.pd_ctrl.clock.next = self.clock.val();
+        self.pd_base.clock.next = self.clock.val();
+        self.pd_pages.clock.next = self.clock.val();
 
         // Decode: page in bits 15:12, block index in bits 6:4, register in bits 3:0.
         self.page.next = self.cfg_addr.val().get_bits::<4>(12);
@@ -230,9 +226,12 @@ impl Logic for ProtTable {
                     || (self.page.val() == self.page_pd.val()
                         && self.reg_off.val() == self.off8.val())));
 
-        // Lookup by VI.
+        // Lookup by VI; a register read borrows the lookup (no request is accepted then).
+        self.lk_sel.next = self.lk_vi.val();
+        if self.cfg_re.val() {
+            self.lk_sel.next = self.block_index.val();
+        }
         self.lk_enabled.next = false;
-        self.chk_locked.next = false;
         self.lk_mode.next = 0.into();
         self.lk_pd.next = 0.into();
         self.lk_slot.next = 0.into();
@@ -240,23 +239,19 @@ impl Logic for ProtTable {
         self.sel_ctrl.next = 0.into();
         self.sel_faults.next = 0.into();
         for i in 0..8 {
-            if self.lk_vi.val() == self.vi_ids[i].val() {
+            if self.lk_sel.val() == self.vi_ids[i].val() {
+                self.sel_ctrl.next = self.vi_ctrl[i].q.val();
+                self.sel_faults.next = self.vi_faults[i].q.val();
                 self.lk_enabled.next = self.vi_ctrl[i].q.val().get_bit(0);
                 self.lk_mode.next = self.vi_ctrl[i].q.val().get_bits::<2>(1);
                 self.lk_pd.next = self.vi_ctrl[i].q.val().get_bits::<3>(4);
                 self.lk_slot.next = self.vi_ctrl[i].q.val().get_bits::<3>(8);
             }
             if self.chk_vi.val() == self.vi_ids[i].val() {
-                self.chk_locked.next = self.vi_faults[i].q.val().get_bit(8);
-            }
-            if self.fault_vi.val() == self.vi_ids[i].val() {
                 self.fault_cur.next = self.vi_faults[i].q.val();
             }
-            if self.block_index.val() == self.vi_ids[i].val() {
-                self.sel_ctrl.next = self.vi_ctrl[i].q.val();
-                self.sel_faults.next = self.vi_faults[i].q.val();
-            }
         }
+        self.chk_locked.next = self.fault_cur.val().get_bit(8);
 
         // Faults: saturating count, lock at the threshold.
         if self.fault_cur.val().get_bits::<8>(0) == self.count_max.val() {
@@ -266,7 +261,7 @@ impl Logic for ProtTable {
         }
         if self.fault_valid.val() {
             for i in 0..8 {
-                if self.fault_vi.val() == self.vi_ids[i].val() {
+                if self.chk_vi.val() == self.vi_ids[i].val() {
                     self.vi_faults[i].d.next = bit_cast::<9, 8>(self.fault_next.val())
                         | (bit_cast::<9, 1>(
                             (self.fault_cur.val().get_bit(8)

@@ -7,7 +7,7 @@
 //! |---------------|-------|-----|---------------------------------------------------------|
 //! | `plaintext`   | 64    | in  | decrypted shortcut                                      |
 //! | `va`          | 47    | in  | first byte of the transfer (already range-checked)      |
-//! | `va_last`     | 48    | in  | last byte of the transfer                               |
+//! | `va_last_tag` | 27    | in  | bits 47:21 of the transfer's last byte                  |
 //! | `generation`  | 7     | in  | the PD's current generation                             |
 //! | `win_base`    | 28    | in  | first frame of the PD's table window                    |
 //! | `win_pages`   | 28    | in  | frames in the window                                    |
@@ -31,8 +31,8 @@ pub struct ShortcutCheck {
     pub plaintext: Signal<In, Bits<64>>,
     /// First byte of the transfer.
     pub va: Signal<In, Bits<47>>,
-    /// Last byte of the transfer.
-    pub va_last: Signal<In, Bits<48>>,
+    /// Bits 47:21 of the transfer's last byte (the span of a leaf table and above).
+    pub va_last_tag: Signal<In, Bits<27>>,
     /// The PD's current generation.
     pub generation: Signal<In, Bits<7>>,
     /// First frame of the PD's table window.
@@ -70,7 +70,7 @@ impl Default for ShortcutCheck {
         Self {
             plaintext: Default::default(),
             va: Default::default(),
-            va_last: Default::default(),
+            va_last_tag: Default::default(),
             generation: Default::default(),
             win_base: Default::default(),
             win_pages: Default::default(),
@@ -120,20 +120,20 @@ impl Logic for ShortcutCheck {
             self.padding_bad.next = self.tag.val().get_bits::<1>(26).any();
             self.expected_tag.next = bit_cast::<27, 26>(self.va.val().get_bits::<26>(21));
             self.crosses.next = self.va.val().get_bits::<26>(21)
-                != self.va_last.val().get_bits::<26>(21)
-                || self.va_last.val().get_bit(47);
+                != self.va_last_tag.val().get_bits::<26>(0)
+                || self.va_last_tag.val().get_bit(26);
         } else if self.level_field.val() == self.level2.val() {
             self.padding_bad.next = self.tag.val().get_bits::<10>(17).any();
             self.expected_tag.next = bit_cast::<27, 17>(self.va.val().get_bits::<17>(30));
             self.crosses.next = self.va.val().get_bits::<17>(30)
-                != self.va_last.val().get_bits::<17>(30)
-                || self.va_last.val().get_bit(47);
+                != self.va_last_tag.val().get_bits::<17>(9)
+                || self.va_last_tag.val().get_bit(26);
         } else {
             self.padding_bad.next = self.tag.val().get_bits::<19>(8).any();
             self.expected_tag.next = bit_cast::<27, 8>(self.va.val().get_bits::<8>(39));
             self.crosses.next = self.va.val().get_bits::<8>(39)
-                != self.va_last.val().get_bits::<8>(39)
-                || self.va_last.val().get_bit(47);
+                != self.va_last_tag.val().get_bits::<8>(18)
+                || self.va_last_tag.val().get_bit(26);
         }
         self.fault.next = true;
         if !self.level_field.val().any() {
@@ -207,7 +207,7 @@ mod tests {
             let va_last = va + len - 1;
             uut.plaintext.next = p.pack().into();
             uut.va.next = va.into();
-            uut.va_last.next = va_last.into();
+            uut.va_last_tag.next = (va_last >> 21).into();
             uut.generation.next = u64::from(gen).into();
             uut.win_base.next = u64::from(win.base).into();
             uut.win_pages.next = u64::from(win.pages).into();

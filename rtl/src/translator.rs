@@ -174,7 +174,7 @@ pub struct Translator {
     f_state: DFF<FrontState>,
     f_vi: DFF<Bits<VI_W>>,
     f_va: DFF<Bits<VA_W>>,
-    f_va_last: DFF<Bits<48>>,
+    f_va_last_tag: DFF<Bits<27>>,
     f_len: DFF<Bits<LEN_W>>,
     f_shortcut: DFF<Bits<64>>,
     f_write: DFF<Bit>,
@@ -185,9 +185,6 @@ pub struct Translator {
     f_enabled: DFF<Bit>,
     f_range_bad: DFF<Bit>,
     f_single: DFF<Bit>,
-    f_gen: DFF<Bits<GEN_W>>,
-    f_win_base: DFF<Bits<FRAME_W>>,
-    f_win_pages: DFF<Bits<FRAME_W>>,
     f_kind: DFF<JobKind>,
     f_status: DFF<Bits<STATUS_W>>,
     f_frame: DFF<Bits<FRAME_W>>,
@@ -199,7 +196,6 @@ pub struct Translator {
     p_remaining: DFF<Bits<LEN_W>>,
     p_write: DFF<Bit>,
     p_level: DFF<Bits<3>>,
-    p_table: DFF<Bits<FRAME_W>>,
     p_frame: DFF<Bits<FRAME_W>>,
     p_pd: DFF<Bits<PD_W>>,
     p_slot: DFF<Bits<SLOT_W>>,
@@ -304,7 +300,7 @@ impl Translator {
             f_state: Default::default(),
             f_vi: Default::default(),
             f_va: Default::default(),
-            f_va_last: Default::default(),
+            f_va_last_tag: Default::default(),
             f_len: Default::default(),
             f_shortcut: Default::default(),
             f_write: Default::default(),
@@ -315,9 +311,6 @@ impl Translator {
             f_enabled: Default::default(),
             f_range_bad: Default::default(),
             f_single: Default::default(),
-            f_gen: Default::default(),
-            f_win_base: Default::default(),
-            f_win_pages: Default::default(),
             f_kind: Default::default(),
             f_status: Default::default(),
             f_frame: Default::default(),
@@ -328,7 +321,6 @@ impl Translator {
             p_remaining: Default::default(),
             p_write: Default::default(),
             p_level: Default::default(),
-            p_table: Default::default(),
             p_frame: Default::default(),
             p_pd: Default::default(),
             p_slot: Default::default(),
@@ -397,7 +389,7 @@ impl Logic for Translator {
             f_state,
             f_vi,
             f_va,
-            f_va_last,
+            f_va_last_tag,
             f_len,
             f_shortcut,
             f_write,
@@ -408,9 +400,6 @@ impl Logic for Translator {
             f_enabled,
             f_range_bad,
             f_single,
-            f_gen,
-            f_win_base,
-            f_win_pages,
             f_kind,
             f_status,
             f_frame,
@@ -421,7 +410,6 @@ impl Logic for Translator {
             p_remaining,
             p_write,
             p_level,
-            p_table,
             p_frame,
             p_pd,
             p_slot,
@@ -532,7 +520,12 @@ impl Logic for Translator {
         // ---- Front stage --------------------------------------------------------------------
         // Request-side lookups happen in the accept cycle, straight from the request port.
         self.prot.lk_vi.next = self.req_vi.val();
-        self.prot.pd_index.next = self.prot.lk_pd.val();
+        // The PD read keeps pointing at the front stage's PD, so its data stays valid for as
+        // long as the request is there (and for the page stage's copy at the handoff).
+        self.prot.pd_index.next = self.f_pd.q.val();
+        if self.accept.val() {
+            self.prot.pd_index.next = self.prot.lk_pd.val();
+        }
         self.cache.probe_pd.next = self.prot.lk_pd.val();
         self.cache.probe_vpage.next = self.req_va.val().get_bits::<VPAGE_W>(12);
         self.cache.cmp_pd.next = self.f_pd.q.val();
@@ -544,11 +537,10 @@ impl Logic for Translator {
         self.speck.dec_in_data.next = self.req_shortcut.val();
         self.check.plaintext.next = self.speck.dec_out_data.val();
         self.check.va.next = self.f_va.q.val();
-        self.check.va_last.next = self.f_va_last.q.val();
-        self.check.generation.next = self.f_gen.q.val();
-        self.check.win_base.next = self.f_win_base.q.val();
-        self.check.win_pages.next = self.f_win_pages.q.val();
-        self.prot.fault_vi.next = self.f_vi.q.val();
+        self.check.va_last_tag.next = self.f_va_last_tag.q.val();
+        self.check.generation.next = self.prot.pd_gen.val();
+        self.check.win_base.next = self.prot.pd_win_base.val();
+        self.check.win_pages.next = self.prot.pd_win_pages.val();
         self.prot.fault_valid.next = false;
         self.speck.dec_flush.next = false;
         self.speck.dec_out_ready.next = false;
@@ -616,9 +608,6 @@ impl Logic for Translator {
         match self.f_state.q.val() {
             FrontState::Empty => {}
             FrontState::Probe => {
-                self.f_gen.d.next = self.prot.pd_gen.val();
-                self.f_win_base.d.next = self.prot.pd_win_base.val();
-                self.f_win_pages.d.next = self.prot.pd_win_pages.val();
                 self.f_status.d.next = self.probe_status.val();
                 if self.probe_status.val() == self.st_ok.val()
                     && self.probe_hit.val()
@@ -664,7 +653,7 @@ impl Logic for Translator {
             self.f_state.d.next = FrontState::Probe;
             self.f_vi.d.next = self.req_vi.val();
             self.f_va.d.next = self.req_va.val().get_bits::<VA_W>(0);
-            self.f_va_last.d.next = self.va_last.val();
+            self.f_va_last_tag.d.next = self.va_last.val().get_bits::<27>(21);
             self.f_len.d.next = self.req_length.val().get_bits::<LEN_W>(0);
             self.f_shortcut.d.next = self.req_shortcut.val();
             self.f_write.d.next = self.req_write.val();
@@ -698,7 +687,7 @@ impl Logic for Translator {
 
         self.walker.job_valid.next = false;
         self.walker.job_level.next = self.p_level.q.val();
-        self.walker.job_table.next = self.p_table.q.val();
+        self.walker.job_table.next = self.p_frame.q.val();
         self.walker.job_va.next = self.p_va.q.val();
         self.walker.job_write.next = self.p_write.q.val();
         self.walker.job_win_base.next = self.p_win_base.q.val();
@@ -794,20 +783,22 @@ impl Logic for Translator {
             self.p_slot.d.next = self.f_slot.q.val();
             self.p_shortcut.d.next = self.f_shortcut.q.val();
             self.p_via_shortcut.d.next = self.f_mode.q.val() == self.mode_shortcut.val();
-            self.p_win_base.d.next = self.f_win_base.q.val();
-            self.p_win_pages.d.next = self.f_win_pages.q.val();
-            self.p_frame.d.next = self.f_frame.q.val();
+            self.p_win_base.d.next = self.prot.pd_win_base.val();
+            self.p_win_pages.d.next = self.prot.pd_win_pages.val();
             self.p_kind.d.next = self.f_kind.q.val();
             self.p_status.d.next = self.f_status.q.val();
             self.p_level.d.next = self.level_root.val();
-            self.p_table.d.next = self.f_win_base.q.val();
+            self.p_frame.d.next = self.prot.pd_win_base.val();
             self.p_state.d.next = PageState::Emit;
+            if self.f_kind.q.val() == JobKind::Hit {
+                self.p_frame.d.next = self.f_frame.q.val();
+            }
             if self.f_kind.q.val() == JobKind::Walk {
                 self.p_state.d.next = PageState::WalkStart;
             }
             if self.f_state.q.val() == FrontState::Decrypt {
                 self.p_level.d.next = self.check.level.val();
-                self.p_table.d.next = self.check.table_frame.val();
+                self.p_frame.d.next = self.check.table_frame.val();
                 if self.check.status.val() != self.st_ok.val() {
                     self.p_kind.d.next = JobKind::Fail;
                     self.p_status.d.next = self.check.status.val();

@@ -104,7 +104,7 @@ pub struct Walker {
     pub res_writable: Signal<Out, Bit>,
     state: DFF<WalkState>,
     level: DFF<Bits<3>>,
-    table: DFF<Bits<FRAME_W>>,
+    cur_table: DFF<Bits<FRAME_W>>,
     tag: DFF<Bits<TAG_W>>,
     status: DFF<Bits<STATUS_W>>,
     frame: DFF<Bits<FRAME_W>>,
@@ -155,7 +155,7 @@ impl Default for Walker {
             res_writable: Default::default(),
             state: Default::default(),
             level: Default::default(),
-            table: Default::default(),
+            cur_table: Default::default(),
             tag: Default::default(),
             status: Default::default(),
             frame: Default::default(),
@@ -187,7 +187,7 @@ const _: () = assert!(abi::pte::PTE_FRAME_BITS == 40 && abi::LEVEL_BITS == 9);
 impl Logic for Walker {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, state, level, table, tag, status, frame, writable);
+        dff_setup!(self, clock, state, level, cur_table, tag, status, frame, writable);
         // Index of the entry at the current level: VA bits 20:12, 29:21, 38:30 or 46:39.
         if self.level.q.val() == self.one.val() {
             self.index.next = self.job_va.val().get_bits::<9>(12);
@@ -198,7 +198,7 @@ impl Logic for Walker {
         } else {
             self.index.next = bit_cast::<9, 8>(self.job_va.val().get_bits::<8>(39));
         }
-        self.pte_req_addr.next = (bit_cast::<DA_W, FRAME_W>(self.table.q.val()) << 12)
+        self.pte_req_addr.next = (bit_cast::<DA_W, FRAME_W>(self.cur_table.q.val()) << 12)
             | (bit_cast::<DA_W, 9>(self.index.val()) << 3);
         self.pte_req_tag.next = self.tag.q.val();
         self.entry_frame.next = self.pte_rsp_data.val().get_bits::<FRAME_W>(12);
@@ -217,7 +217,7 @@ impl Logic for Walker {
                 self.job_ready.next = true;
                 if self.job_valid.val() {
                     self.level.d.next = self.job_level.val();
-                    self.table.d.next = self.job_table.val();
+                    self.cur_table.d.next = self.job_table.val();
                     self.state.d.next = WalkState::Request;
                 }
             }
@@ -244,7 +244,7 @@ impl Logic for Walker {
                         {
                             self.status.d.next = self.st_walk_window.val();
                         } else {
-                            self.table.d.next = self.entry_frame.val();
+                            self.cur_table.d.next = self.entry_frame.val();
                             self.level.d.next = self.level.q.val() - self.one.val();
                             self.state.d.next = WalkState::Request;
                         }
