@@ -13,6 +13,7 @@
 //! | `cfg_addr`        | 16    | in  | register byte offset (write, or read when `cfg_re`)   |
 //! | `cfg_wdata`       | 32    | in  | value written                                         |
 //! | `cfg_re`          | 1     | in  | register read this cycle (uses the PD read port)      |
+//! | `cfg_valid`       | 1     | in  | an access is offered: the VI lookup serves it         |
 //! | `cfg_rdata`       | 32    | out | the read's value, one cycle after `cfg_re`            |
 //! | `cfg_hit`         | 1     | out | `cfg_addr` is one of this table's registers           |
 //! | `pd_written`      | 1     | out | a PD register is written this cycle                   |
@@ -61,6 +62,8 @@ pub struct ProtTable {
     pub cfg_wdata: Signal<In, Bits<32>>,
     /// Register read this cycle.
     pub cfg_re: Signal<In, Bit>,
+    /// A register access is offered (reads borrow the VI lookup while it is).
+    pub cfg_valid: Signal<In, Bit>,
     /// Value read (one cycle after `cfg_re`).
     pub cfg_rdata: Signal<Out, Bits<32>>,
     /// `cfg_addr` names one of this table's registers.
@@ -95,7 +98,7 @@ pub struct ProtTable {
     pub pd_win_base: Signal<Out, Bits<FRAME_W>>,
     /// Frames in the PD's table window.
     pub pd_win_pages: Signal<Out, Bits<FRAME_W>>,
-    /// Count a fault against `chk_vi`.
+    /// Count a shortcut fault against `chk_vi`.
     pub fault_valid: Signal<In, Bit>,
     vi_ctrl: [DFF<Bits<11>>; NUM_VIS],
     vi_faults: [DFF<Bits<9>>; NUM_VIS],
@@ -140,6 +143,7 @@ impl Default for ProtTable {
             cfg_addr: Default::default(),
             cfg_wdata: Default::default(),
             cfg_re: Default::default(),
+            cfg_valid: Default::default(),
             cfg_rdata: Default::default(),
             cfg_hit: Default::default(),
             pd_written: Default::default(),
@@ -228,7 +232,7 @@ impl Logic for ProtTable {
 
         // Lookup by VI; a register read borrows the lookup (no request is accepted then).
         self.lk_sel.next = self.lk_vi.val();
-        if self.cfg_re.val() {
+        if self.cfg_valid.val() {
             self.lk_sel.next = self.block_index.val();
         }
         self.lk_enabled.next = false;

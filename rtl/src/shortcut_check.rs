@@ -10,7 +10,7 @@
 //! | `va_last_tag` | 27    | in  | bits 47:21 of the transfer's last byte                  |
 //! | `generation`  | 7     | in  | the PD's current generation                             |
 //! | `win_base`    | 28    | in  | first frame of the PD's table window                    |
-//! | `win_pages`   | 28    | in  | frames in the window                                    |
+//! | `win_end`     | 29    | in  | first frame after the window (`win_base + pages`)       |
 //! | `status`      | 5     | out | `Ok` or the first failing check's status                |
 //! | `fault`       | 1     | out | the status is a shortcut fault (counts towards the lock)|
 //! | `table_frame` | 28    | out | frame of the named table                                |
@@ -37,8 +37,8 @@ pub struct ShortcutCheck {
     pub generation: Signal<In, Bits<7>>,
     /// First frame of the PD's table window.
     pub win_base: Signal<In, Bits<28>>,
-    /// Frames in the PD's table window.
-    pub win_pages: Signal<In, Bits<28>>,
+    /// First frame after the PD's table window.
+    pub win_end: Signal<In, Bits<29>>,
     /// `Ok` or the first failing check.
     pub status: Signal<Out, Bits<STATUS_W>>,
     /// The status counts as a shortcut fault.
@@ -53,7 +53,6 @@ pub struct ShortcutCheck {
     padding_bad: Signal<Local, Bit>,
     expected_tag: Signal<Local, Bits<27>>,
     crosses: Signal<Local, Bit>,
-    window_offset: Signal<Local, Bits<28>>,
     level1: Constant<Bits<2>>,
     level2: Constant<Bits<2>>,
     st_ok: Constant<Bits<STATUS_W>>,
@@ -73,7 +72,7 @@ impl Default for ShortcutCheck {
             va_last_tag: Default::default(),
             generation: Default::default(),
             win_base: Default::default(),
-            win_pages: Default::default(),
+            win_end: Default::default(),
             status: Default::default(),
             fault: Default::default(),
             table_frame: Default::default(),
@@ -84,7 +83,6 @@ impl Default for ShortcutCheck {
             padding_bad: Default::default(),
             expected_tag: Default::default(),
             crosses: Default::default(),
-            window_offset: Default::default(),
             level1: Constant::new(1.into()),
             level2: Constant::new(2.into()),
             st_ok: status_const(Status::Ok),
@@ -113,7 +111,6 @@ impl Logic for ShortcutCheck {
         self.level_field.next = self.plaintext.val().get_bits::<2>(34);
         self.table_frame.next = self.plaintext.val().get_bits::<28>(36);
         self.level.next = bit_cast::<3, 2>(self.plaintext.val().get_bits::<2>(34));
-        self.window_offset.next = self.plaintext.val().get_bits::<28>(36) - self.win_base.val();
         // Level-dependent slices: leaf tables span VA bits 20:0, level 2 bits 29:0, level 3
         // bits 38:0; the tag is what lies above, up to VA bit 46.
         if self.level_field.val() == self.level1.val() {
@@ -144,7 +141,9 @@ impl Logic for ShortcutCheck {
             self.status.next = self.st_va_tag.val();
         } else if self.generation_found.val() != self.generation.val() {
             self.status.next = self.st_generation.val();
-        } else if self.window_offset.val() >= self.win_pages.val() {
+        } else if self.plaintext.val().get_bits::<28>(36) < self.win_base.val()
+            || bit_cast::<29, 28>(self.plaintext.val().get_bits::<28>(36)) >= self.win_end.val()
+        {
             self.status.next = self.st_window.val();
         } else if self.crosses.val() {
             self.status.next = self.st_crosses.val();
@@ -210,7 +209,7 @@ mod tests {
             uut.va_last_tag.next = (va_last >> 21).into();
             uut.generation.next = u64::from(gen).into();
             uut.win_base.next = u64::from(win.base).into();
-            uut.win_pages.next = u64::from(win.pages).into();
+            uut.win_end.next = (u64::from(win.base) + u64::from(win.pages)).into();
             assert!(simulate(&mut uut, 100));
             let want = golden(&p, va, len, gen, &win);
             let got = uut.status.val().to_u64() as u8;

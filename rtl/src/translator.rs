@@ -1,20 +1,23 @@
 //! `Translator`: the translation core. A request `{vi, va, shortcut, length, write}` becomes a
 //! stream of per-page device addresses, or a status.
 //!
-//! Two stages, so the decryption of one request overlaps the walk of the previous one:
+//! Two stages, so the decryption of one request overlaps the pages of the previous one:
 //!
-//! * **front**: accepts a request, looks the VI up, starts the SPECK decryption at once (the
-//!   key slot comes from flip-flops), reads the PD and probes the translation cache; one cycle
-//!   later it knows the early checks and whether the cache answers. A cache hit, an early
-//!   failure, a physical or a full-walk request abandons the decryption; a shortcut request
-//!   waits for the plaintext and is checked by [`ShortcutCheck`] (a failure counts as a VI
-//!   fault).
-//! * **page**: emits one response per page: straight from the cache hit or the physical
-//!   address, or from a [`Walker`] job per page (filling the cache with each good page); an
-//!   error ends the request with a response carrying the status.
+//! * **front**: accepts a request and starts the SPECK decryption in the same cycle (the key
+//!   slot comes from the VI's flip-flops), while the PD's entry and the translation-cache set
+//!   are read from block RAM. The next cycle evaluates the early checks and the cache; the one
+//!   after decides: a cache hit, an early failure, a physical or a full-walk request abandons
+//!   the decryption and goes to the page stage at once; a shortcut request goes there with
+//!   the plaintext as soon as the decryption ends.
+//! * **page**: checks a plaintext with [`ShortcutCheck`] (a failure counts as a VI fault),
+//!   then emits one response per page: straight from the cache hit or the physical address,
+//!   or from a [`Walker`] job per page, filling the cache with each good page; an error ends
+//!   the request with a response carrying the status.
 //!
-//! Configuration (the registers of `abi::regs`) is taken only when both stages are idle, so a
-//! register write never races a request.
+//! Every decision is taken from registers, so no path runs from a block-RAM output or the
+//! request port through the control logic in one cycle. Configuration (the registers of
+//! `abi::regs`) is taken only when both stages are idle, so a register write never races a
+//! request.
 //!
 //! | port             | width | dir | meaning                                                |
 //! |------------------|-------|-----|--------------------------------------------------------|
@@ -45,10 +48,10 @@
 //! | `cfg_rsp_data`   | 32    | out | the value read (keys read as 0)                        |
 //! | `busy`           | 1     | out | key expansion or cache invalidation under way          |
 //!
-//! Timing: a cache hit answers 2 cycles after the request and the front stage takes a new
-//! request every 2 cycles; a shortcut request needs the decryption (28 cycles) before its
-//! first table read, and back-to-back shortcut requests are taken every 28 cycles while the
-//! page stage keeps up.
+//! Timing: a cache hit is answered 4 cycles after its request is taken, and the front stage
+//! takes hits every 3 cycles; a shortcut request reaches the page stage 28 cycles after it is
+//! taken (the decryption) and its first table read follows 2 cycles later; back-to-back
+//! shortcut requests are taken every 28 cycles while the page stage keeps up.
 
 use abi::{regs, Status};
 use rust_hdl::prelude::*;
@@ -64,6 +67,7 @@ use crate::xlate_cache::{XlateCache, VPAGE_W};
 enum FrontState {
     Empty,
     Probe,
+    Decide,
     Decrypt,
     Ready,
 }
@@ -71,6 +75,7 @@ enum FrontState {
 #[derive(Copy, Clone, PartialEq, Eq, Debug, LogicState)]
 enum PageState {
     Idle,
+    Start,
     Emit,
     WalkStart,
     WalkWait,
@@ -170,39 +175,47 @@ pub struct Translator {
     check: ShortcutCheck,
     walker: Walker,
 
-    // Front stage.
+    // Front stage: the request, and what the probe found.
     f_state: DFF<FrontState>,
     f_vi: DFF<Bits<VI_W>>,
     f_va: DFF<Bits<VA_W>>,
-    f_va_last_tag: DFF<Bits<27>>,
-    f_len: DFF<Bits<LEN_W>>,
+    f_va_last: DFF<Bits<48>>,
+    f_va_high: DFF<Bit>,
+    f_da_high: DFF<Bit>,
+    f_len_bad: DFF<Bit>,
     f_shortcut: DFF<Bits<64>>,
     f_write: DFF<Bit>,
+    f_enabled: DFF<Bit>,
     f_mode: DFF<Bits<2>>,
     f_pd: DFF<Bits<PD_W>>,
     f_slot: DFF<Bits<SLOT_W>>,
-    f_early: DFF<Bits<STATUS_W>>,
-    f_enabled: DFF<Bit>,
-    f_range_bad: DFF<Bit>,
-    f_single: DFF<Bit>,
-    f_kind: DFF<JobKind>,
     f_status: DFF<Bits<STATUS_W>>,
+    f_hit: DFF<Bit>,
+    f_hit_writable: DFF<Bit>,
     f_frame: DFF<Bits<FRAME_W>>,
-    // Page stage.
+    f_kind: DFF<JobKind>,
+    f_flush: DFF<Bit>,
+    // Page stage: the job, walked page by page.
     p_state: DFF<PageState>,
     p_kind: DFF<JobKind>,
     p_status: DFF<Bits<STATUS_W>>,
     p_va: DFF<Bits<VA_W>>,
-    p_remaining: DFF<Bits<LEN_W>>,
+    p_va_last: DFF<Bits<48>>,
     p_write: DFF<Bit>,
-    p_level: DFF<Bits<3>>,
-    p_frame: DFF<Bits<FRAME_W>>,
+    p_vi: DFF<Bits<VI_W>>,
+    p_enabled: DFF<Bit>,
+    p_decrypt: DFF<Bit>,
+    p_fault: DFF<Bit>,
     p_pd: DFF<Bits<PD_W>>,
     p_slot: DFF<Bits<SLOT_W>>,
     p_shortcut: DFF<Bits<64>>,
     p_via_shortcut: DFF<Bit>,
+    p_plain: DFF<Bits<64>>,
+    p_gen: DFF<Bits<GEN_W>>,
+    p_level: DFF<Bits<3>>,
+    p_frame: DFF<Bits<FRAME_W>>,
     p_win_base: DFF<Bits<FRAME_W>>,
-    p_win_pages: DFF<Bits<FRAME_W>>,
+    p_win_end: DFF<Bits<29>>,
     // Configuration.
     c_state: DFF<CfgState>,
     c_own: DFF<Bit>,
@@ -210,17 +223,15 @@ pub struct Translator {
 
     accept: Signal<Local, Bit>,
     handoff: Signal<Local, Bit>,
-    pre_status: Signal<Local, Bits<STATUS_W>>,
     va_last: Signal<Local, Bits<48>>,
-    page_left: Signal<Local, Bits<PAGE_BYTES_W>>,
-    page_bytes: Signal<Local, Bits<PAGE_BYTES_W>>,
+    probe_status: Signal<Local, Bits<STATUS_W>>,
     page_last: Signal<Local, Bit>,
-    remaining_page: Signal<Local, Bits<LEN_W>>,
+    page_bytes: Signal<Local, Bits<PAGE_BYTES_W>>,
+    next_page_va: Signal<Local, Bits<VA_W>>,
     cfg_fire: Signal<Local, Bit>,
     cfg_page: Signal<Local, Bits<4>>,
+    cfg_offset: Signal<Local, Bits<12>>,
     key_hit: Signal<Local, Bit>,
-    probe_status: Signal<Local, Bits<STATUS_W>>,
-    probe_hit: Signal<Local, Bit>,
 
     mode_shortcut: Constant<Bits<2>>,
     mode_full_walk: Constant<Bits<2>>,
@@ -228,6 +239,8 @@ pub struct Translator {
     len_max: Constant<Bits<32>>,
     len_one: Constant<Bits<48>>,
     page_size: Constant<Bits<PAGE_BYTES_W>>,
+    page_one: Constant<Bits<PAGE_BYTES_W>>,
+    vpage_one: Constant<Bits<VPAGE_W>>,
     level_root: Constant<Bits<3>>,
     page_key: Constant<Bits<4>>,
     page_global: Constant<Bits<4>>,
@@ -254,102 +267,25 @@ const _: () = assert!(abi::TranslationMode::Shortcut as u8 == 0);
 const _: () = assert!(regs::KEY_BASE == 0x3000 && regs::KEY_STRIDE == 0x10 && regs::KEY_WORD == 0);
 const _: () = assert!(abi::LEVELS == 4 && abi::PAGE_SIZE == 4096);
 
+/// Builds a block whose fields are all `Default` except the listed ones.
+macro_rules! with_defaults {
+    ($t:ident { $($field:ident : $value:expr),* $(,)? } defaults { $($d:ident),* $(,)? }) => {
+        $t { $($field: $value,)* $($d: Default::default(),)* }
+    };
+}
+
 impl Translator {
     /// A translator in its reset state.
     pub fn new() -> Self {
-        Self {
-            clock: Default::default(),
-            reset: Default::default(),
-            req_valid: Default::default(),
-            req_ready: Default::default(),
-            req_vi: Default::default(),
-            req_va: Default::default(),
-            req_shortcut: Default::default(),
-            req_length: Default::default(),
-            req_write: Default::default(),
-            rsp_valid: Default::default(),
-            rsp_ready: Default::default(),
-            rsp_status: Default::default(),
-            rsp_da: Default::default(),
-            rsp_bytes: Default::default(),
-            rsp_last: Default::default(),
-            rsp_hit: Default::default(),
-            pte_req_valid: Default::default(),
-            pte_req_ready: Default::default(),
-            pte_req_addr: Default::default(),
-            pte_req_tag: Default::default(),
-            pte_rsp_valid: Default::default(),
-            pte_rsp_ready: Default::default(),
-            pte_rsp_data: Default::default(),
-            pte_rsp_tag: Default::default(),
-            pte_rsp_error: Default::default(),
-            cfg_valid: Default::default(),
-            cfg_ready: Default::default(),
-            cfg_write: Default::default(),
-            cfg_addr: Default::default(),
-            cfg_wdata: Default::default(),
-            cfg_rsp_valid: Default::default(),
-            cfg_rsp_ready: Default::default(),
-            cfg_rsp_data: Default::default(),
-            busy: Default::default(),
-            prot: Default::default(),
-            cache: Default::default(),
-            speck: Default::default(),
-            check: Default::default(),
-            walker: Default::default(),
-            f_state: Default::default(),
-            f_vi: Default::default(),
-            f_va: Default::default(),
-            f_va_last_tag: Default::default(),
-            f_len: Default::default(),
-            f_shortcut: Default::default(),
-            f_write: Default::default(),
-            f_mode: Default::default(),
-            f_pd: Default::default(),
-            f_slot: Default::default(),
-            f_early: Default::default(),
-            f_enabled: Default::default(),
-            f_range_bad: Default::default(),
-            f_single: Default::default(),
-            f_kind: Default::default(),
-            f_status: Default::default(),
-            f_frame: Default::default(),
-            p_state: Default::default(),
-            p_kind: Default::default(),
-            p_status: Default::default(),
-            p_va: Default::default(),
-            p_remaining: Default::default(),
-            p_write: Default::default(),
-            p_level: Default::default(),
-            p_frame: Default::default(),
-            p_pd: Default::default(),
-            p_slot: Default::default(),
-            p_shortcut: Default::default(),
-            p_via_shortcut: Default::default(),
-            p_win_base: Default::default(),
-            p_win_pages: Default::default(),
-            c_state: Default::default(),
-            c_own: Default::default(),
-            c_value: Default::default(),
-            accept: Default::default(),
-            handoff: Default::default(),
-            pre_status: Default::default(),
-            va_last: Default::default(),
-            page_left: Default::default(),
-            page_bytes: Default::default(),
-            page_last: Default::default(),
-            remaining_page: Default::default(),
-            cfg_fire: Default::default(),
-            cfg_page: Default::default(),
-            key_hit: Default::default(),
-            probe_status: Default::default(),
-            probe_hit: Default::default(),
+        with_defaults!(Translator {
             mode_shortcut: konst(abi::TranslationMode::Shortcut as u64),
             mode_full_walk: konst(abi::TranslationMode::FullWalk as u64),
             mode_physical: konst(abi::TranslationMode::Physical as u64),
             len_max: konst(abi::MAX_TRANSFER_LEN),
             len_one: konst(1),
             page_size: konst(abi::PAGE_SIZE),
+            page_one: konst(1),
+            vpage_one: konst(1),
             level_root: konst(u64::from(abi::LEVELS)),
             page_key: konst(u64::from(regs::KEY_BASE >> 12)),
             page_global: konst(0),
@@ -370,7 +306,24 @@ impl Translator {
             st_op_denied: status_const(Status::OpDenied),
             st_addr_range: status_const(Status::AddrRange),
             st_read_only: status_const(Status::ReadOnly),
-        }
+        } defaults {
+            clock, reset, req_valid, req_ready, req_vi, req_va, req_shortcut, req_length,
+            req_write, rsp_valid, rsp_ready, rsp_status, rsp_da, rsp_bytes, rsp_last, rsp_hit,
+            pte_req_valid, pte_req_ready, pte_req_addr, pte_req_tag, pte_rsp_valid,
+            pte_rsp_ready, pte_rsp_data, pte_rsp_tag, pte_rsp_error, cfg_valid, cfg_ready,
+            cfg_write, cfg_addr, cfg_wdata, cfg_rsp_valid, cfg_rsp_ready, cfg_rsp_data, busy,
+            prot, cache, speck, check, walker,
+            f_state, f_vi, f_va, f_va_last, f_va_high, f_da_high, f_len_bad, f_shortcut,
+            f_write, f_enabled, f_mode, f_pd, f_slot, f_status, f_hit, f_hit_writable, f_frame,
+            f_kind,
+            f_flush,
+            p_state, p_kind, p_status, p_va, p_va_last, p_write, p_vi, p_enabled, p_decrypt, p_fault, p_pd, p_slot,
+            p_shortcut, p_via_shortcut, p_plain, p_gen, p_level, p_frame, p_win_base,
+            p_win_end,
+            c_state, c_own, c_value,
+            accept, handoff, va_last, probe_status, page_last, page_bytes, next_page_va,
+            cfg_fire, cfg_page, cfg_offset, key_hit,
+        })
     }
 }
 
@@ -389,34 +342,42 @@ impl Logic for Translator {
             f_state,
             f_vi,
             f_va,
-            f_va_last_tag,
-            f_len,
+            f_va_last,
+            f_va_high,
+            f_da_high,
+            f_len_bad,
             f_shortcut,
             f_write,
+            f_enabled,
             f_mode,
             f_pd,
             f_slot,
-            f_early,
-            f_enabled,
-            f_range_bad,
-            f_single,
-            f_kind,
             f_status,
+            f_hit,
+            f_hit_writable,
             f_frame,
+            f_kind,
+            f_flush,
             p_state,
             p_kind,
             p_status,
             p_va,
-            p_remaining,
+            p_va_last,
             p_write,
-            p_level,
-            p_frame,
+            p_vi,
+            p_enabled,
+            p_decrypt,
+            p_fault,
             p_pd,
             p_slot,
             p_shortcut,
             p_via_shortcut,
+            p_plain,
+            p_gen,
+            p_level,
+            p_frame,
             p_win_base,
-            p_win_pages,
+            p_win_end,
             c_state,
             c_own,
             c_value
@@ -430,6 +391,7 @@ impl Logic for Translator {
 
         // ---- Configuration ----------------------------------------------------------------
         self.cfg_page.next = self.cfg_addr.val().get_bits::<4>(12);
+        self.cfg_offset.next = self.cfg_addr.val().get_bits::<12>(0);
         self.key_hit.next = self.cfg_page.val() == self.page_key.val()
             && !self.cfg_addr.val().get_bits::<5>(7).any()
             && !self.cfg_addr.val().get_bits::<2>(0).any();
@@ -446,6 +408,7 @@ impl Logic for Translator {
         self.prot.cfg_wdata.next = self.cfg_wdata.val();
         self.prot.cfg_we.next = self.cfg_fire.val() && self.cfg_write.val();
         self.prot.cfg_re.next = self.cfg_fire.val() && !self.cfg_write.val();
+        self.prot.cfg_valid.next = self.cfg_valid.val();
         self.speck.key_valid.next =
             self.cfg_fire.val() && self.cfg_write.val() && self.key_hit.val();
         self.speck.key_slot.next = self.cfg_addr.val().get_bits::<SLOT_W>(4);
@@ -466,11 +429,11 @@ impl Logic for Translator {
                 self.cache.inv_all.next = true;
             }
             if self.cfg_page.val() == self.page_global.val() {
-                if self.cfg_addr.val().get_bits::<12>(0) == self.off_inv_all.val() {
+                if self.cfg_offset.val() == self.off_inv_all.val() {
                     self.cache.inv_valid.next = true;
                     self.cache.inv_all.next = true;
                 }
-                if self.cfg_addr.val().get_bits::<12>(0) == self.off_inv_pd.val() {
+                if self.cfg_offset.val() == self.off_inv_pd.val() {
                     self.cache.inv_valid.next = true;
                     self.cache.inv_pd.next = self.cfg_wdata.val().get_bits::<PD_W>(0);
                 }
@@ -482,21 +445,18 @@ impl Logic for Translator {
             CfgState::Idle => {
                 if self.cfg_fire.val() && !self.cfg_write.val() {
                     self.c_state.d.next = CfgState::ReadWait;
-                    self.c_own.d.next = true;
+                    self.c_own.d.next = !self.prot.cfg_hit.val();
                     self.c_value.d.next = 0.into();
                     if self.cfg_page.val() == self.page_global.val() {
-                        if self.cfg_addr.val().get_bits::<12>(0) == self.off_id.val() {
+                        if self.cfg_offset.val() == self.off_id.val() {
                             self.c_value.d.next = self.device_id.val();
-                        } else if self.cfg_addr.val().get_bits::<12>(0) == self.off_version.val() {
+                        } else if self.cfg_offset.val() == self.off_version.val() {
                             self.c_value.d.next = self.abi_version.val();
-                        } else if self.cfg_addr.val().get_bits::<12>(0) == self.off_status.val() {
+                        } else if self.cfg_offset.val() == self.off_status.val() {
                             self.c_value.d.next = bit_cast::<32, 1>(
                                 (self.cache.busy.val() || self.speck.busy.val()).into(),
                             );
                         }
-                    }
-                    if self.prot.cfg_hit.val() {
-                        self.c_own.d.next = false;
                     }
                 }
             }
@@ -518,16 +478,13 @@ impl Logic for Translator {
         }
 
         // ---- Front stage --------------------------------------------------------------------
-        // Request-side lookups happen in the accept cycle, straight from the request port.
+        // In the accept cycle the VI is looked up straight from the request port; the PD and
+        // cache reads keep pointing at the front stage's request afterwards, so their data
+        // stays valid while the request is there.
         self.prot.lk_vi.next = self.req_vi.val();
-        // The PD read keeps pointing at the front stage's PD, so its data stays valid for as
-        // long as the request is there (and for the page stage's copy at the handoff).
         self.prot.pd_index.next = self.f_pd.q.val();
-        if self.accept.val() {
-            self.prot.pd_index.next = self.prot.lk_pd.val();
-        }
-        self.cache.probe_pd.next = self.prot.lk_pd.val();
-        self.cache.probe_vpage.next = self.req_va.val().get_bits::<VPAGE_W>(12);
+        self.cache.probe_pd.next = self.f_pd.q.val();
+        self.cache.probe_vpage.next = self.f_va.q.val().get_bits::<VPAGE_W>(12);
         self.cache.cmp_pd.next = self.f_pd.q.val();
         self.cache.cmp_vpage.next = self.f_va.q.val().get_bits::<VPAGE_W>(12);
         self.cache.cmp_shortcut_mode.next = self.f_mode.q.val() == self.mode_shortcut.val();
@@ -535,42 +492,17 @@ impl Logic for Translator {
         self.cache.cmp_shortcut.next = self.f_shortcut.q.val();
         self.speck.dec_in_slot.next = self.prot.lk_slot.val();
         self.speck.dec_in_data.next = self.req_shortcut.val();
-        self.check.plaintext.next = self.speck.dec_out_data.val();
-        self.check.va.next = self.f_va.q.val();
-        self.check.va_last_tag.next = self.f_va_last_tag.q.val();
-        self.check.generation.next = self.prot.pd_gen.val();
-        self.check.win_base.next = self.prot.pd_win_base.val();
-        self.check.win_pages.next = self.prot.pd_win_pages.val();
-        self.prot.fault_valid.next = false;
-        self.speck.dec_flush.next = false;
+        self.speck.dec_flush.next = self.f_flush.q.val();
+        self.f_flush.d.next = false;
         self.speck.dec_out_ready.next = false;
-
-        self.va_last.next = bit_cast::<48, 48>(self.req_va.val().get_bits::<48>(0))
+        self.va_last.next = self.req_va.val().get_bits::<48>(0)
             + bit_cast::<48, LEN_W>(self.req_length.val().get_bits::<LEN_W>(0))
             - self.len_one.val();
-        if self.prot.lk_mode.val() == self.mode_physical.val()
-            || self.prot.lk_mode.val() == self.mode_full_walk.val()
-            || self.prot.lk_mode.val() == self.mode_shortcut.val()
-        {
-            if !self.req_length.val().any() || self.req_length.val() > self.len_max.val() {
-                self.pre_status.next = self.st_bad_length.val();
-            } else {
-                self.pre_status.next = self.st_ok.val();
-            }
-        } else {
-            self.pre_status.next = self.st_bad_mode.val();
-        }
 
         // The page stage takes a job when idle.
-        self.handoff.next = false;
-        if self.p_state.q.val() == PageState::Idle {
-            if self.f_state.q.val() == FrontState::Ready {
-                self.handoff.next = true;
-            }
-            if self.f_state.q.val() == FrontState::Decrypt && self.speck.dec_out_valid.val() {
-                self.handoff.next = true;
-            }
-        }
+        self.handoff.next = self.p_state.q.val() == PageState::Idle
+            && (self.f_state.q.val() == FrontState::Ready
+                || (self.f_state.q.val() == FrontState::Decrypt && self.speck.dec_out_valid.val()));
         self.accept.next = self.req_valid.val()
             && (self.f_state.q.val() == FrontState::Empty || self.handoff.val())
             && self.c_state.q.val() == CfgState::Idle
@@ -579,64 +511,77 @@ impl Logic for Translator {
             && !self.speck.busy.val()
             && self.speck.dec_in_ready.val();
         self.req_ready.next = self.accept.val();
-        self.speck.dec_in_valid.next =
-            self.accept.val() && self.prot.lk_mode.val() == self.mode_shortcut.val();
+        // Every request starts a decryption; the front stage drops it when it is not needed,
+        // which keeps the VI's mode off this path.
+        self.speck.dec_in_valid.next = self.accept.val();
+        if self.accept.val() {
+            self.prot.pd_index.next = self.prot.lk_pd.val();
+            self.cache.probe_pd.next = self.prot.lk_pd.val();
+            self.cache.probe_vpage.next = self.req_va.val().get_bits::<VPAGE_W>(12);
+        }
 
-        // Early checks that need the PD (available one cycle after the accept).
-        self.prot.chk_vi.next = self.f_vi.q.val();
-        if !self.f_enabled.q.val() {
-            self.probe_status.next = self.st_vi_disabled.val();
-        } else if self.prot.chk_locked.val() {
-            self.probe_status.next = self.st_vi_locked.val();
-        } else if self.f_early.q.val() != self.st_ok.val() {
-            self.probe_status.next = self.f_early.q.val();
+        // Early checks. The VI lock is checked by the page stage when the job starts, after
+        // any fault of the previous request has been counted.
+        if self.f_mode.q.val() != self.mode_physical.val()
+            && self.f_mode.q.val() != self.mode_full_walk.val()
+            && self.f_mode.q.val() != self.mode_shortcut.val()
+        {
+            self.probe_status.next = self.st_bad_mode.val();
+        } else if self.f_len_bad.q.val() {
+            self.probe_status.next = self.st_bad_length.val();
         } else if !self.prot.pd_valid.val() {
             self.probe_status.next = self.st_pd_invalid.val();
         } else if (self.f_write.q.val() && !self.prot.pd_allow_write.val())
             || (!self.f_write.q.val() && !self.prot.pd_allow_read.val())
         {
             self.probe_status.next = self.st_op_denied.val();
-        } else if self.f_range_bad.q.val() {
+        } else if (self.f_mode.q.val() == self.mode_physical.val() && self.f_da_high.q.val())
+            || (self.f_mode.q.val() != self.mode_physical.val() && self.f_va_high.q.val())
+        {
             self.probe_status.next = self.st_addr_range.val();
         } else {
             self.probe_status.next = self.st_ok.val();
         }
-        self.probe_hit.next = self.f_single.q.val()
-            && self.cache.hit.val()
-            && self.f_mode.q.val() != self.mode_physical.val();
 
         match self.f_state.q.val() {
             FrontState::Empty => {}
             FrontState::Probe => {
                 self.f_status.d.next = self.probe_status.val();
-                if self.probe_status.val() == self.st_ok.val()
-                    && self.probe_hit.val()
-                    && self.f_write.q.val()
-                    && !self.cache.hit_writable.val()
-                {
-                    self.f_status.d.next = self.st_read_only.val();
-                }
+                self.f_hit.d.next = self.cache.hit.val()
+                    && self.f_va.q.val().get_bits::<VPAGE_W>(12)
+                        == self.f_va_last.q.val().get_bits::<VPAGE_W>(12)
+                    && self.f_mode.q.val() != self.mode_physical.val();
+                self.f_hit_writable.d.next = self.cache.hit_writable.val();
                 self.f_frame.d.next = self.cache.hit_frame.val();
+                self.f_state.d.next = FrontState::Decide;
+            }
+            FrontState::Decide => {
                 self.f_state.d.next = FrontState::Ready;
-                self.speck.dec_flush.next = true;
-                if self.probe_status.val() != self.st_ok.val() {
+                // A decryption started for nothing is dropped in the next cycle.
+                self.f_flush.d.next = true;
+                if !self.f_enabled.q.val() {
+                    self.f_kind.d.next = JobKind::Fail;
+                    self.f_status.d.next = self.st_vi_disabled.val();
+                } else if self.f_status.q.val() != self.st_ok.val() {
                     self.f_kind.d.next = JobKind::Fail;
                 } else if self.f_mode.q.val() == self.mode_physical.val() {
                     self.f_kind.d.next = JobKind::Physical;
-                } else if self.probe_hit.val() {
+                } else if self.f_hit.q.val() {
                     self.f_kind.d.next = JobKind::Hit;
+                    if self.f_write.q.val() && !self.f_hit_writable.q.val() {
+                        self.f_status.d.next = self.st_read_only.val();
+                    }
                 } else {
                     self.f_kind.d.next = JobKind::Walk;
                     if self.f_mode.q.val() == self.mode_shortcut.val() {
                         self.f_state.d.next = FrontState::Decrypt;
-                        self.speck.dec_flush.next = false;
+                        self.f_flush.d.next = false;
                     }
                 }
             }
             FrontState::Decrypt => {
                 if self.handoff.val() {
                     self.speck.dec_out_ready.next = true;
-                    self.prot.fault_valid.next = self.check.fault.val();
                     self.f_state.d.next = FrontState::Empty;
                 }
             }
@@ -653,37 +598,49 @@ impl Logic for Translator {
             self.f_state.d.next = FrontState::Probe;
             self.f_vi.d.next = self.req_vi.val();
             self.f_va.d.next = self.req_va.val().get_bits::<VA_W>(0);
-            self.f_va_last_tag.d.next = self.va_last.val().get_bits::<27>(21);
-            self.f_len.d.next = self.req_length.val().get_bits::<LEN_W>(0);
+            self.f_va_last.d.next = self.va_last.val();
+            self.f_va_high.d.next =
+                self.req_va.val().get_bits::<17>(47).any() || self.va_last.val().get_bit(47);
+            self.f_da_high.d.next = self.req_va.val().get_bits::<24>(40).any()
+                || self.va_last.val().get_bits::<8>(40).any();
+            self.f_len_bad.d.next =
+                !self.req_length.val().any() || self.req_length.val() > self.len_max.val();
             self.f_shortcut.d.next = self.req_shortcut.val();
             self.f_write.d.next = self.req_write.val();
+            self.f_enabled.d.next = self.prot.lk_enabled.val();
             self.f_mode.d.next = self.prot.lk_mode.val();
             self.f_pd.d.next = self.prot.lk_pd.val();
             self.f_slot.d.next = self.prot.lk_slot.val();
-            self.f_early.d.next = self.pre_status.val();
-            self.f_enabled.d.next = self.prot.lk_enabled.val();
-            self.f_single.d.next =
-                self.req_va.val().get_bits::<35>(12) == self.va_last.val().get_bits::<35>(12);
-            if self.prot.lk_mode.val() == self.mode_physical.val() {
-                self.f_range_bad.d.next = self.req_va.val().get_bits::<24>(40).any()
-                    || self.va_last.val().get_bits::<8>(40).any();
-            } else {
-                self.f_range_bad.d.next =
-                    self.req_va.val().get_bits::<17>(47).any() || self.va_last.val().get_bit(47);
-            }
         }
 
         // ---- Page stage -------------------------------------------------------------------
-        self.page_left.next = self.page_size.val()
-            - bit_cast::<PAGE_BYTES_W, 12>(self.p_va.q.val().get_bits::<12>(0));
-        self.page_last.next =
-            bit_cast::<LEN_W, PAGE_BYTES_W>(self.page_left.val()) >= self.p_remaining.q.val();
+        self.check.plaintext.next = self.p_plain.q.val();
+        self.check.va.next = self.p_va.q.val();
+        self.check.va_last_tag.next = self.p_va_last.q.val().get_bits::<27>(21);
+        self.check.generation.next = self.p_gen.q.val();
+        self.check.win_base.next = self.p_win_base.q.val();
+        self.check.win_end.next = self.p_win_end.q.val();
+        self.prot.chk_vi.next = self.p_vi.q.val();
+        // A shortcut fault is counted once, in the first cycle of its response.
+        self.prot.fault_valid.next = self.p_fault.q.val();
+        self.p_fault.d.next = false;
+
+        // The page of `p_va`: the last one when it holds the last byte; its bytes run to the
+        // end of the page or to the last byte.
+        self.page_last.next = self.p_va.q.val().get_bits::<VPAGE_W>(12)
+            == self.p_va_last.q.val().get_bits::<VPAGE_W>(12);
         if self.page_last.val() {
-            self.page_bytes.next = self.p_remaining.q.val().get_bits::<PAGE_BYTES_W>(0);
+            self.page_bytes.next =
+                bit_cast::<PAGE_BYTES_W, 12>(self.p_va_last.q.val().get_bits::<12>(0))
+                    + self.page_one.val()
+                    - bit_cast::<PAGE_BYTES_W, 12>(self.p_va.q.val().get_bits::<12>(0));
         } else {
-            self.page_bytes.next = self.page_left.val();
+            self.page_bytes.next = self.page_size.val()
+                - bit_cast::<PAGE_BYTES_W, 12>(self.p_va.q.val().get_bits::<12>(0));
         }
-        self.remaining_page.next = bit_cast::<LEN_W, PAGE_BYTES_W>(self.page_bytes.val());
+        self.next_page_va.next = bit_cast::<VA_W, VPAGE_W>(
+            self.p_va.q.val().get_bits::<VPAGE_W>(12) + self.vpage_one.val(),
+        ) << 12;
 
         self.walker.job_valid.next = false;
         self.walker.job_level.next = self.p_level.q.val();
@@ -691,7 +648,7 @@ impl Logic for Translator {
         self.walker.job_va.next = self.p_va.q.val();
         self.walker.job_write.next = self.p_write.q.val();
         self.walker.job_win_base.next = self.p_win_base.q.val();
-        self.walker.job_win_pages.next = self.p_win_pages.q.val();
+        self.walker.job_win_end.next = self.p_win_end.q.val();
         self.walker.res_ready.next = false;
         self.pte_req_valid.next = self.walker.pte_req_valid.val();
         self.walker.pte_req_ready.next = self.pte_req_ready.val();
@@ -720,6 +677,31 @@ impl Logic for Translator {
         self.rsp_hit.next = false;
         match self.p_state.q.val() {
             PageState::Idle => {}
+            PageState::Start => {
+                // The VI's lock, then the shortcut's checks; the result is registered.
+                self.p_level.d.next = self.check.level.val();
+                self.p_frame.d.next = self.check.table_frame.val();
+                if self.p_kind.q.val() == JobKind::Walk {
+                    self.p_state.d.next = PageState::WalkStart;
+                } else {
+                    self.p_state.d.next = PageState::Emit;
+                }
+                if !self.p_decrypt.q.val() {
+                    self.p_level.d.next = self.p_level.q.val();
+                    self.p_frame.d.next = self.p_frame.q.val();
+                } else if self.check.status.val() != self.st_ok.val() {
+                    self.p_kind.d.next = JobKind::Fail;
+                    self.p_status.d.next = self.check.status.val();
+                    self.p_fault.d.next = self.check.fault.val();
+                    self.p_state.d.next = PageState::Emit;
+                }
+                if self.p_enabled.q.val() && self.prot.chk_locked.val() {
+                    self.p_kind.d.next = JobKind::Fail;
+                    self.p_status.d.next = self.st_vi_locked.val();
+                    self.p_fault.d.next = false;
+                    self.p_state.d.next = PageState::Emit;
+                }
+            }
             PageState::Emit => {
                 self.rsp_valid.next = true;
                 self.rsp_status.next = self.p_status.q.val();
@@ -734,9 +716,7 @@ impl Logic for Translator {
                     self.rsp_last.next = true;
                 }
                 if self.rsp_ready.val() {
-                    self.p_va.d.next =
-                        self.p_va.q.val() + bit_cast::<VA_W, PAGE_BYTES_W>(self.page_bytes.val());
-                    self.p_remaining.d.next = self.p_remaining.q.val() - self.remaining_page.val();
+                    self.p_va.d.next = self.next_page_va.val();
                     if self.rsp_last.val() {
                         self.p_state.d.next = PageState::Idle;
                     }
@@ -761,9 +741,7 @@ impl Logic for Translator {
                 }
                 if self.walker.res_valid.val() && self.rsp_ready.val() {
                     self.cache.fill_valid.next = self.walker.res_status.val() == self.st_ok.val();
-                    self.p_va.d.next =
-                        self.p_va.q.val() + bit_cast::<VA_W, PAGE_BYTES_W>(self.page_bytes.val());
-                    self.p_remaining.d.next = self.p_remaining.q.val() - self.remaining_page.val();
+                    self.p_va.d.next = self.next_page_va.val();
                     if self.rsp_last.val() {
                         self.p_state.d.next = PageState::Idle;
                     } else {
@@ -777,34 +755,28 @@ impl Logic for Translator {
         }
         if self.handoff.val() {
             self.p_va.d.next = self.f_va.q.val();
-            self.p_remaining.d.next = self.f_len.q.val();
+            self.p_va_last.d.next = self.f_va_last.q.val();
             self.p_write.d.next = self.f_write.q.val();
+            self.p_vi.d.next = self.f_vi.q.val();
+            self.p_enabled.d.next = self.f_enabled.q.val();
+            self.p_decrypt.d.next = self.f_state.q.val() == FrontState::Decrypt;
             self.p_pd.d.next = self.f_pd.q.val();
             self.p_slot.d.next = self.f_slot.q.val();
             self.p_shortcut.d.next = self.f_shortcut.q.val();
             self.p_via_shortcut.d.next = self.f_mode.q.val() == self.mode_shortcut.val();
+            self.p_plain.d.next = self.speck.dec_out_data.val();
+            self.p_gen.d.next = self.prot.pd_gen.val();
             self.p_win_base.d.next = self.prot.pd_win_base.val();
-            self.p_win_pages.d.next = self.prot.pd_win_pages.val();
+            self.p_win_end.d.next = bit_cast::<29, FRAME_W>(self.prot.pd_win_base.val())
+                + bit_cast::<29, FRAME_W>(self.prot.pd_win_pages.val());
             self.p_kind.d.next = self.f_kind.q.val();
             self.p_status.d.next = self.f_status.q.val();
             self.p_level.d.next = self.level_root.val();
             self.p_frame.d.next = self.prot.pd_win_base.val();
-            self.p_state.d.next = PageState::Emit;
             if self.f_kind.q.val() == JobKind::Hit {
                 self.p_frame.d.next = self.f_frame.q.val();
             }
-            if self.f_kind.q.val() == JobKind::Walk {
-                self.p_state.d.next = PageState::WalkStart;
-            }
-            if self.f_state.q.val() == FrontState::Decrypt {
-                self.p_level.d.next = self.check.level.val();
-                self.p_frame.d.next = self.check.table_frame.val();
-                if self.check.status.val() != self.st_ok.val() {
-                    self.p_kind.d.next = JobKind::Fail;
-                    self.p_status.d.next = self.check.status.val();
-                    self.p_state.d.next = PageState::Emit;
-                }
-            }
+            self.p_state.d.next = PageState::Start;
         }
 
         if self.reset.val() {

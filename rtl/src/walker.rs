@@ -16,7 +16,7 @@
 //! | `job_va`         | 47    | in  | virtual address inside the page to translate          |
 //! | `job_write`      | 1     | in  | the device will write the page                        |
 //! | `job_win_base`   | 28    | in  | PD table window: first frame                          |
-//! | `job_win_pages`  | 28    | in  | PD table window: frames                               |
+//! | `job_win_end`    | 29    | in  | PD table window: first frame after it                 |
 //! | `pte_req_valid`  | 1     | out | table-read request                                    |
 //! | `pte_req_ready`  | 1     | in  | memory accepts the request                            |
 //! | `pte_req_addr`   | 40    | out | device address of the 8-byte entry                    |
@@ -72,8 +72,8 @@ pub struct Walker {
     pub job_write: Signal<In, Bit>,
     /// PD table window: first frame.
     pub job_win_base: Signal<In, Bits<FRAME_W>>,
-    /// PD table window: frames.
-    pub job_win_pages: Signal<In, Bits<FRAME_W>>,
+    /// PD table window: first frame after it.
+    pub job_win_end: Signal<In, Bits<29>>,
     /// Table-read request valid.
     pub pte_req_valid: Signal<Out, Bit>,
     /// Table-read request accepted.
@@ -112,7 +112,6 @@ pub struct Walker {
     index: Signal<Local, Bits<9>>,
     entry_frame: Signal<Local, Bits<FRAME_W>>,
     entry_frame_high: Signal<Local, Bit>,
-    window_offset: Signal<Local, Bits<FRAME_W>>,
     one: Constant<Bits<3>>,
     two: Constant<Bits<3>>,
     three: Constant<Bits<3>>,
@@ -138,7 +137,7 @@ impl Default for Walker {
             job_va: Default::default(),
             job_write: Default::default(),
             job_win_base: Default::default(),
-            job_win_pages: Default::default(),
+            job_win_end: Default::default(),
             pte_req_valid: Default::default(),
             pte_req_ready: Default::default(),
             pte_req_addr: Default::default(),
@@ -163,7 +162,6 @@ impl Default for Walker {
             index: Default::default(),
             entry_frame: Default::default(),
             entry_frame_high: Default::default(),
-            window_offset: Default::default(),
             one: konst(1),
             two: konst(2),
             three: konst(3),
@@ -203,7 +201,6 @@ impl Logic for Walker {
         self.pte_req_tag.next = self.tag.q.val();
         self.entry_frame.next = self.pte_rsp_data.val().get_bits::<FRAME_W>(12);
         self.entry_frame_high.next = self.pte_rsp_data.val().get_bits::<12>(40).any();
-        self.window_offset.next = self.entry_frame.val() - self.job_win_base.val();
         self.res_status.next = self.status.q.val();
         self.res_frame.next = self.frame.q.val();
         self.res_writable.next = self.writable.q.val();
@@ -240,7 +237,9 @@ impl Logic for Walker {
                     } else if self.level.q.val() != self.one.val() {
                         // A next-level table: it must lie in the PD's window.
                         if self.entry_frame_high.val()
-                            || self.window_offset.val() >= self.job_win_pages.val()
+                            || self.entry_frame.val() < self.job_win_base.val()
+                            || bit_cast::<29, FRAME_W>(self.entry_frame.val())
+                                >= self.job_win_end.val()
                         {
                             self.status.d.next = self.st_walk_window.val();
                         } else {
@@ -335,7 +334,7 @@ mod tests {
             u.job_va.next = va.into();
             u.job_write.next = write;
             u.job_win_base.next = u64::from(window.base).into();
-            u.job_win_pages.next = u64::from(window.pages).into();
+            u.job_win_end.next = (u64::from(window.base) + u64::from(window.pages)).into();
             // Offer the job after a random gap, hold it until taken.
             let mut offered = false;
             let mut result = None;
