@@ -40,7 +40,7 @@ pub struct BlockRam<D: Synth, const N: usize> {
     pub write_data: Signal<In, D>,
     /// Write enable.
     pub write_enable: Signal<In, Bit>,
-    _mem: Box<BTreeMap<Bits<N>, D>>,
+    _mem: BTreeMap<Bits<N>, D>,
 }
 
 impl<D: Synth, const N: usize> Logic for BlockRam<D, N> {

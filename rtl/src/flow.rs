@@ -259,10 +259,16 @@ fn run(tool: &'static str, args: &[&str], dir: &Path, step: &str, design: &str) 
     Ok(Run { log, text })
 }
 
-/// Lints the Verilog with Verilator's default warnings, every one of them fatal, except
-/// `WIDTH`: RustHDL writes bare literals as 32-bit constants (`32'h1`), so nearly every
-/// expression with a literal mixes widths on purpose. RustHDL's Verilog raises no other
-/// default warning; if a new one appears, it is a finding, not noise.
+/// Lints the Verilog with Verilator's default warnings, every one of them fatal, except two
+/// that RustHDL's output raises by construction:
+/// - `WIDTH`: RustHDL writes bare literals as 32-bit constants (`32'h1`), so nearly every
+///   expression with a literal mixes widths on purpose;
+/// - `UNOPTFLAT`: RustHDL writes each module's combinational logic as one `always @(*)`
+///   block, so a parent that feeds a child's input and reads one of its outputs forms a
+///   cycle at block granularity even where no signal depends on itself.
+///
+/// Real combinational loops are then looked for bit by bit: yosys elaborates and flattens the
+/// design and `check -assert` fails on any logic loop (or other structural problem).
 pub fn lint(verilog: &str, name: &str) -> Result<()> {
     let dir = work_dir(name)?;
     write_file(dir.join("design.v"), verilog)?;
@@ -271,12 +277,24 @@ pub fn lint(verilog: &str, name: &str) -> Result<()> {
         &[
             "--lint-only",
             "-Wno-WIDTH",
+            "-Wno-UNOPTFLAT",
             "--top-module",
             "top",
             "design.v",
         ],
         &dir,
         "verilator-lint",
+        name,
+    )?;
+    write_file(
+        dir.join("loops.ys"),
+        "read_verilog design.v\nhierarchy -top top\nproc\nflatten\ncheck -assert\n",
+    )?;
+    run(
+        "yosys",
+        &["-q", "-s", "loops.ys"],
+        &dir,
+        "yosys-check",
         name,
     )?;
     Ok(())

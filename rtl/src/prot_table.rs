@@ -20,10 +20,10 @@
 //! | `lk_vi`           | 3     | in  | VI to look up (combinational)                         |
 //! | `lk_enabled` … `lk_slot` |  | out | that VI's configuration                               |
 //! | `chk_vi`          | 3     | in  | VI whose lock to report                               |
-//! | `chk_locked`      | 1     | out | that VI is locked (its faults reached the threshold)  |
+//! | `chk_locked`      | 1     | out | that VI is locked (as of the previous cycle)          |
 //! | `pd_index`        | 3     | in  | PD to read (result next cycle)                        |
 //! | `pd_valid` … `pd_win_pages` | | out | the PD's configuration                            |
-//! | `fault_valid`     | 1     | in  | count a shortcut fault against `chk_vi`               |
+//! | `fault_valid`     | 1     | in  | count a shortcut fault against `chk_vi` (held a cycle; faults at least 2 cycles apart) |
 
 use abi::regs;
 use rust_hdl::prelude::*;
@@ -112,7 +112,8 @@ pub struct ProtTable {
     page: Signal<Local, Bits<4>>,
     reg_off: Signal<Local, Bits<4>>,
     block_index: Signal<Local, Bits<3>>,
-    fault_cur: Signal<Local, Bits<9>>,
+    fault_sel: Signal<Local, Bits<9>>,
+    fault_cur: DFF<Bits<9>>,
     sel_ctrl: Signal<Local, Bits<11>>,
     lk_sel: Signal<Local, Bits<VI_W>>,
     sel_faults: Signal<Local, Bits<9>>,
@@ -174,6 +175,7 @@ impl Default for ProtTable {
             page: Default::default(),
             reg_off: Default::default(),
             block_index: Default::default(),
+            fault_sel: Default::default(),
             fault_cur: Default::default(),
             sel_ctrl: Default::default(),
             lk_sel: Default::default(),
@@ -206,7 +208,7 @@ impl Default for ProtTable {
 impl Logic for ProtTable {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, threshold, rd_kind, rd_value);
+        dff_setup!(self, clock, threshold, rd_kind, rd_value, fault_cur);
         for i in 0..8 {
             self.vi_ctrl[i].clock.next = self.clock.val();
             self.vi_ctrl[i].d.next = self.vi_ctrl[i].q.val();
@@ -239,7 +241,7 @@ impl Logic for ProtTable {
         self.lk_mode.next = 0.into();
         self.lk_pd.next = 0.into();
         self.lk_slot.next = 0.into();
-        self.fault_cur.next = 0.into();
+        self.fault_sel.next = 0.into();
         self.sel_ctrl.next = 0.into();
         self.sel_faults.next = 0.into();
         for i in 0..8 {
@@ -252,23 +254,26 @@ impl Logic for ProtTable {
                 self.lk_slot.next = self.vi_ctrl[i].q.val().get_bits::<3>(8);
             }
             if self.chk_vi.val() == self.vi_ids[i].val() {
-                self.fault_cur.next = self.vi_faults[i].q.val();
+                self.fault_sel.next = self.vi_faults[i].q.val();
             }
         }
-        self.chk_locked.next = self.fault_cur.val().get_bit(8);
+        // `chk_vi`'s fault state, registered: the translator holds `chk_vi` for the whole job,
+        // and faults come at least two cycles apart.
+        self.fault_cur.d.next = self.fault_sel.val();
+        self.chk_locked.next = self.fault_cur.q.val().get_bit(8);
 
         // Faults: saturating count, lock at the threshold.
-        if self.fault_cur.val().get_bits::<8>(0) == self.count_max.val() {
+        if self.fault_cur.q.val().get_bits::<8>(0) == self.count_max.val() {
             self.fault_next.next = self.count_max.val();
         } else {
-            self.fault_next.next = self.fault_cur.val().get_bits::<8>(0) + self.count_one.val();
+            self.fault_next.next = self.fault_cur.q.val().get_bits::<8>(0) + self.count_one.val();
         }
         if self.fault_valid.val() {
             for i in 0..8 {
                 if self.chk_vi.val() == self.vi_ids[i].val() {
                     self.vi_faults[i].d.next = bit_cast::<9, 8>(self.fault_next.val())
                         | (bit_cast::<9, 1>(
-                            (self.fault_cur.val().get_bit(8)
+                            (self.fault_cur.q.val().get_bit(8)
                                 || (self.threshold.q.val().any()
                                     && self.fault_next.val() >= self.threshold.q.val()))
                             .into(),

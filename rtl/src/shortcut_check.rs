@@ -1,22 +1,26 @@
 //! `ShortcutCheck`: checks a decrypted shortcut against the descriptor and the PD.
 //!
-//! Purely combinational. Applies the checks of `abi::shortcut::check` in the same order and
-//! then the range check (the transfer must stay inside the span of the named table).
+//! Applies the checks of `abi::shortcut::check` in the same order and then the range check
+//! (the transfer must stay inside the span of the named table). The comparisons are
+//! registered and the priority among them is decided from the registers, so the wide
+//! comparators and the status logic sit in different cycles.
 //!
 //! | port          | width | dir | meaning                                                 |
 //! |---------------|-------|-----|---------------------------------------------------------|
+//! | `clock`       | 1     | in  | clock                                                   |
 //! | `plaintext`   | 64    | in  | decrypted shortcut                                      |
 //! | `va`          | 47    | in  | first byte of the transfer (already range-checked)      |
 //! | `va_last_tag` | 27    | in  | bits 47:21 of the transfer's last byte                  |
 //! | `generation`  | 7     | in  | the PD's current generation                             |
 //! | `win_base`    | 28    | in  | first frame of the PD's table window                    |
 //! | `win_end`     | 29    | in  | first frame after the window (`win_base + pages`)       |
-//! | `status`      | 5     | out | `Ok` or the first failing check's status                |
+//! | `status`      | 5     | out | `Ok` or the first failing check (inputs of a cycle ago) |
 //! | `fault`       | 1     | out | the status is a shortcut fault (counts towards the lock)|
 //! | `table_frame` | 28    | out | frame of the named table                                |
 //! | `level`       | 3     | out | named level (1 = leaf)                                  |
 //!
-//! Latency: combinational (the translator registers the result).
+//! Latency: `status` and `fault` judge the inputs of the previous cycle (hold them for two
+//! cycles); `table_frame` and `level` are wiring.
 
 use abi::shortcut::{GEN_SHIFT, LEVEL_SHIFT, TABLE_FRAME_SHIFT, VA_TAG_FIELD_BITS};
 use abi::Status;
@@ -27,6 +31,8 @@ use crate::consts::{status_const, STATUS_W};
 /// The shortcut checker (see the module documentation).
 #[derive(LogicBlock)]
 pub struct ShortcutCheck {
+    /// Clock.
+    pub clock: Signal<In, Clock>,
     /// Decrypted shortcut.
     pub plaintext: Signal<In, Bits<64>>,
     /// First byte of the transfer.
@@ -53,6 +59,12 @@ pub struct ShortcutCheck {
     padding_bad: Signal<Local, Bit>,
     expected_tag: Signal<Local, Bits<27>>,
     crosses: Signal<Local, Bit>,
+    r_level_bad: DFF<Bit>,
+    r_padding_bad: DFF<Bit>,
+    r_tag_bad: DFF<Bit>,
+    r_generation_bad: DFF<Bit>,
+    r_outside: DFF<Bit>,
+    r_crosses: DFF<Bit>,
     level1: Constant<Bits<2>>,
     level2: Constant<Bits<2>>,
     st_ok: Constant<Bits<STATUS_W>>,
@@ -67,6 +79,7 @@ pub struct ShortcutCheck {
 impl Default for ShortcutCheck {
     fn default() -> Self {
         Self {
+            clock: Default::default(),
             plaintext: Default::default(),
             va: Default::default(),
             va_last_tag: Default::default(),
@@ -83,6 +96,12 @@ impl Default for ShortcutCheck {
             padding_bad: Default::default(),
             expected_tag: Default::default(),
             crosses: Default::default(),
+            r_level_bad: Default::default(),
+            r_padding_bad: Default::default(),
+            r_tag_bad: Default::default(),
+            r_generation_bad: Default::default(),
+            r_outside: Default::default(),
+            r_crosses: Default::default(),
             level1: Constant::new(1.into()),
             level2: Constant::new(2.into()),
             st_ok: status_const(Status::Ok),
@@ -132,20 +151,35 @@ impl Logic for ShortcutCheck {
                 != self.va_last_tag.val().get_bits::<8>(18)
                 || self.va_last_tag.val().get_bit(26);
         }
+        dff_setup!(
+            self,
+            clock,
+            r_level_bad,
+            r_padding_bad,
+            r_tag_bad,
+            r_generation_bad,
+            r_outside,
+            r_crosses
+        );
+        self.r_level_bad.d.next = !self.level_field.val().any();
+        self.r_padding_bad.d.next = self.padding_bad.val();
+        self.r_tag_bad.d.next = self.tag.val() != self.expected_tag.val();
+        self.r_generation_bad.d.next = self.generation_found.val() != self.generation.val();
+        self.r_outside.d.next = self.plaintext.val().get_bits::<28>(36) < self.win_base.val()
+            || bit_cast::<29, 28>(self.plaintext.val().get_bits::<28>(36)) >= self.win_end.val();
+        self.r_crosses.d.next = self.crosses.val();
         self.fault.next = true;
-        if !self.level_field.val().any() {
+        if self.r_level_bad.q.val() {
             self.status.next = self.st_level.val();
-        } else if self.padding_bad.val() {
+        } else if self.r_padding_bad.q.val() {
             self.status.next = self.st_padding.val();
-        } else if self.tag.val() != self.expected_tag.val() {
+        } else if self.r_tag_bad.q.val() {
             self.status.next = self.st_va_tag.val();
-        } else if self.generation_found.val() != self.generation.val() {
+        } else if self.r_generation_bad.q.val() {
             self.status.next = self.st_generation.val();
-        } else if self.plaintext.val().get_bits::<28>(36) < self.win_base.val()
-            || bit_cast::<29, 28>(self.plaintext.val().get_bits::<28>(36)) >= self.win_end.val()
-        {
+        } else if self.r_outside.q.val() {
             self.status.next = self.st_window.val();
-        } else if self.crosses.val() {
+        } else if self.r_crosses.q.val() {
             self.status.next = self.st_crosses.val();
             self.fault.next = false;
         } else {
@@ -154,6 +188,8 @@ impl Logic for ShortcutCheck {
         }
     }
 }
+
+crate::clocked!(ShortcutCheck);
 
 #[cfg(test)]
 mod tests {
@@ -176,8 +212,7 @@ mod tests {
     fn matches_the_golden_checks() {
         let seed = crate::bench::test_seed();
         let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
-        let mut uut = ShortcutCheck::default();
-        uut.connect_all();
+        let mut b = crate::bench::Bench::new(ShortcutCheck::default());
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..20_000 {
             let va = rng.gen::<u64>() & abi::mask(47);
@@ -204,13 +239,15 @@ mod tests {
                 _ => {}
             }
             let va_last = va + len - 1;
+            let uut = &mut b.uut;
             uut.plaintext.next = p.pack().into();
             uut.va.next = va.into();
             uut.va_last_tag.next = (va_last >> 21).into();
             uut.generation.next = u64::from(gen).into();
             uut.win_base.next = u64::from(win.base).into();
             uut.win_end.next = (u64::from(win.base) + u64::from(win.pages)).into();
-            assert!(simulate(&mut uut, 100));
+            b.tick();
+            let uut = &b.uut;
             let want = golden(&p, va, len, gen, &win);
             let got = uut.status.val().to_u64() as u8;
             assert_eq!(

@@ -9,10 +9,14 @@
 //! Round-key RAM: `2^KEY_SLOT_BITS` slots of 32 words (27 used); round key `i` of slot `s`
 //! lives at address `s * 32 + i`.
 //!
+//! Key words 0..2 wait in the expander's own registers until word 3 arrives; the expansion
+//! consumes them, so every key is sent with all four words (a lone word 3 expands whatever the
+//! expander last held).
+//!
 //! | Port            | Width | Dir | Meaning                                                        |
 //! |-----------------|-------|-----|----------------------------------------------------------------|
 //! | `clock`         | 1     | in  | clock; everything is synchronous to its rising edge            |
-//! | `reset`         | 1     | in  | synchronous, active high: back to idle, work in flight dropped (a key expansion cut short leaves its slot partly written); RAM and staged key words kept |
+//! | `reset`         | 1     | in  | synchronous, active high: back to idle, work in flight dropped (a key expansion cut short leaves its slot partly written); RAM and key words 0..2 already taken for a key not yet started kept |
 //! | *key load*      |       |     |                                                                |
 //! | `key_valid`     | 1     | in  | a key word is offered                                          |
 //! | `key_ready`     | 1     | out | the word is taken this cycle if `key_valid`; low while expanding or decrypting |
@@ -33,11 +37,12 @@
 //! | `dec_flush`     | 1     | in  | drop the decryption in flight and any untaken result           |
 //!
 //! Handshakes: a transfer happens on a rising edge where valid and ready are both high. While
-//! `reset` or `dec_flush` is high nothing transfers on any channel (all readies and
-//! `dec_out_valid` are low). When word 3 of a key and a ciphertext are offered in the same
+//! `reset` is high nothing transfers on any channel (all readies and `dec_out_valid` are low).
+//! While `dec_flush` is high no result is offered, and the core is free: a ciphertext (or key
+//! word) offered in the same cycle is taken and starts afresh. When word 3 of a key and a ciphertext are offered in the same
 //! free cycle, the key wins. `dec_in_ready` is high when idle, or when the result is taken in
-//! the same cycle, so requests can run back to back; `key_ready` is high under the same
-//! condition (a key load waits for the result to be taken, never for `dec_in_valid` to drop).
+//! the same cycle, so requests can run back to back; `key_ready` is high only while idle
+//! (a key load waits for the decryption in flight and its result to be taken).
 //!
 //! Latency and throughput (measured by the tests):
 //! - decryption latency 27 cycles: with the ciphertext accepted on rising edge `n`,
@@ -50,21 +55,21 @@
 //!   can be used.
 
 use abi::cipher::{ALPHA, BETA, ROUNDS};
-use abi::geometry::KEY_SLOT_BITS;
 use rust_hdl::core::prelude::*;
 use rust_hdl::widgets::prelude::*;
 
+use crate::bram::BlockRam;
+use crate::consts::{konst, SLOT_W};
+
 /// Bits of a cipher word.
 const WORD_BITS: usize = 32;
-/// Bits of a key-slot index.
-pub const SLOT_BITS: usize = KEY_SLOT_BITS as usize;
 /// Bits of a round-key index within a slot (27 round keys need 5).
 pub const INDEX_BITS: usize = (usize::BITS - (ROUNDS - 1).leading_zeros()) as usize;
 /// Bits of a round-key RAM address: slot in the upper bits, round index in the lower.
-pub const ADDR_BITS: usize = SLOT_BITS + INDEX_BITS;
+pub const ADDR_BITS: usize = SLOT_W + INDEX_BITS;
 
-// The RAM is 256 words (8 slots of 32); the index of the round after key 0 wraps to 31, an
-// unused word, so the read issued alongside the last round is harmless.
+// The RAM is 256 words (8 slots of 32). A decryption reads round key `!index` (the index
+// counts up), so the read issued alongside the last round is of word 31, unused and harmless.
 const _: () = assert!(ADDR_BITS == 8);
 const _: () = assert!(ROUNDS < 1 << INDEX_BITS);
 
@@ -76,6 +81,11 @@ pub const LATENCY: u64 = ROUNDS as u64;
 pub const PERIOD: u64 = LATENCY + 1;
 /// Cycles from the rising edge that accepts key word 3 to the first cycle `busy` is low again.
 pub const EXPAND_CYCLES: u64 = ROUNDS as u64;
+
+/// Index counter value in the cycle after a ciphertext is accepted: the round key read on
+/// that cycle's edge is `!DEC_FIRST_INDEX` = `ROUNDS - 2`, the second of the decryption.
+const DEC_FIRST_INDEX: u64 = (1 << INDEX_BITS) - (ROUNDS as u64 - 1);
+const _: () = assert!((1 << INDEX_BITS) - 1 - DEC_FIRST_INDEX == ROUNDS as u64 - 2);
 
 /// Where the block is in its work.
 #[derive(Copy, Clone, PartialEq, Debug, LogicState)]
@@ -104,7 +114,7 @@ pub struct SpeckDecrypt {
     /// Key load: the offered word is taken.
     pub key_ready: Signal<Out, Bit>,
     /// Key load: slot to expand into, sampled with word 3.
-    pub key_slot: Signal<In, Bits<SLOT_BITS>>,
+    pub key_slot: Signal<In, Bits<SLOT_W>>,
     /// Key load: 0 = k0, 1 = l0, 2 = l1, 3 = l2.
     pub key_word: Signal<In, Bits<2>>,
     /// Key load: the word's value.
@@ -117,7 +127,7 @@ pub struct SpeckDecrypt {
     /// Decrypt input: the ciphertext is taken.
     pub dec_in_ready: Signal<Out, Bit>,
     /// Decrypt input: key slot.
-    pub dec_in_slot: Signal<In, Bits<SLOT_BITS>>,
+    pub dec_in_slot: Signal<In, Bits<SLOT_W>>,
     /// Decrypt input: ciphertext.
     pub dec_in_data: Signal<In, Bits<64>>,
 
@@ -131,28 +141,36 @@ pub struct SpeckDecrypt {
     /// Drops the decryption in flight and any untaken result.
     pub dec_flush: Signal<In, Bit>,
 
-    round_keys: RAM<Bits<WORD_BITS>, ADDR_BITS>,
+    // Round keys. `BlockRam` leaves a read of the address written in the same cycle
+    // undefined; that never matters here: writes happen only while expanding, and the reads
+    // whose data is used happen only while accepting a ciphertext or decrypting, never
+    // together with an expansion.
+    round_keys: BlockRam<Bits<WORD_BITS>, ADDR_BITS>,
     state: DFF<SpeckState>,
 
-    // Key words 0..2, held until word 3 arrives.
-    stage_k0: DFF<Bits<WORD_BITS>>,
-    stage_l0: DFF<Bits<WORD_BITS>>,
-    stage_l1: DFF<Bits<WORD_BITS>>,
-
-    // Key expander: the current round key, the three `l` words (a shift register), the slot
-    // and the index of the round key being written (also the schedule's round constant).
+    // Key expander: the current round key and the three `l` words (a shift register). Key
+    // words 0..2 are loaded straight into `exp_k`, `exp_l0` and `exp_l1` and wait there; word
+    // 3 goes into `exp_l2` and starts the expansion, which consumes them.
     exp_k: DFF<Bits<WORD_BITS>>,
     exp_l0: DFF<Bits<WORD_BITS>>,
     exp_l1: DFF<Bits<WORD_BITS>>,
     exp_l2: DFF<Bits<WORD_BITS>>,
-    exp_slot: DFF<Bits<SLOT_BITS>>,
-    exp_index: DFF<Bits<INDEX_BITS>>,
 
-    // Decryption: the block halves, the slot, and the index of the round key to read next.
-    dec_x: DFF<Bits<WORD_BITS>>,
+    // Round counter shared by the expander and the decryptor (they never run together),
+    // counting up. Expansion: the index of the round key written (also the schedule's round
+    // constant), 0 to 26. Decryption: the round key read is `!index`; the index wraps to 0
+    // on the edge of the second-to-last round, so it is 0 during the last round.
+    index: DFF<Bits<INDEX_BITS>>,
+    // The slot being expanded or decrypted with.
+    slot: DFF<Bits<SLOT_W>>,
+
+    // Decryption: the block's `x` rotated right by alpha (the raw output of the round's
+    // subtraction, so each flip-flop shares its logic cell with its adder bit), and `y`. They
+    // hold the plaintext once the last round has run. They do not share the expander's
+    // registers (the two never run together): the extra multiplexers cost more logic cells
+    // than the flip-flops saved (measured: 35 more).
+    dec_xr: DFF<Bits<WORD_BITS>>,
     dec_y: DFF<Bits<WORD_BITS>>,
-    dec_slot: DFF<Bits<SLOT_BITS>>,
-    dec_index: DFF<Bits<INDEX_BITS>>,
 
     // Handshake wires.
     hold: Signal<Local, Bit>,
@@ -160,12 +178,24 @@ pub struct SpeckDecrypt {
     key_start: Signal<Local, Bit>,
     key_accept: Signal<Local, Bit>,
     dec_accept: Signal<Local, Bit>,
+    // A key word is taken into its register; `load_l2` starts the expansion.
+    load_k0: Signal<Local, Bit>,
+    load_l0: Signal<Local, Bit>,
+    load_l1: Signal<Local, Bit>,
+    load_l2: Signal<Local, Bit>,
+    expanding: Signal<Local, Bit>,
+    decrypting: Signal<Local, Bit>,
+    last_round: Signal<Local, Bit>,
+    read_index: Signal<Local, Bits<INDEX_BITS>>,
 
-    // Inverse round on (dec_x, dec_y) with the round key on the RAM's read port.
+    // Inverse round: the block's `x`, the new `y`, and the subtraction's operands (outside
+    // a decryption: the ciphertext's ror(x, alpha) and 0, so the accepting edge loads it
+    // through the subtraction).
+    dec_x: Signal<Local, Bits<WORD_BITS>>,
     inv_xy: Signal<Local, Bits<WORD_BITS>>,
     inv_y: Signal<Local, Bits<WORD_BITS>>,
-    inv_diff: Signal<Local, Bits<WORD_BITS>>,
-    inv_x: Signal<Local, Bits<WORD_BITS>>,
+    inv_a: Signal<Local, Bits<WORD_BITS>>,
+    inv_b: Signal<Local, Bits<WORD_BITS>>,
 
     // Key-schedule step: (l, k) = round(l0, k, index).
     exp_rot_l: Signal<Local, Bits<WORD_BITS>>,
@@ -184,11 +214,11 @@ pub struct SpeckDecrypt {
     index_one: Constant<Bits<INDEX_BITS>>,
     index_zero: Constant<Bits<INDEX_BITS>>,
     index_last: Constant<Bits<INDEX_BITS>>,
-    index_second_last: Constant<Bits<INDEX_BITS>>,
-    index_wrapped: Constant<Bits<INDEX_BITS>>,
+    index_dec_first: Constant<Bits<INDEX_BITS>>,
     addr_slot_shift: Constant<Bits<ADDR_BITS>>,
     addr_index_last: Constant<Bits<ADDR_BITS>>,
     half_shift: Constant<Bits<8>>,
+    word_zero: Constant<Bits<WORD_BITS>>,
 }
 
 impl SpeckDecrypt {
@@ -215,47 +245,51 @@ impl SpeckDecrypt {
             dec_flush: Default::default(),
             round_keys: Default::default(),
             state: Default::default(),
-            stage_k0: Default::default(),
-            stage_l0: Default::default(),
-            stage_l1: Default::default(),
             exp_k: Default::default(),
             exp_l0: Default::default(),
             exp_l1: Default::default(),
             exp_l2: Default::default(),
-            exp_slot: Default::default(),
-            exp_index: Default::default(),
-            dec_x: Default::default(),
+            index: Default::default(),
+            slot: Default::default(),
+            dec_xr: Default::default(),
             dec_y: Default::default(),
-            dec_slot: Default::default(),
-            dec_index: Default::default(),
             hold: Default::default(),
             free: Default::default(),
             key_start: Default::default(),
             key_accept: Default::default(),
             dec_accept: Default::default(),
+            load_k0: Default::default(),
+            load_l0: Default::default(),
+            load_l1: Default::default(),
+            load_l2: Default::default(),
+            expanding: Default::default(),
+            decrypting: Default::default(),
+            last_round: Default::default(),
+            read_index: Default::default(),
+            dec_x: Default::default(),
             inv_xy: Default::default(),
             inv_y: Default::default(),
-            inv_diff: Default::default(),
-            inv_x: Default::default(),
+            inv_a: Default::default(),
+            inv_b: Default::default(),
             exp_rot_l: Default::default(),
             exp_new_l: Default::default(),
             exp_new_k: Default::default(),
-            alpha: Constant::new(bits(u64::from(ALPHA))),
-            alpha_rest: Constant::new(bits(word - u64::from(ALPHA))),
-            beta: Constant::new(bits(u64::from(BETA))),
-            beta_rest: Constant::new(bits(word - u64::from(BETA))),
-            word_k0: Constant::new(bits(0)),
-            word_l0: Constant::new(bits(1)),
-            word_l1: Constant::new(bits(2)),
-            word_l2: Constant::new(bits(3)),
-            index_one: Constant::new(bits(1)),
-            index_zero: Constant::new(bits(0)),
-            index_last: Constant::new(bits(last)),
-            index_second_last: Constant::new(bits(last - 1)),
-            index_wrapped: Constant::new(bits((1 << INDEX_BITS) - 1)),
-            addr_slot_shift: Constant::new(bits(INDEX_BITS as u64)),
-            addr_index_last: Constant::new(bits(last)),
-            half_shift: Constant::new(bits(word)),
+            alpha: konst(u64::from(ALPHA)),
+            alpha_rest: konst(word - u64::from(ALPHA)),
+            beta: konst(u64::from(BETA)),
+            beta_rest: konst(word - u64::from(BETA)),
+            word_k0: konst(0),
+            word_l0: konst(1),
+            word_l1: konst(2),
+            word_l2: konst(3),
+            index_one: konst(1),
+            index_zero: konst(0),
+            index_last: konst(last),
+            index_dec_first: konst(DEC_FIRST_INDEX),
+            addr_slot_shift: konst(INDEX_BITS as u64),
+            addr_index_last: konst(last),
+            half_shift: konst(word),
+            word_zero: konst(0),
         }
     }
 }
@@ -269,82 +303,135 @@ impl Default for SpeckDecrypt {
 impl Logic for SpeckDecrypt {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(
-            self, clock, state, stage_k0, stage_l0, stage_l1, exp_k, exp_l0, exp_l1, exp_l2,
-            exp_slot, exp_index, dec_x, dec_y, dec_slot, dec_index
-        );
-        self.round_keys.read_clock.next = self.clock.val();
-        self.round_keys.write_clock.next = self.clock.val();
+        dff_setup!(self, clock, state, exp_k, exp_l0, exp_l1, exp_l2, index, slot, dec_xr, dec_y);
+        self.round_keys.clock.next = self.clock.val();
 
-        // Channel control. `hold` (reset or flush) blocks every transfer for the cycle.
+        // Channel control. `hold` (reset or flush) withdraws the result; reset also blocks
+        // both inputs.
         self.hold.next = self.reset.val() | self.dec_flush.val();
+        // A flush frees the core at once: a ciphertext offered in the same cycle starts afresh.
         self.free.next = (self.state.q.val() == SpeckState::Idle)
-            | ((self.state.q.val() == SpeckState::Done) & self.dec_out_ready.val());
+            | ((self.state.q.val() == SpeckState::Done) & self.dec_out_ready.val())
+            | (self.dec_flush.val()
+                & ((self.state.q.val() == SpeckState::Decrypt)
+                    | (self.state.q.val() == SpeckState::Done)));
         self.key_start.next = self.key_valid.val() & (self.key_word.val() == self.word_l2.val());
-        self.key_ready.next = self.free.val() & !self.hold.val();
-        self.dec_in_ready.next = self.free.val() & !self.hold.val() & !self.key_start.val();
+        // Key words only while idle: from the state register alone, off the decrypt handshake.
+        self.key_ready.next = (self.state.q.val() == SpeckState::Idle) & !self.reset.val();
+        self.dec_in_ready.next = self.free.val() & !self.reset.val() & !self.key_start.val();
         self.dec_out_valid.next = (self.state.q.val() == SpeckState::Done) & !self.hold.val();
-        self.busy.next = self.state.q.val() == SpeckState::Expand;
+        self.expanding.next = self.state.q.val() == SpeckState::Expand;
+        // A flush ends the decryption at once, so a ciphertext taken in the same cycle loads.
+        self.decrypting.next = (self.state.q.val() == SpeckState::Decrypt) & !self.dec_flush.val();
+        self.busy.next = self.expanding.val();
         self.key_accept.next = self.key_valid.val() & self.key_ready.val();
         self.dec_accept.next = self.dec_in_valid.val() & self.dec_in_ready.val();
-        self.dec_out_data.next = (bit_cast::<64, WORD_BITS>(self.dec_x.q.val())
+        self.load_k0.next = self.key_accept.val() & (self.key_word.val() == self.word_k0.val());
+        self.load_l0.next = self.key_accept.val() & (self.key_word.val() == self.word_l0.val());
+        self.load_l1.next = self.key_accept.val() & (self.key_word.val() == self.word_l1.val());
+        self.load_l2.next = self.key_accept.val() & (self.key_word.val() == self.word_l2.val());
+        self.last_round.next = self.index.q.val() == self.index_zero.val();
+        // Inverse round: y' = ror(x ^ y, beta); x' = rol((x ^ k) - y', alpha). The register
+        // keeps ror(x', alpha), the subtraction's output, so nothing sits between the adder
+        // and the register; rotations are wiring.
+        self.dec_x.next = (self.dec_xr.q.val() << self.alpha.val())
+            | (self.dec_xr.q.val() >> self.alpha_rest.val());
+        self.dec_out_data.next = (bit_cast::<64, WORD_BITS>(self.dec_x.val())
             << self.half_shift.val())
             | bit_cast::<64, WORD_BITS>(self.dec_y.q.val());
-
-        // Inverse round: y = ror(y ^ x, beta); x = rol((x ^ k) - y, alpha).
-        self.inv_xy.next = self.dec_x.q.val() ^ self.dec_y.q.val();
+        self.inv_xy.next = self.dec_x.val() ^ self.dec_y.q.val();
         self.inv_y.next =
             (self.inv_xy.val() >> self.beta.val()) | (self.inv_xy.val() << self.beta_rest.val());
-        self.inv_diff.next =
-            (self.dec_x.q.val() ^ self.round_keys.read_data.val()) - self.inv_y.val();
-        self.inv_x.next = (self.inv_diff.val() << self.alpha.val())
-            | (self.inv_diff.val() >> self.alpha_rest.val());
+        self.inv_a.next = self.dec_x.val() ^ self.round_keys.read_data.val();
+        self.inv_b.next = self.inv_y.val();
+        // Selected by the state alone, not by the handshake: that logic would otherwise
+        // lie in front of the carry chain.
+        if !self.decrypting.val() {
+            self.inv_a.next = (self.dec_in_data.val().get_bits::<WORD_BITS>(32)
+                >> self.alpha.val())
+                | (self.dec_in_data.val().get_bits::<WORD_BITS>(32) << self.alpha_rest.val());
+            self.inv_b.next = self.word_zero.val();
+        }
 
         // Key-schedule step: l' = (ror(l0, alpha) + k) ^ index; k' = rol(k, beta) ^ l'.
         self.exp_rot_l.next = (self.exp_l0.q.val() >> self.alpha.val())
             | (self.exp_l0.q.val() << self.alpha_rest.val());
         self.exp_new_l.next = (self.exp_rot_l.val() + self.exp_k.q.val())
-            ^ bit_cast::<WORD_BITS, INDEX_BITS>(self.exp_index.q.val());
+            ^ bit_cast::<WORD_BITS, INDEX_BITS>(self.index.q.val());
         self.exp_new_k.next = ((self.exp_k.q.val() << self.beta.val())
             | (self.exp_k.q.val() >> self.beta_rest.val()))
             ^ self.exp_new_l.val();
 
-        // RAM ports. The read address is the next round key of the decryption in flight, or,
-        // on the edge that accepts a ciphertext, its slot's last round key, so the first round
-        // runs on the very next edge.
-        self.round_keys.write_enable.next = self.state.q.val() == SpeckState::Expand;
-        self.round_keys.write_address.next =
-            (bit_cast::<ADDR_BITS, SLOT_BITS>(self.exp_slot.q.val()) << self.addr_slot_shift.val())
-                | bit_cast::<ADDR_BITS, INDEX_BITS>(self.exp_index.q.val());
+        // Inverted in a signal of its own: inside a wider expression Verilog would widen the
+        // index before inverting it.
+        self.read_index.next = !self.index.q.val();
+
+        // RAM ports. While a ciphertext can be accepted the read address is its slot's last
+        // round key, so the first round runs on the very next edge; then the round keys
+        // counting down (`!index`, the index counting up).
+        self.round_keys.write_enable.next = self.expanding.val();
+        self.round_keys.write_address.next = (bit_cast::<ADDR_BITS, SLOT_W>(self.slot.q.val())
+            << self.addr_slot_shift.val())
+            | bit_cast::<ADDR_BITS, INDEX_BITS>(self.index.q.val());
         self.round_keys.write_data.next = self.exp_k.q.val();
-        self.round_keys.read_address.next =
-            (bit_cast::<ADDR_BITS, SLOT_BITS>(self.dec_slot.q.val()) << self.addr_slot_shift.val())
-                | bit_cast::<ADDR_BITS, INDEX_BITS>(self.dec_index.q.val());
-        if self.dec_accept.val() {
+        self.round_keys.read_address.next = (bit_cast::<ADDR_BITS, SLOT_W>(self.slot.q.val())
+            << self.addr_slot_shift.val())
+            | bit_cast::<ADDR_BITS, INDEX_BITS>(self.read_index.val());
+        if self.free.val() {
             self.round_keys.read_address.next =
-                (bit_cast::<ADDR_BITS, SLOT_BITS>(self.dec_in_slot.val())
+                (bit_cast::<ADDR_BITS, SLOT_W>(self.dec_in_slot.val())
                     << self.addr_slot_shift.val())
                     | self.addr_index_last.val();
         }
 
+        // The index runs freely; starting an expansion or a decryption sets it.
+        self.index.d.next = self.index.q.val() + self.index_one.val();
+
+        // Datapath registers, each written under one condition bit at a time (a `match` on the
+        // state would hide the hold-enable from synthesis and cost a multiplexer per bit).
+        if self.expanding.val() {
+            self.exp_k.d.next = self.exp_new_k.val();
+            self.exp_l0.d.next = self.exp_l1.q.val();
+            self.exp_l1.d.next = self.exp_l2.q.val();
+            self.exp_l2.d.next = self.exp_new_l.val();
+        }
+        if self.load_k0.val() {
+            self.exp_k.d.next = self.key_data.val();
+        }
+        if self.load_l0.val() {
+            self.exp_l0.d.next = self.key_data.val();
+        }
+        if self.load_l1.val() {
+            self.exp_l1.d.next = self.key_data.val();
+        }
+        if self.load_l2.val() {
+            self.exp_l2.d.next = self.key_data.val();
+            self.slot.d.next = self.key_slot.val();
+            self.index.d.next = self.index_zero.val();
+        }
+        // A round, or the ciphertext on the accepting edge.
+        if self.decrypting.val() | self.dec_accept.val() {
+            self.dec_xr.d.next = self.inv_a.val() - self.inv_b.val();
+            self.dec_y.d.next = self.inv_y.val();
+            if !self.decrypting.val() {
+                self.dec_y.d.next = self.dec_in_data.val().get_bits::<WORD_BITS>(0);
+            }
+        }
+        if self.dec_accept.val() {
+            self.slot.d.next = self.dec_in_slot.val();
+            self.index.d.next = self.index_dec_first.val();
+        }
+
+        // State transitions.
         match self.state.q.val() {
             SpeckState::Idle => {}
             SpeckState::Expand => {
-                self.exp_k.d.next = self.exp_new_k.val();
-                self.exp_l0.d.next = self.exp_l1.q.val();
-                self.exp_l1.d.next = self.exp_l2.q.val();
-                self.exp_l2.d.next = self.exp_new_l.val();
-                self.exp_index.d.next = self.exp_index.q.val() + self.index_one.val();
-                if self.exp_index.q.val() == self.index_last.val() {
+                if self.index.q.val() == self.index_last.val() {
                     self.state.d.next = SpeckState::Idle;
                 }
             }
             SpeckState::Decrypt => {
-                self.dec_x.d.next = self.inv_x.val();
-                self.dec_y.d.next = self.inv_y.val();
-                self.dec_index.d.next = self.dec_index.q.val() - self.index_one.val();
-                // The index wrapped past 0 on the previous edge: this round used key 0.
-                if self.dec_index.q.val() == self.index_wrapped.val() {
+                if self.last_round.val() {
                     self.state.d.next = SpeckState::Done;
                 }
             }
@@ -354,41 +441,17 @@ impl Logic for SpeckDecrypt {
                 }
             }
         }
-
-        if self.key_accept.val() {
-            if self.key_word.val() == self.word_k0.val() {
-                self.stage_k0.d.next = self.key_data.val();
-            }
-            if self.key_word.val() == self.word_l0.val() {
-                self.stage_l0.d.next = self.key_data.val();
-            }
-            if self.key_word.val() == self.word_l1.val() {
-                self.stage_l1.d.next = self.key_data.val();
-            }
-            if self.key_word.val() == self.word_l2.val() {
-                self.exp_k.d.next = self.stage_k0.q.val();
-                self.exp_l0.d.next = self.stage_l0.q.val();
-                self.exp_l1.d.next = self.stage_l1.q.val();
-                self.exp_l2.d.next = self.key_data.val();
-                self.exp_slot.d.next = self.key_slot.val();
-                self.exp_index.d.next = self.index_zero.val();
-                self.state.d.next = SpeckState::Expand;
-            }
-        }
-
-        if self.dec_accept.val() {
-            self.dec_x.d.next = self.dec_in_data.val().get_bits::<WORD_BITS>(32);
-            self.dec_y.d.next = self.dec_in_data.val().get_bits::<WORD_BITS>(0);
-            self.dec_slot.d.next = self.dec_in_slot.val();
-            self.dec_index.d.next = self.index_second_last.val();
-            self.state.d.next = SpeckState::Decrypt;
-        }
-
         if self.dec_flush.val()
             & ((self.state.q.val() == SpeckState::Decrypt)
                 | (self.state.q.val() == SpeckState::Done))
         {
             self.state.d.next = SpeckState::Idle;
+        }
+        if self.load_l2.val() {
+            self.state.d.next = SpeckState::Expand;
+        }
+        if self.dec_accept.val() {
+            self.state.d.next = SpeckState::Decrypt;
         }
         if self.reset.val() {
             self.state.d.next = SpeckState::Idle;
@@ -756,11 +819,11 @@ mod tests {
             let at = tb.cycle;
 
             // Protocol checks.
-            if (d.reset || d.dec_flush)
-                && (seen.key_ready || seen.dec_in_ready || seen.dec_out_valid)
+            if (d.reset && (seen.key_ready || seen.dec_in_ready || seen.dec_out_valid))
+                || (d.dec_flush && seen.dec_out_valid)
             {
                 return Err(format!(
-                    "cycle {at}: transfer possible during reset/flush: {seen:?}"
+                    "cycle {at}: transfer possible during reset, or a result during flush: {seen:?}"
                 ));
             }
             if seen.busy && (seen.key_ready || seen.dec_in_ready) {
@@ -797,6 +860,10 @@ mod tests {
                 owed = None;
                 done += 1;
             }
+            // A flush drops what was owed before a ciphertext of the same cycle starts.
+            if d.dec_flush && owed.take().is_some() {
+                flushes += 1;
+            }
             if seen.dec_in_fires(&d) {
                 if owed.is_some() {
                     return Err(format!(
@@ -829,9 +896,6 @@ mod tests {
                 key_gap = rng.gen_range(0..4);
             } else {
                 key_gap = key_gap.saturating_sub(1);
-            }
-            if d.dec_flush && owed.take().is_some() {
-                flushes += 1;
             }
             if d.reset {
                 resets += 1;

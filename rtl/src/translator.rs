@@ -76,6 +76,7 @@ enum FrontState {
 enum PageState {
     Idle,
     Start,
+    Verdict,
     Emit,
     WalkStart,
     WalkWait,
@@ -180,8 +181,9 @@ pub struct Translator {
     f_vi: DFF<Bits<VI_W>>,
     f_va: DFF<Bits<VA_W>>,
     f_va_last: DFF<Bits<48>>,
-    f_va_high: DFF<Bit>,
-    f_da_high: DFF<Bit>,
+    f_va_top47: DFF<Bit>,
+    f_va_top40: DFF<Bit>,
+    f_len_m1: DFF<Bits<LEN_W>>,
     f_len_bad: DFF<Bit>,
     f_shortcut: DFF<Bits<64>>,
     f_write: DFF<Bit>,
@@ -223,7 +225,9 @@ pub struct Translator {
 
     accept: Signal<Local, Bit>,
     handoff: Signal<Local, Bit>,
-    va_last: Signal<Local, Bits<48>>,
+    va_high: Signal<Local, Bit>,
+    da_high: Signal<Local, Bit>,
+    single_page: Signal<Local, Bit>,
     probe_status: Signal<Local, Bits<STATUS_W>>,
     page_last: Signal<Local, Bit>,
     page_bytes: Signal<Local, Bits<PAGE_BYTES_W>>,
@@ -237,7 +241,7 @@ pub struct Translator {
     mode_full_walk: Constant<Bits<2>>,
     mode_physical: Constant<Bits<2>>,
     len_max: Constant<Bits<32>>,
-    len_one: Constant<Bits<48>>,
+    len_one: Constant<Bits<LEN_W>>,
     page_size: Constant<Bits<PAGE_BYTES_W>>,
     page_one: Constant<Bits<PAGE_BYTES_W>>,
     vpage_one: Constant<Bits<VPAGE_W>>,
@@ -313,7 +317,7 @@ impl Translator {
             pte_rsp_ready, pte_rsp_data, pte_rsp_tag, pte_rsp_error, cfg_valid, cfg_ready,
             cfg_write, cfg_addr, cfg_wdata, cfg_rsp_valid, cfg_rsp_ready, cfg_rsp_data, busy,
             prot, cache, speck, check, walker,
-            f_state, f_vi, f_va, f_va_last, f_va_high, f_da_high, f_len_bad, f_shortcut,
+            f_state, f_vi, f_va, f_va_last, f_va_top47, f_va_top40, f_len_m1, f_len_bad, f_shortcut,
             f_write, f_enabled, f_mode, f_pd, f_slot, f_status, f_hit, f_hit_writable, f_frame,
             f_kind,
             f_flush,
@@ -321,7 +325,7 @@ impl Translator {
             p_shortcut, p_via_shortcut, p_plain, p_gen, p_level, p_frame, p_win_base,
             p_win_end,
             c_state, c_own, c_value,
-            accept, handoff, va_last, probe_status, page_last, page_bytes, next_page_va,
+            accept, handoff, va_high, da_high, single_page, probe_status, page_last, page_bytes, next_page_va,
             cfg_fire, cfg_page, cfg_offset, key_hit,
         })
     }
@@ -343,8 +347,9 @@ impl Logic for Translator {
             f_vi,
             f_va,
             f_va_last,
-            f_va_high,
-            f_da_high,
+            f_va_top47,
+            f_va_top40,
+            f_len_m1,
             f_len_bad,
             f_shortcut,
             f_write,
@@ -382,7 +387,7 @@ impl Logic for Translator {
             c_own,
             c_value
         );
-        clock!(self, clock, prot, cache, speck, walker);
+        clock!(self, clock, prot, cache, speck, check, walker);
         self.prot.reset.next = self.reset.val();
         self.cache.reset.next = self.reset.val();
         self.speck.reset.next = self.reset.val();
@@ -399,10 +404,7 @@ impl Logic for Translator {
         self.cfg_ready.next = self.c_state.q.val() == CfgState::Idle
             && self.f_state.q.val() == FrontState::Empty
             && self.p_state.q.val() == PageState::Idle
-            && (!self.cfg_write.val()
-                || (!self.cache.busy.val()
-                    && !self.speck.busy.val()
-                    && self.speck.key_ready.val()));
+            && (!self.cfg_write.val() || (!self.cache.busy.val() && !self.speck.busy.val()));
         self.cfg_fire.next = self.cfg_valid.val() && self.cfg_ready.val();
         self.prot.cfg_addr.next = self.cfg_addr.val();
         self.prot.cfg_wdata.next = self.cfg_wdata.val();
@@ -495,10 +497,6 @@ impl Logic for Translator {
         self.speck.dec_flush.next = self.f_flush.q.val();
         self.f_flush.d.next = false;
         self.speck.dec_out_ready.next = false;
-        self.va_last.next = self.req_va.val().get_bits::<48>(0)
-            + bit_cast::<48, LEN_W>(self.req_length.val().get_bits::<LEN_W>(0))
-            - self.len_one.val();
-
         // The page stage takes a job when idle.
         self.handoff.next = self.p_state.q.val() == PageState::Idle
             && (self.f_state.q.val() == FrontState::Ready
@@ -520,7 +518,14 @@ impl Logic for Translator {
             self.cache.probe_vpage.next = self.req_va.val().get_bits::<VPAGE_W>(12);
         }
 
-        // Early checks. The VI lock is checked by the page stage when the job starts, after
+        // The range of the request, from the last byte computed in `Probe`.
+        self.va_high.next = self.f_va_top47.q.val() || self.f_va_last.q.val().get_bit(47);
+        self.da_high.next =
+            self.f_va_top40.q.val() || self.f_va_last.q.val().get_bits::<8>(40).any();
+        self.single_page.next = self.f_va.q.val().get_bits::<VPAGE_W>(12)
+            == self.f_va_last.q.val().get_bits::<VPAGE_W>(12);
+
+        // Early checks, evaluated in `Decide` from registers. The VI lock is checked by the page stage when the job starts, after
         // any fault of the previous request has been counted.
         if self.f_mode.q.val() != self.mode_physical.val()
             && self.f_mode.q.val() != self.mode_full_walk.val()
@@ -535,8 +540,8 @@ impl Logic for Translator {
             || (!self.f_write.q.val() && !self.prot.pd_allow_read.val())
         {
             self.probe_status.next = self.st_op_denied.val();
-        } else if (self.f_mode.q.val() == self.mode_physical.val() && self.f_da_high.q.val())
-            || (self.f_mode.q.val() != self.mode_physical.val() && self.f_va_high.q.val())
+        } else if (self.f_mode.q.val() == self.mode_physical.val() && self.da_high.val())
+            || (self.f_mode.q.val() != self.mode_physical.val() && self.va_high.val())
         {
             self.probe_status.next = self.st_addr_range.val();
         } else {
@@ -546,11 +551,10 @@ impl Logic for Translator {
         match self.f_state.q.val() {
             FrontState::Empty => {}
             FrontState::Probe => {
-                self.f_status.d.next = self.probe_status.val();
-                self.f_hit.d.next = self.cache.hit.val()
-                    && self.f_va.q.val().get_bits::<VPAGE_W>(12)
-                        == self.f_va_last.q.val().get_bits::<VPAGE_W>(12)
-                    && self.f_mode.q.val() != self.mode_physical.val();
+                self.f_va_last.d.next = bit_cast::<48, VA_W>(self.f_va.q.val())
+                    + bit_cast::<48, LEN_W>(self.f_len_m1.q.val());
+                self.f_hit.d.next =
+                    self.cache.hit.val() && self.f_mode.q.val() != self.mode_physical.val();
                 self.f_hit_writable.d.next = self.cache.hit_writable.val();
                 self.f_frame.d.next = self.cache.hit_frame.val();
                 self.f_state.d.next = FrontState::Decide;
@@ -559,14 +563,15 @@ impl Logic for Translator {
                 self.f_state.d.next = FrontState::Ready;
                 // A decryption started for nothing is dropped in the next cycle.
                 self.f_flush.d.next = true;
+                self.f_status.d.next = self.probe_status.val();
                 if !self.f_enabled.q.val() {
                     self.f_kind.d.next = JobKind::Fail;
                     self.f_status.d.next = self.st_vi_disabled.val();
-                } else if self.f_status.q.val() != self.st_ok.val() {
+                } else if self.probe_status.val() != self.st_ok.val() {
                     self.f_kind.d.next = JobKind::Fail;
                 } else if self.f_mode.q.val() == self.mode_physical.val() {
                     self.f_kind.d.next = JobKind::Physical;
-                } else if self.f_hit.q.val() {
+                } else if self.f_hit.q.val() && self.single_page.val() {
                     self.f_kind.d.next = JobKind::Hit;
                     if self.f_write.q.val() && !self.f_hit_writable.q.val() {
                         self.f_status.d.next = self.st_read_only.val();
@@ -598,11 +603,9 @@ impl Logic for Translator {
             self.f_state.d.next = FrontState::Probe;
             self.f_vi.d.next = self.req_vi.val();
             self.f_va.d.next = self.req_va.val().get_bits::<VA_W>(0);
-            self.f_va_last.d.next = self.va_last.val();
-            self.f_va_high.d.next =
-                self.req_va.val().get_bits::<17>(47).any() || self.va_last.val().get_bit(47);
-            self.f_da_high.d.next = self.req_va.val().get_bits::<24>(40).any()
-                || self.va_last.val().get_bits::<8>(40).any();
+            self.f_va_top47.d.next = self.req_va.val().get_bits::<17>(47).any();
+            self.f_va_top40.d.next = self.req_va.val().get_bits::<24>(40).any();
+            self.f_len_m1.d.next = self.req_length.val().get_bits::<LEN_W>(0) - self.len_one.val();
             self.f_len_bad.d.next =
                 !self.req_length.val().any() || self.req_length.val() > self.len_max.val();
             self.f_shortcut.d.next = self.req_shortcut.val();
@@ -622,8 +625,11 @@ impl Logic for Translator {
         self.check.win_end.next = self.p_win_end.q.val();
         self.prot.chk_vi.next = self.p_vi.q.val();
         // A shortcut fault is counted once, in the first cycle of its response.
-        self.prot.fault_valid.next = self.p_fault.q.val();
-        self.p_fault.d.next = false;
+        self.prot.fault_valid.next =
+            self.p_fault.q.val() && self.p_state.q.val() == PageState::Emit;
+        if self.prot.fault_valid.val() {
+            self.p_fault.d.next = false;
+        }
 
         // The page of `p_va`: the last one when it holds the last byte; its bytes run to the
         // end of the page or to the last byte.
@@ -678,22 +684,26 @@ impl Logic for Translator {
         match self.p_state.q.val() {
             PageState::Idle => {}
             PageState::Start => {
-                // The VI's lock, then the shortcut's checks; the result is registered.
-                self.p_level.d.next = self.check.level.val();
-                self.p_frame.d.next = self.check.table_frame.val();
+                // The shortcut checker registers its comparisons in this cycle.
+                self.p_state.d.next = PageState::Verdict;
+            }
+            PageState::Verdict => {
+                // The shortcut's verdict, then the VI's lock (after any fault of the previous
+                // request was counted).
                 if self.p_kind.q.val() == JobKind::Walk {
                     self.p_state.d.next = PageState::WalkStart;
                 } else {
                     self.p_state.d.next = PageState::Emit;
                 }
-                if !self.p_decrypt.q.val() {
-                    self.p_level.d.next = self.p_level.q.val();
-                    self.p_frame.d.next = self.p_frame.q.val();
-                } else if self.check.status.val() != self.st_ok.val() {
-                    self.p_kind.d.next = JobKind::Fail;
-                    self.p_status.d.next = self.check.status.val();
-                    self.p_fault.d.next = self.check.fault.val();
-                    self.p_state.d.next = PageState::Emit;
+                if self.p_decrypt.q.val() {
+                    self.p_level.d.next = self.check.level.val();
+                    self.p_frame.d.next = self.check.table_frame.val();
+                    if self.check.status.val() != self.st_ok.val() {
+                        self.p_kind.d.next = JobKind::Fail;
+                        self.p_status.d.next = self.check.status.val();
+                        self.p_fault.d.next = self.check.fault.val();
+                        self.p_state.d.next = PageState::Emit;
+                    }
                 }
                 if self.p_enabled.q.val() && self.prot.chk_locked.val() {
                     self.p_kind.d.next = JobKind::Fail;

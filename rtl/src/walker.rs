@@ -36,7 +36,8 @@
 //! stable from the job's handshake until the result is taken (the translator keeps them in
 //! its page-stage registers, so the walker needs no copies).
 //!
-//! One read in flight; a level costs 2 cycles plus the memory latency, the result one more.
+//! One read in flight; a level costs 3 cycles plus the memory latency (request, response,
+//! judgement), the result one more.
 
 use abi::Status;
 use rust_hdl::prelude::*;
@@ -48,6 +49,7 @@ enum WalkState {
     Idle,
     Request,
     Wait,
+    Judge,
     Done,
 }
 
@@ -109,6 +111,11 @@ pub struct Walker {
     status: DFF<Bits<STATUS_W>>,
     frame: DFF<Bits<FRAME_W>>,
     writable: DFF<Bit>,
+    e_error: DFF<Bit>,
+    e_present: DFF<Bit>,
+    e_pinned: DFF<Bit>,
+    e_frame_high: DFF<Bit>,
+    e_outside: DFF<Bit>,
     index: Signal<Local, Bits<9>>,
     entry_frame: Signal<Local, Bits<FRAME_W>>,
     entry_frame_high: Signal<Local, Bit>,
@@ -159,6 +166,11 @@ impl Default for Walker {
             status: Default::default(),
             frame: Default::default(),
             writable: Default::default(),
+            e_error: Default::default(),
+            e_present: Default::default(),
+            e_pinned: Default::default(),
+            e_frame_high: Default::default(),
+            e_outside: Default::default(),
             index: Default::default(),
             entry_frame: Default::default(),
             entry_frame_high: Default::default(),
@@ -185,7 +197,22 @@ const _: () = assert!(abi::pte::PTE_FRAME_BITS == 40 && abi::LEVEL_BITS == 9);
 impl Logic for Walker {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, state, level, cur_table, tag, status, frame, writable);
+        dff_setup!(
+            self,
+            clock,
+            state,
+            level,
+            cur_table,
+            tag,
+            status,
+            frame,
+            writable,
+            e_error,
+            e_present,
+            e_pinned,
+            e_frame_high,
+            e_outside
+        );
         // Index of the entry at the current level: VA bits 20:12, 29:21, 38:30 or 46:39.
         if self.level.q.val() == self.one.val() {
             self.index.next = self.job_va.val().get_bits::<9>(12);
@@ -225,37 +252,45 @@ impl Logic for Walker {
                 }
             }
             WalkState::Wait => {
+                // The entry is registered first and judged in the next cycle, so no path runs
+                // from the response port through the checks.
                 if self.pte_rsp_valid.val() && self.pte_rsp_tag.val() == self.tag.q.val() {
                     self.tag.d.next = self.tag.q.val() + self.tag_one.val();
-                    self.state.d.next = WalkState::Done;
+                    self.state.d.next = WalkState::Judge;
                     self.frame.d.next = self.entry_frame.val();
                     self.writable.d.next = self.pte_rsp_data.val().get_bit(1);
-                    if self.pte_rsp_error.val() {
-                        self.status.d.next = self.st_dma.val();
-                    } else if !self.pte_rsp_data.val().get_bit(0) {
-                        self.status.d.next = self.st_not_present.val();
-                    } else if self.level.q.val() != self.one.val() {
-                        // A next-level table: it must lie in the PD's window.
-                        if self.entry_frame_high.val()
-                            || self.entry_frame.val() < self.job_win_base.val()
-                            || bit_cast::<29, FRAME_W>(self.entry_frame.val())
-                                >= self.job_win_end.val()
-                        {
-                            self.status.d.next = self.st_walk_window.val();
-                        } else {
-                            self.cur_table.d.next = self.entry_frame.val();
-                            self.level.d.next = self.level.q.val() - self.one.val();
-                            self.state.d.next = WalkState::Request;
-                        }
-                    } else if !self.pte_rsp_data.val().get_bit(9) {
-                        self.status.d.next = self.st_not_pinned.val();
-                    } else if self.job_write.val() && !self.pte_rsp_data.val().get_bit(1) {
-                        self.status.d.next = self.st_read_only.val();
-                    } else if self.entry_frame_high.val() {
-                        self.status.d.next = self.st_frame_range.val();
+                    self.e_error.d.next = self.pte_rsp_error.val();
+                    self.e_present.d.next = self.pte_rsp_data.val().get_bit(0);
+                    self.e_pinned.d.next = self.pte_rsp_data.val().get_bit(9);
+                    self.e_frame_high.d.next = self.entry_frame_high.val();
+                    self.e_outside.d.next = self.entry_frame.val() < self.job_win_base.val()
+                        || bit_cast::<29, FRAME_W>(self.entry_frame.val())
+                            >= self.job_win_end.val();
+                }
+            }
+            WalkState::Judge => {
+                self.state.d.next = WalkState::Done;
+                if self.e_error.q.val() {
+                    self.status.d.next = self.st_dma.val();
+                } else if !self.e_present.q.val() {
+                    self.status.d.next = self.st_not_present.val();
+                } else if self.level.q.val() != self.one.val() {
+                    // A next-level table: it must lie in the PD's window.
+                    if self.e_frame_high.q.val() || self.e_outside.q.val() {
+                        self.status.d.next = self.st_walk_window.val();
                     } else {
-                        self.status.d.next = self.st_ok.val();
+                        self.cur_table.d.next = self.frame.q.val();
+                        self.level.d.next = self.level.q.val() - self.one.val();
+                        self.state.d.next = WalkState::Request;
                     }
+                } else if !self.e_pinned.q.val() {
+                    self.status.d.next = self.st_not_pinned.val();
+                } else if self.job_write.val() && !self.writable.q.val() {
+                    self.status.d.next = self.st_read_only.val();
+                } else if self.e_frame_high.q.val() {
+                    self.status.d.next = self.st_frame_range.val();
+                } else {
+                    self.status.d.next = self.st_ok.val();
                 }
             }
             WalkState::Done => {
