@@ -33,6 +33,7 @@
 //! | `dec_out_valid` | 1     | out | a plaintext is offered                                         |
 //! | `dec_out_ready` | 1     | in  | the consumer takes it this cycle                               |
 //! | `dec_out_data`  | 64    | out | plaintext, stable from `dec_out_valid` until taken             |
+//! | `dec_done`      | 1     | out | a plaintext is held (state only, not gated by reset or flush)  |
 //! | *control*       |       |     |                                                                |
 //! | `dec_flush`     | 1     | in  | drop the decryption in flight and any untaken result           |
 //!
@@ -137,6 +138,9 @@ pub struct SpeckDecrypt {
     pub dec_out_ready: Signal<In, Bit>,
     /// Decrypt output: plaintext.
     pub dec_out_data: Signal<Out, Bits<64>>,
+    /// A plaintext is held (straight from the state register, not gated by reset or flush:
+    /// for consumers that need the fact without the handshake logic in front of it).
+    pub dec_done: Signal<Out, Bit>,
 
     /// Drops the decryption in flight and any untaken result.
     pub dec_flush: Signal<In, Bit>,
@@ -242,6 +246,7 @@ impl SpeckDecrypt {
             dec_out_valid: Default::default(),
             dec_out_ready: Default::default(),
             dec_out_data: Default::default(),
+            dec_done: Default::default(),
             dec_flush: Default::default(),
             round_keys: Default::default(),
             state: Default::default(),
@@ -320,6 +325,7 @@ impl Logic for SpeckDecrypt {
         self.key_ready.next = (self.state.q.val() == SpeckState::Idle) & !self.reset.val();
         self.dec_in_ready.next = self.free.val() & !self.reset.val() & !self.key_start.val();
         self.dec_out_valid.next = (self.state.q.val() == SpeckState::Done) & !self.hold.val();
+        self.dec_done.next = self.state.q.val() == SpeckState::Done;
         self.expanding.next = self.state.q.val() == SpeckState::Expand;
         // A flush ends the decryption at once, so a ciphertext taken in the same cycle loads.
         self.decrypting.next = (self.state.q.val() == SpeckState::Decrypt) & !self.dec_flush.val();

@@ -85,6 +85,8 @@ enum PageState {
 #[derive(Copy, Clone, PartialEq, Eq, Debug, LogicState)]
 enum CfgState {
     Idle,
+    Write,
+    Read,
     ReadWait,
     ReadRsp,
 }
@@ -196,6 +198,9 @@ pub struct Translator {
     f_hit_writable: DFF<Bit>,
     f_frame: DFF<Bits<FRAME_W>>,
     f_kind: DFF<JobKind>,
+    f_gen: DFF<Bits<GEN_W>>,
+    f_win_base: DFF<Bits<FRAME_W>>,
+    f_win_end: DFF<Bits<29>>,
     f_flush: DFF<Bit>,
     // Page stage: the job, walked page by page.
     p_state: DFF<PageState>,
@@ -221,6 +226,8 @@ pub struct Translator {
     // Configuration.
     c_state: DFF<CfgState>,
     c_own: DFF<Bit>,
+    c_addr: DFF<Bits<16>>,
+    c_wdata: DFF<Bits<32>>,
     c_value: DFF<Bits<32>>,
 
     accept: Signal<Local, Bit>,
@@ -321,10 +328,13 @@ impl Translator {
             f_write, f_enabled, f_mode, f_pd, f_slot, f_status, f_hit, f_hit_writable, f_frame,
             f_kind,
             f_flush,
+            f_gen,
+            f_win_base,
+            f_win_end,
             p_state, p_kind, p_status, p_va, p_va_last, p_write, p_vi, p_enabled, p_decrypt, p_fault, p_pd, p_slot,
             p_shortcut, p_via_shortcut, p_plain, p_gen, p_level, p_frame, p_win_base,
             p_win_end,
-            c_state, c_own, c_value,
+            c_state, c_own, c_addr, c_wdata, c_value,
             accept, handoff, va_high, da_high, single_page, probe_status, page_last, page_bytes, next_page_va,
             cfg_fire, cfg_page, cfg_offset, key_hit,
         })
@@ -363,6 +373,9 @@ impl Logic for Translator {
             f_frame,
             f_kind,
             f_flush,
+            f_gen,
+            f_win_base,
+            f_win_end,
             p_state,
             p_kind,
             p_status,
@@ -385,6 +398,8 @@ impl Logic for Translator {
             p_win_end,
             c_state,
             c_own,
+            c_addr,
+            c_wdata,
             c_value
         );
         clock!(self, clock, prot, cache, speck, check, walker);
@@ -395,37 +410,38 @@ impl Logic for Translator {
         self.busy.next = self.cache.busy.val() || self.speck.busy.val();
 
         // ---- Configuration ----------------------------------------------------------------
-        self.cfg_page.next = self.cfg_addr.val().get_bits::<4>(12);
-        self.cfg_offset.next = self.cfg_addr.val().get_bits::<12>(0);
+        // An access is taken into registers first and carried out from them in the next
+        // cycle, so the decode never hangs off the handshake.
+        self.cfg_page.next = self.c_addr.q.val().get_bits::<4>(12);
+        self.cfg_offset.next = self.c_addr.q.val().get_bits::<12>(0);
         self.key_hit.next = self.cfg_page.val() == self.page_key.val()
-            && !self.cfg_addr.val().get_bits::<5>(7).any()
-            && !self.cfg_addr.val().get_bits::<2>(0).any();
+            && !self.c_addr.q.val().get_bits::<5>(7).any()
+            && !self.c_addr.q.val().get_bits::<2>(0).any();
         // Reads may watch a key expansion or sweep; writes wait for them.
         self.cfg_ready.next = self.c_state.q.val() == CfgState::Idle
             && self.f_state.q.val() == FrontState::Empty
             && self.p_state.q.val() == PageState::Idle
             && (!self.cfg_write.val() || (!self.cache.busy.val() && !self.speck.busy.val()));
         self.cfg_fire.next = self.cfg_valid.val() && self.cfg_ready.val();
-        self.prot.cfg_addr.next = self.cfg_addr.val();
-        self.prot.cfg_wdata.next = self.cfg_wdata.val();
-        self.prot.cfg_we.next = self.cfg_fire.val() && self.cfg_write.val();
-        self.prot.cfg_re.next = self.cfg_fire.val() && !self.cfg_write.val();
-        self.prot.cfg_valid.next = self.cfg_valid.val();
-        self.speck.key_valid.next =
-            self.cfg_fire.val() && self.cfg_write.val() && self.key_hit.val();
-        self.speck.key_slot.next = self.cfg_addr.val().get_bits::<SLOT_W>(4);
-        self.speck.key_word.next = self.cfg_addr.val().get_bits::<2>(2);
-        self.speck.key_data.next = self.cfg_wdata.val();
+        self.prot.cfg_addr.next = self.c_addr.q.val();
+        self.prot.cfg_wdata.next = self.c_wdata.q.val();
+        self.prot.cfg_we.next = self.c_state.q.val() == CfgState::Write;
+        self.prot.cfg_re.next = self.c_state.q.val() == CfgState::Read;
+        self.prot.cfg_valid.next = self.c_state.q.val() == CfgState::Read;
+        self.speck.key_valid.next = self.c_state.q.val() == CfgState::Write && self.key_hit.val();
+        self.speck.key_slot.next = self.c_addr.q.val().get_bits::<SLOT_W>(4);
+        self.speck.key_word.next = self.c_addr.q.val().get_bits::<2>(2);
+        self.speck.key_data.next = self.c_wdata.q.val();
         // Cache invalidation: explicit commands, any PD register write, any key load.
         self.cache.inv_valid.next = false;
         self.cache.inv_all.next = false;
-        self.cache.inv_pd.next = self.cfg_addr.val().get_bits::<PD_W>(4);
-        if self.cfg_fire.val() && self.cfg_write.val() {
+        self.cache.inv_pd.next = self.c_addr.q.val().get_bits::<PD_W>(4);
+        if self.c_state.q.val() == CfgState::Write {
             if self.prot.pd_written.val() {
                 self.cache.inv_valid.next = true;
             }
             if self.key_hit.val()
-                && self.cfg_addr.val().get_bits::<2>(2) == self.key_last_word.val()
+                && self.c_addr.q.val().get_bits::<2>(2) == self.key_last_word.val()
             {
                 self.cache.inv_valid.next = true;
                 self.cache.inv_all.next = true;
@@ -437,7 +453,7 @@ impl Logic for Translator {
                 }
                 if self.cfg_offset.val() == self.off_inv_pd.val() {
                     self.cache.inv_valid.next = true;
-                    self.cache.inv_pd.next = self.cfg_wdata.val().get_bits::<PD_W>(0);
+                    self.cache.inv_pd.next = self.c_wdata.q.val().get_bits::<PD_W>(0);
                 }
             }
         }
@@ -445,20 +461,32 @@ impl Logic for Translator {
         self.cfg_rsp_data.next = self.c_value.q.val();
         match self.c_state.q.val() {
             CfgState::Idle => {
-                if self.cfg_fire.val() && !self.cfg_write.val() {
-                    self.c_state.d.next = CfgState::ReadWait;
-                    self.c_own.d.next = !self.prot.cfg_hit.val();
-                    self.c_value.d.next = 0.into();
-                    if self.cfg_page.val() == self.page_global.val() {
-                        if self.cfg_offset.val() == self.off_id.val() {
-                            self.c_value.d.next = self.device_id.val();
-                        } else if self.cfg_offset.val() == self.off_version.val() {
-                            self.c_value.d.next = self.abi_version.val();
-                        } else if self.cfg_offset.val() == self.off_status.val() {
-                            self.c_value.d.next = bit_cast::<32, 1>(
-                                (self.cache.busy.val() || self.speck.busy.val()).into(),
-                            );
-                        }
+                if self.cfg_fire.val() {
+                    self.c_addr.d.next = self.cfg_addr.val();
+                    self.c_wdata.d.next = self.cfg_wdata.val();
+                    if self.cfg_write.val() {
+                        self.c_state.d.next = CfgState::Write;
+                    } else {
+                        self.c_state.d.next = CfgState::Read;
+                    }
+                }
+            }
+            CfgState::Write => {
+                self.c_state.d.next = CfgState::Idle;
+            }
+            CfgState::Read => {
+                self.c_state.d.next = CfgState::ReadWait;
+                self.c_own.d.next = !self.prot.cfg_hit.val();
+                self.c_value.d.next = 0.into();
+                if self.cfg_page.val() == self.page_global.val() {
+                    if self.cfg_offset.val() == self.off_id.val() {
+                        self.c_value.d.next = self.device_id.val();
+                    } else if self.cfg_offset.val() == self.off_version.val() {
+                        self.c_value.d.next = self.abi_version.val();
+                    } else if self.cfg_offset.val() == self.off_status.val() {
+                        self.c_value.d.next = bit_cast::<32, 1>(
+                            (self.cache.busy.val() || self.speck.busy.val()).into(),
+                        );
                     }
                 }
             }
@@ -484,9 +512,15 @@ impl Logic for Translator {
         // cache reads keep pointing at the front stage's request afterwards, so their data
         // stays valid while the request is there.
         self.prot.lk_vi.next = self.req_vi.val();
-        self.prot.pd_index.next = self.f_pd.q.val();
-        self.cache.probe_pd.next = self.f_pd.q.val();
-        self.cache.probe_vpage.next = self.f_va.q.val().get_bits::<VPAGE_W>(12);
+        // The PD and the cache set are read from the request port (the data is used only for
+        // the request taken in that cycle), except while probing, when the PD read serves
+        // `Decide`. Neither address depends on the handshake.
+        self.prot.pd_index.next = self.prot.lk_pd.val();
+        if self.f_state.q.val() == FrontState::Probe {
+            self.prot.pd_index.next = self.f_pd.q.val();
+        }
+        self.cache.probe_pd.next = self.prot.lk_pd.val();
+        self.cache.probe_vpage.next = self.req_va.val().get_bits::<VPAGE_W>(12);
         self.cache.cmp_pd.next = self.f_pd.q.val();
         self.cache.cmp_vpage.next = self.f_va.q.val().get_bits::<VPAGE_W>(12);
         self.cache.cmp_shortcut_mode.next = self.f_mode.q.val() == self.mode_shortcut.val();
@@ -500,7 +534,7 @@ impl Logic for Translator {
         // The page stage takes a job when idle.
         self.handoff.next = self.p_state.q.val() == PageState::Idle
             && (self.f_state.q.val() == FrontState::Ready
-                || (self.f_state.q.val() == FrontState::Decrypt && self.speck.dec_out_valid.val()));
+                || (self.f_state.q.val() == FrontState::Decrypt && self.speck.dec_done.val()));
         self.accept.next = self.req_valid.val()
             && (self.f_state.q.val() == FrontState::Empty || self.handoff.val())
             && self.c_state.q.val() == CfgState::Idle
@@ -512,11 +546,6 @@ impl Logic for Translator {
         // Every request starts a decryption; the front stage drops it when it is not needed,
         // which keeps the VI's mode off this path.
         self.speck.dec_in_valid.next = self.accept.val();
-        if self.accept.val() {
-            self.prot.pd_index.next = self.prot.lk_pd.val();
-            self.cache.probe_pd.next = self.prot.lk_pd.val();
-            self.cache.probe_vpage.next = self.req_va.val().get_bits::<VPAGE_W>(12);
-        }
 
         // The range of the request, from the last byte computed in `Probe`.
         self.va_high.next = self.f_va_top47.q.val() || self.f_va_last.q.val().get_bit(47);
@@ -564,6 +593,10 @@ impl Logic for Translator {
                 // A decryption started for nothing is dropped in the next cycle.
                 self.f_flush.d.next = true;
                 self.f_status.d.next = self.probe_status.val();
+                self.f_gen.d.next = self.prot.pd_gen.val();
+                self.f_win_base.d.next = self.prot.pd_win_base.val();
+                self.f_win_end.d.next = bit_cast::<29, FRAME_W>(self.prot.pd_win_base.val())
+                    + bit_cast::<29, FRAME_W>(self.prot.pd_win_pages.val());
                 if !self.f_enabled.q.val() {
                     self.f_kind.d.next = JobKind::Fail;
                     self.f_status.d.next = self.st_vi_disabled.val();
@@ -775,14 +808,13 @@ impl Logic for Translator {
             self.p_shortcut.d.next = self.f_shortcut.q.val();
             self.p_via_shortcut.d.next = self.f_mode.q.val() == self.mode_shortcut.val();
             self.p_plain.d.next = self.speck.dec_out_data.val();
-            self.p_gen.d.next = self.prot.pd_gen.val();
-            self.p_win_base.d.next = self.prot.pd_win_base.val();
-            self.p_win_end.d.next = bit_cast::<29, FRAME_W>(self.prot.pd_win_base.val())
-                + bit_cast::<29, FRAME_W>(self.prot.pd_win_pages.val());
+            self.p_gen.d.next = self.f_gen.q.val();
+            self.p_win_base.d.next = self.f_win_base.q.val();
+            self.p_win_end.d.next = self.f_win_end.q.val();
             self.p_kind.d.next = self.f_kind.q.val();
             self.p_status.d.next = self.f_status.q.val();
             self.p_level.d.next = self.level_root.val();
-            self.p_frame.d.next = self.prot.pd_win_base.val();
+            self.p_frame.d.next = self.f_win_base.q.val();
             if self.f_kind.q.val() == JobKind::Hit {
                 self.p_frame.d.next = self.f_frame.q.val();
             }
