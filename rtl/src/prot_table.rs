@@ -9,13 +9,13 @@
 //! | port              | width | dir | meaning                                               |
 //! |-------------------|-------|-----|-------------------------------------------------------|
 //! | `clock`, `reset`  | 1     | in  | clock; synchronous reset (clears VI state)            |
-//! | `cfg_we`          | 1     | in  | register write this cycle                             |
+//! | `cfg_we`          | 1     | in  | register write this cycle (`cfg_addr` held since the previous cycle: the decode is registered) |
 //! | `cfg_addr`        | 16    | in  | register byte offset (write, or read when `cfg_re`)   |
 //! | `cfg_wdata`       | 32    | in  | value written                                         |
 //! | `cfg_re`          | 1     | in  | register read this cycle (uses the PD read port)      |
 //! | `cfg_valid`       | 1     | in  | an access is offered: the VI lookup serves it         |
 //! | `cfg_rdata`       | 32    | out | the read's value, one cycle after `cfg_re`            |
-//! | `cfg_hit`         | 1     | out | `cfg_addr` is one of this table's registers           |
+//! | `cfg_hit`         | 1     | out | `cfg_addr` (of a cycle ago) is one of this table's registers |
 //! | `pd_written`      | 1     | out | a PD register is written this cycle                   |
 //! | `lk_vi`           | 3     | in  | VI to look up (combinational)                         |
 //! | `lk_enabled` … `lk_slot` |  | out | that VI's configuration                               |
@@ -109,6 +109,15 @@ pub struct ProtTable {
     rd_kind: DFF<Bits<3>>,
     rd_value: DFF<Bits<32>>,
     vi_ids: [Constant<Bits<VI_W>>; NUM_VIS],
+    d_global: DFF<Bit>,
+    d_block_ok: DFF<Bit>,
+    d_pd_ctrl: DFF<Bit>,
+    d_pd_base: DFF<Bit>,
+    d_pd_pages: DFF<Bit>,
+    d_vi_ctrl: DFF<Bit>,
+    d_vi_faults: DFF<Bit>,
+    d_pd: Signal<Local, Bit>,
+    d_vi: Signal<Local, Bit>,
     page: Signal<Local, Bits<4>>,
     reg_off: Signal<Local, Bits<4>>,
     block_index: Signal<Local, Bits<3>>,
@@ -172,6 +181,15 @@ impl Default for ProtTable {
             rd_kind: Default::default(),
             rd_value: Default::default(),
             vi_ids: std::array::from_fn(|i| konst(i as u64)),
+            d_global: Default::default(),
+            d_block_ok: Default::default(),
+            d_pd_ctrl: Default::default(),
+            d_pd_base: Default::default(),
+            d_pd_pages: Default::default(),
+            d_vi_ctrl: Default::default(),
+            d_vi_faults: Default::default(),
+            d_pd: Default::default(),
+            d_vi: Default::default(),
             page: Default::default(),
             reg_off: Default::default(),
             block_index: Default::default(),
@@ -208,7 +226,21 @@ impl Default for ProtTable {
 impl Logic for ProtTable {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, threshold, rd_kind, rd_value, fault_cur);
+        dff_setup!(
+            self,
+            clock,
+            threshold,
+            rd_kind,
+            rd_value,
+            fault_cur,
+            d_global,
+            d_block_ok,
+            d_pd_ctrl,
+            d_pd_base,
+            d_pd_pages,
+            d_vi_ctrl,
+            d_vi_faults
+        );
         for i in 0..8 {
             self.vi_ctrl[i].clock.next = self.clock.val();
             self.vi_ctrl[i].d.next = self.vi_ctrl[i].q.val();
@@ -223,14 +255,25 @@ impl Logic for ProtTable {
         self.page.next = self.cfg_addr.val().get_bits::<4>(12);
         self.reg_off.next = self.cfg_addr.val().get_bits::<4>(0);
         self.block_index.next = self.cfg_addr.val().get_bits::<3>(4);
-        self.cfg_hit.next = (self.page.val() == self.page_global.val()
-            && self.cfg_addr.val().get_bits::<12>(0) == self.off_threshold.val())
-            || ((self.page.val() == self.page_pd.val() || self.page.val() == self.page_vi.val())
-                && !self.cfg_addr.val().get_bits::<5>(7).any()
-                && (self.reg_off.val() == self.off0.val()
-                    || self.reg_off.val() == self.off4.val()
-                    || (self.page.val() == self.page_pd.val()
-                        && self.reg_off.val() == self.off8.val())));
+        // The decode is registered: `cfg_addr` is held a cycle before `cfg_we` / `cfg_re`.
+        self.d_global.d.next = self.page.val() == self.page_global.val()
+            && self.cfg_addr.val().get_bits::<12>(0) == self.off_threshold.val();
+        self.d_block_ok.d.next = !self.cfg_addr.val().get_bits::<5>(7).any();
+        self.d_pd_ctrl.d.next =
+            self.page.val() == self.page_pd.val() && self.reg_off.val() == self.off0.val();
+        self.d_pd_base.d.next =
+            self.page.val() == self.page_pd.val() && self.reg_off.val() == self.off4.val();
+        self.d_pd_pages.d.next =
+            self.page.val() == self.page_pd.val() && self.reg_off.val() == self.off8.val();
+        self.d_vi_ctrl.d.next =
+            self.page.val() == self.page_vi.val() && self.reg_off.val() == self.off0.val();
+        self.d_vi_faults.d.next =
+            self.page.val() == self.page_vi.val() && self.reg_off.val() == self.off4.val();
+        self.d_pd.next = self.d_block_ok.q.val()
+            && (self.d_pd_ctrl.q.val() || self.d_pd_base.q.val() || self.d_pd_pages.q.val());
+        self.d_vi.next =
+            self.d_block_ok.q.val() && (self.d_vi_ctrl.q.val() || self.d_vi_faults.q.val());
+        self.cfg_hit.next = self.d_global.q.val() || self.d_pd.val() || self.d_vi.val();
 
         // Lookup by VI; a register read borrows the lookup (no request is accepted then).
         self.lk_sel.next = self.lk_vi.val();
@@ -311,23 +354,17 @@ impl Logic for ProtTable {
         self.pd_base.write_enable.next = false;
         self.pd_pages.write_enable.next = false;
         self.pd_written.next = false;
-        if self.cfg_we.val() && self.cfg_hit.val() {
-            if self.page.val() == self.page_global.val() {
+        if self.cfg_we.val() {
+            if self.d_global.q.val() {
                 self.threshold.d.next = self.cfg_wdata.val().get_bits::<8>(0);
             }
-            if self.page.val() == self.page_pd.val() {
+            if self.d_pd.val() {
                 self.pd_written.next = true;
-                if self.reg_off.val() == self.off0.val() {
-                    self.pd_ctrl.write_enable.next = true;
-                }
-                if self.reg_off.val() == self.off4.val() {
-                    self.pd_base.write_enable.next = true;
-                }
-                if self.reg_off.val() == self.off8.val() {
-                    self.pd_pages.write_enable.next = true;
-                }
+                self.pd_ctrl.write_enable.next = self.d_pd_ctrl.q.val();
+                self.pd_base.write_enable.next = self.d_pd_base.q.val();
+                self.pd_pages.write_enable.next = self.d_pd_pages.q.val();
             }
-            if self.page.val() == self.page_vi.val() && self.reg_off.val() == self.off0.val() {
+            if self.d_vi.val() && self.d_vi_ctrl.q.val() {
                 for i in 0..8 {
                     if self.block_index.val() == self.vi_ids[i].val() {
                         self.vi_ctrl[i].d.next =
@@ -341,23 +378,23 @@ impl Logic for ProtTable {
         // Register reads: flip-flop values are captured at the read, RAM values arrive after.
         self.rd_kind.d.next = self.kind_none.val();
         self.rd_value.d.next = 0.into();
-        if self.cfg_re.val() && self.cfg_hit.val() {
-            if self.page.val() == self.page_global.val() {
+        if self.cfg_re.val() {
+            if self.d_global.q.val() {
                 self.rd_kind.d.next = self.kind_ff.val();
                 self.rd_value.d.next = bit_cast::<32, 8>(self.threshold.q.val());
             }
-            if self.page.val() == self.page_vi.val() {
+            if self.d_vi.val() {
                 self.rd_kind.d.next = self.kind_ff.val();
-                if self.reg_off.val() == self.off0.val() {
+                if self.d_vi_ctrl.q.val() {
                     self.rd_value.d.next = bit_cast::<32, 11>(self.sel_ctrl.val());
                 } else {
                     self.rd_value.d.next = bit_cast::<32, 9>(self.sel_faults.val());
                 }
             }
-            if self.page.val() == self.page_pd.val() {
-                if self.reg_off.val() == self.off0.val() {
+            if self.d_pd.val() {
+                if self.d_pd_ctrl.q.val() {
                     self.rd_kind.d.next = self.kind_pd_ctrl.val();
-                } else if self.reg_off.val() == self.off4.val() {
+                } else if self.d_pd_base.q.val() {
                     self.rd_kind.d.next = self.kind_pd_base.val();
                 } else {
                     self.rd_kind.d.next = self.kind_pd_pages.val();

@@ -85,6 +85,7 @@ enum PageState {
 #[derive(Copy, Clone, PartialEq, Eq, Debug, LogicState)]
 enum CfgState {
     Idle,
+    Decode,
     Write,
     Read,
     ReadWait,
@@ -198,6 +199,7 @@ pub struct Translator {
     f_hit_writable: DFF<Bit>,
     f_frame: DFF<Bits<FRAME_W>>,
     f_kind: DFF<JobKind>,
+    f_pages: DFF<Bits<10>>,
     f_gen: DFF<Bits<GEN_W>>,
     f_win_base: DFF<Bits<FRAME_W>>,
     f_win_end: DFF<Bits<29>>,
@@ -208,6 +210,7 @@ pub struct Translator {
     p_status: DFF<Bits<STATUS_W>>,
     p_va: DFF<Bits<VA_W>>,
     p_va_last: DFF<Bits<48>>,
+    p_pages: DFF<Bits<10>>,
     p_write: DFF<Bit>,
     p_vi: DFF<Bits<VI_W>>,
     p_enabled: DFF<Bit>,
@@ -228,6 +231,9 @@ pub struct Translator {
     c_own: DFF<Bit>,
     c_addr: DFF<Bits<16>>,
     c_wdata: DFF<Bits<32>>,
+    c_key: DFF<Bit>,
+    c_write: DFF<Bit>,
+    c_key_last: DFF<Bit>,
     c_value: DFF<Bits<32>>,
 
     accept: Signal<Local, Bit>,
@@ -235,6 +241,8 @@ pub struct Translator {
     va_high: Signal<Local, Bit>,
     da_high: Signal<Local, Bit>,
     single_page: Signal<Local, Bit>,
+    pages_after: Signal<Local, Bits<10>>,
+    pages_sum: Signal<Local, Bits<LEN_W>>,
     probe_status: Signal<Local, Bits<STATUS_W>>,
     page_last: Signal<Local, Bit>,
     page_bytes: Signal<Local, Bits<PAGE_BYTES_W>>,
@@ -252,6 +260,7 @@ pub struct Translator {
     page_size: Constant<Bits<PAGE_BYTES_W>>,
     page_one: Constant<Bits<PAGE_BYTES_W>>,
     vpage_one: Constant<Bits<VPAGE_W>>,
+    pages_one: Constant<Bits<10>>,
     level_root: Constant<Bits<3>>,
     page_key: Constant<Bits<4>>,
     page_global: Constant<Bits<4>>,
@@ -297,6 +306,7 @@ impl Translator {
             page_size: konst(abi::PAGE_SIZE),
             page_one: konst(1),
             vpage_one: konst(1),
+            pages_one: konst(1),
             level_root: konst(u64::from(abi::LEVELS)),
             page_key: konst(u64::from(regs::KEY_BASE >> 12)),
             page_global: konst(0),
@@ -327,15 +337,18 @@ impl Translator {
             f_state, f_vi, f_va, f_va_last, f_va_top47, f_va_top40, f_len_m1, f_len_bad, f_shortcut,
             f_write, f_enabled, f_mode, f_pd, f_slot, f_status, f_hit, f_hit_writable, f_frame,
             f_kind,
+            f_pages,
             f_flush,
             f_gen,
             f_win_base,
             f_win_end,
-            p_state, p_kind, p_status, p_va, p_va_last, p_write, p_vi, p_enabled, p_decrypt, p_fault, p_pd, p_slot,
+            p_state, p_kind, p_status, p_va, p_va_last, p_pages, p_write, p_vi, p_enabled,
+            p_decrypt, p_fault, p_pd, p_slot,
             p_shortcut, p_via_shortcut, p_plain, p_gen, p_level, p_frame, p_win_base,
             p_win_end,
-            c_state, c_own, c_addr, c_wdata, c_value,
-            accept, handoff, va_high, da_high, single_page, probe_status, page_last, page_bytes, next_page_va,
+            c_state, c_own, c_addr, c_wdata, c_key, c_write, c_key_last, c_value,
+            accept, handoff, va_high, da_high, single_page, pages_after, pages_sum, probe_status, page_last,
+            page_bytes, next_page_va,
             cfg_fire, cfg_page, cfg_offset, key_hit,
         })
     }
@@ -372,6 +385,7 @@ impl Logic for Translator {
             f_hit_writable,
             f_frame,
             f_kind,
+            f_pages,
             f_flush,
             f_gen,
             f_win_base,
@@ -381,6 +395,7 @@ impl Logic for Translator {
             p_status,
             p_va,
             p_va_last,
+            p_pages,
             p_write,
             p_vi,
             p_enabled,
@@ -400,6 +415,9 @@ impl Logic for Translator {
             c_own,
             c_addr,
             c_wdata,
+            c_key,
+            c_write,
+            c_key_last,
             c_value
         );
         clock!(self, clock, prot, cache, speck, check, walker);
@@ -410,13 +428,14 @@ impl Logic for Translator {
         self.busy.next = self.cache.busy.val() || self.speck.busy.val();
 
         // ---- Configuration ----------------------------------------------------------------
-        // An access is taken into registers first and carried out from them in the next
-        // cycle, so the decode never hangs off the handshake.
+        // An access is taken into registers first, decoded in the next cycle and carried out
+        // in the one after, so neither the handshake nor the decode sits in front of a write.
         self.cfg_page.next = self.c_addr.q.val().get_bits::<4>(12);
         self.cfg_offset.next = self.c_addr.q.val().get_bits::<12>(0);
-        self.key_hit.next = self.cfg_page.val() == self.page_key.val()
-            && !self.c_addr.q.val().get_bits::<5>(7).any()
-            && !self.c_addr.q.val().get_bits::<2>(0).any();
+        // Key-register decode, done on the access's way in (from the port) and kept.
+        self.key_hit.next = self.cfg_addr.val().get_bits::<4>(12) == self.page_key.val()
+            && !self.cfg_addr.val().get_bits::<5>(7).any()
+            && !self.cfg_addr.val().get_bits::<2>(0).any();
         // Reads may watch a key expansion or sweep; writes wait for them.
         self.cfg_ready.next = self.c_state.q.val() == CfgState::Idle
             && self.f_state.q.val() == FrontState::Empty
@@ -428,7 +447,7 @@ impl Logic for Translator {
         self.prot.cfg_we.next = self.c_state.q.val() == CfgState::Write;
         self.prot.cfg_re.next = self.c_state.q.val() == CfgState::Read;
         self.prot.cfg_valid.next = self.c_state.q.val() == CfgState::Read;
-        self.speck.key_valid.next = self.c_state.q.val() == CfgState::Write && self.key_hit.val();
+        self.speck.key_valid.next = self.c_state.q.val() == CfgState::Write && self.c_key.q.val();
         self.speck.key_slot.next = self.c_addr.q.val().get_bits::<SLOT_W>(4);
         self.speck.key_word.next = self.c_addr.q.val().get_bits::<2>(2);
         self.speck.key_data.next = self.c_wdata.q.val();
@@ -440,9 +459,7 @@ impl Logic for Translator {
             if self.prot.pd_written.val() {
                 self.cache.inv_valid.next = true;
             }
-            if self.key_hit.val()
-                && self.c_addr.q.val().get_bits::<2>(2) == self.key_last_word.val()
-            {
+            if self.c_key_last.q.val() {
                 self.cache.inv_valid.next = true;
                 self.cache.inv_all.next = true;
             }
@@ -464,11 +481,19 @@ impl Logic for Translator {
                 if self.cfg_fire.val() {
                     self.c_addr.d.next = self.cfg_addr.val();
                     self.c_wdata.d.next = self.cfg_wdata.val();
-                    if self.cfg_write.val() {
-                        self.c_state.d.next = CfgState::Write;
-                    } else {
-                        self.c_state.d.next = CfgState::Read;
-                    }
+                    self.c_key.d.next = self.key_hit.val();
+                    self.c_key_last.d.next = self.key_hit.val()
+                        && self.cfg_addr.val().get_bits::<2>(2) == self.key_last_word.val();
+                    self.c_write.d.next = self.cfg_write.val();
+                    self.c_state.d.next = CfgState::Decode;
+                }
+            }
+            CfgState::Decode => {
+                // The protection table registers its decode of the address in this cycle.
+                if self.c_write.q.val() {
+                    self.c_state.d.next = CfgState::Write;
+                } else {
+                    self.c_state.d.next = CfgState::Read;
                 }
             }
             CfgState::Write => {
@@ -512,13 +537,10 @@ impl Logic for Translator {
         // cache reads keep pointing at the front stage's request afterwards, so their data
         // stays valid while the request is there.
         self.prot.lk_vi.next = self.req_vi.val();
-        // The PD and the cache set are read from the request port (the data is used only for
-        // the request taken in that cycle), except while probing, when the PD read serves
-        // `Decide`. Neither address depends on the handshake.
-        self.prot.pd_index.next = self.prot.lk_pd.val();
-        if self.f_state.q.val() == FrontState::Probe {
-            self.prot.pd_index.next = self.f_pd.q.val();
-        }
+        // The cache set is read from the request port (its data serves only the request taken
+        // in that cycle); the PD is read from the front stage's register (its data serves
+        // `Decide`). Neither address depends on the handshake.
+        self.prot.pd_index.next = self.f_pd.q.val();
         self.cache.probe_pd.next = self.prot.lk_pd.val();
         self.cache.probe_vpage.next = self.req_va.val().get_bits::<VPAGE_W>(12);
         self.cache.cmp_pd.next = self.f_pd.q.val();
@@ -540,8 +562,9 @@ impl Logic for Translator {
             && self.c_state.q.val() == CfgState::Idle
             && !self.cfg_valid.val()
             && !self.cache.busy.val()
-            && !self.speck.busy.val()
-            && self.speck.dec_in_ready.val();
+            && !self.speck.busy.val();
+        // The decryptor is always free when a request can be taken: an empty front stage has
+        // no decryption (taken or dropped), and a handoff takes its result in this very cycle.
         self.req_ready.next = self.accept.val();
         // Every request starts a decryption; the front stage drops it when it is not needed,
         // which keeps the VI's mode off this path.
@@ -551,11 +574,15 @@ impl Logic for Translator {
         self.va_high.next = self.f_va_top47.q.val() || self.f_va_last.q.val().get_bit(47);
         self.da_high.next =
             self.f_va_top40.q.val() || self.f_va_last.q.val().get_bits::<8>(40).any();
-        self.single_page.next = self.f_va.q.val().get_bits::<VPAGE_W>(12)
-            == self.f_va_last.q.val().get_bits::<VPAGE_W>(12);
+        // Pages after the first: (page offset + length - 1) / 4096, which fits ten bits for
+        // any valid length (at most 513 pages). Computed in `Probe`, used from `Decide` on.
+        self.pages_sum.next =
+            bit_cast::<LEN_W, 12>(self.f_va.q.val().get_bits::<12>(0)) + self.f_len_m1.q.val();
+        self.pages_after.next = self.pages_sum.val().get_bits::<10>(12);
+        self.single_page.next = !self.f_pages.q.val().any();
 
-        // Early checks, evaluated in `Decide` from registers. The VI lock is checked by the page stage when the job starts, after
-        // any fault of the previous request has been counted.
+        // Early checks, evaluated in `Decide` from registers. The VI lock is checked by the
+        // page stage when the job starts, after any fault of the previous request is counted.
         if self.f_mode.q.val() != self.mode_physical.val()
             && self.f_mode.q.val() != self.mode_full_walk.val()
             && self.f_mode.q.val() != self.mode_shortcut.val()
@@ -585,6 +612,7 @@ impl Logic for Translator {
                 self.f_hit.d.next =
                     self.cache.hit.val() && self.f_mode.q.val() != self.mode_physical.val();
                 self.f_hit_writable.d.next = self.cache.hit_writable.val();
+                self.f_pages.d.next = self.pages_after.val();
                 self.f_frame.d.next = self.cache.hit_frame.val();
                 self.f_state.d.next = FrontState::Decide;
             }
@@ -666,8 +694,7 @@ impl Logic for Translator {
 
         // The page of `p_va`: the last one when it holds the last byte; its bytes run to the
         // end of the page or to the last byte.
-        self.page_last.next = self.p_va.q.val().get_bits::<VPAGE_W>(12)
-            == self.p_va_last.q.val().get_bits::<VPAGE_W>(12);
+        self.page_last.next = !self.p_pages.q.val().any();
         if self.page_last.val() {
             self.page_bytes.next =
                 bit_cast::<PAGE_BYTES_W, 12>(self.p_va_last.q.val().get_bits::<12>(0))
@@ -760,6 +787,7 @@ impl Logic for Translator {
                 }
                 if self.rsp_ready.val() {
                     self.p_va.d.next = self.next_page_va.val();
+                    self.p_pages.d.next = self.p_pages.q.val() - self.pages_one.val();
                     if self.rsp_last.val() {
                         self.p_state.d.next = PageState::Idle;
                     }
@@ -785,6 +813,7 @@ impl Logic for Translator {
                 if self.walker.res_valid.val() && self.rsp_ready.val() {
                     self.cache.fill_valid.next = self.walker.res_status.val() == self.st_ok.val();
                     self.p_va.d.next = self.next_page_va.val();
+                    self.p_pages.d.next = self.p_pages.q.val() - self.pages_one.val();
                     if self.rsp_last.val() {
                         self.p_state.d.next = PageState::Idle;
                     } else {
@@ -798,6 +827,7 @@ impl Logic for Translator {
         }
         if self.handoff.val() {
             self.p_va.d.next = self.f_va.q.val();
+            self.p_pages.d.next = self.f_pages.q.val();
             self.p_va_last.d.next = self.f_va_last.q.val();
             self.p_write.d.next = self.f_write.q.val();
             self.p_vi.d.next = self.f_vi.q.val();
