@@ -13,7 +13,6 @@
 //! | `cfg_addr`        | 16    | in  | register byte offset (write, or read when `cfg_re`)   |
 //! | `cfg_wdata`       | 32    | in  | value written                                         |
 //! | `cfg_re`          | 1     | in  | register read this cycle (uses the PD read port)      |
-//! | `cfg_valid`       | 1     | in  | an access is offered: the VI lookup serves it         |
 //! | `cfg_rdata`       | 32    | out | the read's value, one cycle after `cfg_re`            |
 //! | `cfg_hit`         | 1     | out | `cfg_addr` (of a cycle ago) is one of this table's registers |
 //! | `pd_written`      | 1     | out | a PD register is written this cycle                   |
@@ -62,8 +61,6 @@ pub struct ProtTable {
     pub cfg_wdata: Signal<In, Bits<32>>,
     /// Register read this cycle.
     pub cfg_re: Signal<In, Bit>,
-    /// A register access is offered (reads borrow the VI lookup while it is).
-    pub cfg_valid: Signal<In, Bit>,
     /// Value read (one cycle after `cfg_re`).
     pub cfg_rdata: Signal<Out, Bits<32>>,
     /// `cfg_addr` names one of this table's registers.
@@ -153,7 +150,6 @@ impl Default for ProtTable {
             cfg_addr: Default::default(),
             cfg_wdata: Default::default(),
             cfg_re: Default::default(),
-            cfg_valid: Default::default(),
             cfg_rdata: Default::default(),
             cfg_hit: Default::default(),
             pd_written: Default::default(),
@@ -275,11 +271,8 @@ impl Logic for ProtTable {
             self.d_block_ok.q.val() && (self.d_vi_ctrl.q.val() || self.d_vi_faults.q.val());
         self.cfg_hit.next = self.d_global.q.val() || self.d_pd.val() || self.d_vi.val();
 
-        // Lookup by VI; a register read borrows the lookup (no request is accepted then).
+        // Lookup by VI, for the request port.
         self.lk_sel.next = self.lk_vi.val();
-        if self.cfg_valid.val() {
-            self.lk_sel.next = self.block_index.val();
-        }
         self.lk_enabled.next = false;
         self.lk_mode.next = 0.into();
         self.lk_pd.next = 0.into();
@@ -288,9 +281,12 @@ impl Logic for ProtTable {
         self.sel_ctrl.next = 0.into();
         self.sel_faults.next = 0.into();
         for i in 0..8 {
-            if self.lk_sel.val() == self.vi_ids[i].val() {
+            // Register reads have a selector of their own, so the request path stays short.
+            if self.block_index.val() == self.vi_ids[i].val() {
                 self.sel_ctrl.next = self.vi_ctrl[i].q.val();
                 self.sel_faults.next = self.vi_faults[i].q.val();
+            }
+            if self.lk_sel.val() == self.vi_ids[i].val() {
                 self.lk_enabled.next = self.vi_ctrl[i].q.val().get_bit(0);
                 self.lk_mode.next = self.vi_ctrl[i].q.val().get_bits::<2>(1);
                 self.lk_pd.next = self.vi_ctrl[i].q.val().get_bits::<3>(4);

@@ -38,8 +38,8 @@
 //! | `dec_flush`     | 1     | in  | drop the decryption in flight and any untaken result           |
 //!
 //! Handshakes: a transfer happens on a rising edge where valid and ready are both high. While
-//! `reset` is high nothing transfers on any channel (all readies and `dec_out_valid` are low).
-//! While `dec_flush` is high no result is offered, and the core is free: a ciphertext (or key
+//! `reset` is high no result is offered and the inputs must not be offered (reset acts on the
+//! state registers only, which keeps it off the handshake paths). While `dec_flush` is high no result is offered, and the core is free: a ciphertext (or key
 //! word) offered in the same cycle is taken and starts afresh. When word 3 of a key and a ciphertext are offered in the same
 //! free cycle, the key wins. `dec_in_ready` is high when idle, or when the result is taken in
 //! the same cycle, so requests can run back to back; `key_ready` is high only while idle
@@ -311,8 +311,7 @@ impl Logic for SpeckDecrypt {
         dff_setup!(self, clock, state, exp_k, exp_l0, exp_l1, exp_l2, index, slot, dec_xr, dec_y);
         self.round_keys.clock.next = self.clock.val();
 
-        // Channel control. `hold` (reset or flush) withdraws the result; reset also blocks
-        // both inputs.
+        // Channel control. `hold` (reset or flush) withdraws the result.
         self.hold.next = self.reset.val() | self.dec_flush.val();
         // A flush frees the core at once: a ciphertext offered in the same cycle starts afresh.
         self.free.next = (self.state.q.val() == SpeckState::Idle)
@@ -322,8 +321,9 @@ impl Logic for SpeckDecrypt {
                     | (self.state.q.val() == SpeckState::Done)));
         self.key_start.next = self.key_valid.val() & (self.key_word.val() == self.word_l2.val());
         // Key words only while idle: from the state register alone, off the decrypt handshake.
-        self.key_ready.next = (self.state.q.val() == SpeckState::Idle) & !self.reset.val();
-        self.dec_in_ready.next = self.free.val() & !self.reset.val() & !self.key_start.val();
+        // Reset acts on the state register only; a parent in reset offers nothing.
+        self.key_ready.next = self.state.q.val() == SpeckState::Idle;
+        self.dec_in_ready.next = self.free.val() & !self.key_start.val();
         self.dec_out_valid.next = (self.state.q.val() == SpeckState::Done) & !self.hold.val();
         self.dec_done.next = self.state.q.val() == SpeckState::Done;
         self.expanding.next = self.state.q.val() == SpeckState::Expand;
@@ -806,8 +806,9 @@ mod tests {
                 }
             }
             let key_word = loads.front().and_then(|l| l.words.front().copied());
-            let d = Drive {
-                reset: rng.gen_ratio(1, 4_000),
+            let reset = rng.gen_ratio(1, 4_000);
+            let mut d = Drive {
+                reset,
                 key_valid: key_word.is_some() && key_gap == 0,
                 key_slot: match (key_word, loads.front()) {
                     (Some((LAST_WORD, _)), Some(l)) => l.slot as u64,
@@ -821,13 +822,16 @@ mod tests {
                 dec_out_ready: rng.gen_bool(0.5),
                 dec_flush: rng.gen_ratio(1, if owed.is_some() { 400 } else { 200 }),
             };
+            if reset {
+                // A parent in reset offers nothing.
+                d.key_valid = false;
+                d.dec_in_valid = false;
+            }
             let seen = apply(tb, &d);
             let at = tb.cycle;
 
             // Protocol checks.
-            if (d.reset && (seen.key_ready || seen.dec_in_ready || seen.dec_out_valid))
-                || (d.dec_flush && seen.dec_out_valid)
-            {
+            if (d.reset || d.dec_flush) && seen.dec_out_valid {
                 return Err(format!(
                     "cycle {at}: transfer possible during reset, or a result during flush: {seen:?}"
                 ));

@@ -187,6 +187,7 @@ pub struct Translator {
     f_va_top47: DFF<Bit>,
     f_va_top40: DFF<Bit>,
     f_len_m1: DFF<Bits<LEN_W>>,
+    f_va_hi_inc: DFF<Bits<26>>,
     f_len_bad: DFF<Bit>,
     f_shortcut: DFF<Bits<64>>,
     f_write: DFF<Bit>,
@@ -243,6 +244,7 @@ pub struct Translator {
     single_page: Signal<Local, Bit>,
     pages_after: Signal<Local, Bits<10>>,
     pages_sum: Signal<Local, Bits<LEN_W>>,
+    va_low_sum: Signal<Local, Bits<23>>,
     probe_status: Signal<Local, Bits<STATUS_W>>,
     page_last: Signal<Local, Bit>,
     page_bytes: Signal<Local, Bits<PAGE_BYTES_W>>,
@@ -261,6 +263,7 @@ pub struct Translator {
     page_one: Constant<Bits<PAGE_BYTES_W>>,
     vpage_one: Constant<Bits<VPAGE_W>>,
     pages_one: Constant<Bits<10>>,
+    hi_one: Constant<Bits<26>>,
     level_root: Constant<Bits<3>>,
     page_key: Constant<Bits<4>>,
     page_global: Constant<Bits<4>>,
@@ -307,6 +310,7 @@ impl Translator {
             page_one: konst(1),
             vpage_one: konst(1),
             pages_one: konst(1),
+            hi_one: konst(1),
             level_root: konst(u64::from(abi::LEVELS)),
             page_key: konst(u64::from(regs::KEY_BASE >> 12)),
             page_global: konst(0),
@@ -334,7 +338,7 @@ impl Translator {
             pte_rsp_ready, pte_rsp_data, pte_rsp_tag, pte_rsp_error, cfg_valid, cfg_ready,
             cfg_write, cfg_addr, cfg_wdata, cfg_rsp_valid, cfg_rsp_ready, cfg_rsp_data, busy,
             prot, cache, speck, check, walker,
-            f_state, f_vi, f_va, f_va_last, f_va_top47, f_va_top40, f_len_m1, f_len_bad, f_shortcut,
+            f_state, f_vi, f_va, f_va_last, f_va_top47, f_va_top40, f_len_m1, f_va_hi_inc, f_len_bad, f_shortcut,
             f_write, f_enabled, f_mode, f_pd, f_slot, f_status, f_hit, f_hit_writable, f_frame,
             f_kind,
             f_pages,
@@ -347,7 +351,7 @@ impl Translator {
             p_shortcut, p_via_shortcut, p_plain, p_gen, p_level, p_frame, p_win_base,
             p_win_end,
             c_state, c_own, c_addr, c_wdata, c_key, c_write, c_key_last, c_value,
-            accept, handoff, va_high, da_high, single_page, pages_after, pages_sum, probe_status, page_last,
+            accept, handoff, va_high, da_high, single_page, pages_after, pages_sum, va_low_sum, probe_status, page_last,
             page_bytes, next_page_va,
             cfg_fire, cfg_page, cfg_offset, key_hit,
         })
@@ -373,6 +377,7 @@ impl Logic for Translator {
             f_va_top47,
             f_va_top40,
             f_len_m1,
+            f_va_hi_inc,
             f_len_bad,
             f_shortcut,
             f_write,
@@ -446,7 +451,6 @@ impl Logic for Translator {
         self.prot.cfg_wdata.next = self.c_wdata.q.val();
         self.prot.cfg_we.next = self.c_state.q.val() == CfgState::Write;
         self.prot.cfg_re.next = self.c_state.q.val() == CfgState::Read;
-        self.prot.cfg_valid.next = self.c_state.q.val() == CfgState::Read;
         self.speck.key_valid.next = self.c_state.q.val() == CfgState::Write && self.c_key.q.val();
         self.speck.key_slot.next = self.c_addr.q.val().get_bits::<SLOT_W>(4);
         self.speck.key_word.next = self.c_addr.q.val().get_bits::<2>(2);
@@ -576,6 +580,8 @@ impl Logic for Translator {
             self.f_va_top40.q.val() || self.f_va_last.q.val().get_bits::<8>(40).any();
         // Pages after the first: (page offset + length - 1) / 4096, which fits ten bits for
         // any valid length (at most 513 pages). Computed in `Probe`, used from `Decide` on.
+        self.va_low_sum.next = bit_cast::<23, 22>(self.f_va.q.val().get_bits::<22>(0))
+            + bit_cast::<23, LEN_W>(self.f_len_m1.q.val());
         self.pages_sum.next =
             bit_cast::<LEN_W, 12>(self.f_va.q.val().get_bits::<12>(0)) + self.f_len_m1.q.val();
         self.pages_after.next = self.pages_sum.val().get_bits::<10>(12);
@@ -607,8 +613,16 @@ impl Logic for Translator {
         match self.f_state.q.val() {
             FrontState::Empty => {}
             FrontState::Probe => {
-                self.f_va_last.d.next = bit_cast::<48, VA_W>(self.f_va.q.val())
-                    + bit_cast::<48, LEN_W>(self.f_len_m1.q.val());
+                // Carry select: the low 22 bits add, the high bits take the page number or its
+                // successor, prepared at the accept.
+                self.f_va_last.d.next =
+                    (bit_cast::<48, 26>(bit_cast::<26, 25>(self.f_va.q.val().get_bits::<25>(22)))
+                        << 22)
+                        | bit_cast::<48, 22>(self.va_low_sum.val().get_bits::<22>(0));
+                if self.va_low_sum.val().get_bit(22) {
+                    self.f_va_last.d.next = (bit_cast::<48, 26>(self.f_va_hi_inc.q.val()) << 22)
+                        | bit_cast::<48, 22>(self.va_low_sum.val().get_bits::<22>(0));
+                }
                 self.f_hit.d.next =
                     self.cache.hit.val() && self.f_mode.q.val() != self.mode_physical.val();
                 self.f_hit_writable.d.next = self.cache.hit_writable.val();
@@ -664,6 +678,8 @@ impl Logic for Translator {
             self.f_state.d.next = FrontState::Probe;
             self.f_vi.d.next = self.req_vi.val();
             self.f_va.d.next = self.req_va.val().get_bits::<VA_W>(0);
+            self.f_va_hi_inc.d.next =
+                bit_cast::<26, 25>(self.req_va.val().get_bits::<25>(22)) + self.hi_one.val();
             self.f_va_top47.d.next = self.req_va.val().get_bits::<17>(47).any();
             self.f_va_top40.d.next = self.req_va.val().get_bits::<24>(40).any();
             self.f_len_m1.d.next = self.req_length.val().get_bits::<LEN_W>(0) - self.len_one.val();
@@ -810,8 +826,11 @@ impl Logic for Translator {
                     self.rsp_bytes.next = 0.into();
                     self.rsp_last.next = true;
                 }
+                // A good page fills the cache as soon as the walker has it (again each cycle the
+                // response waits: same entry), independent of the response handshake.
+                self.cache.fill_valid.next =
+                    self.walker.res_valid.val() && self.walker.res_status.val() == self.st_ok.val();
                 if self.walker.res_valid.val() && self.rsp_ready.val() {
-                    self.cache.fill_valid.next = self.walker.res_status.val() == self.st_ok.val();
                     self.p_va.d.next = self.next_page_va.val();
                     self.p_pages.d.next = self.p_pages.q.val() - self.pages_one.val();
                     if self.rsp_last.val() {

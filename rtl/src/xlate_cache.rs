@@ -30,7 +30,7 @@
 //!
 //! A probe that reads the set a fill writes in the same cycle reports a miss (block RAM does
 //! not define the data read then). A probe reads every cycle (the block RAM reads the probed set on each clock); a sweep
-//! takes `CACHE_ENTRIES + 1` cycles.
+//! keeps `busy` high for `CACHE_ENTRIES + 2` cycles.
 
 use rust_hdl::prelude::*;
 
@@ -110,12 +110,15 @@ pub struct XlateCache {
     sweep_addr: DFF<Bits<9>>,
     sweep_wr_addr: DFF<Bits<INDEX_W>>,
     sweep_wr_pending: DFF<Bit>,
+    sweep_drop: DFF<Bit>,
+    sweep_wr_addr2: DFF<Bits<INDEX_W>>,
     sweep_all: DFF<Bit>,
     sweep_pd: DFF<Bits<PD_W>>,
     entry: Signal<Local, Bits<128>>,
     fill_entry: Signal<Local, Bits<128>>,
     sweep_match: Signal<Local, Bit>,
     addr_one: Constant<Bits<9>>,
+    addr_last: Constant<Bits<9>>,
 }
 
 impl Default for XlateCache {
@@ -151,12 +154,15 @@ impl Default for XlateCache {
             sweep_addr: Default::default(),
             sweep_wr_addr: Default::default(),
             sweep_wr_pending: Default::default(),
+            sweep_drop: Default::default(),
+            sweep_wr_addr2: Default::default(),
             sweep_all: Default::default(),
             sweep_pd: Default::default(),
             entry: Default::default(),
             fill_entry: Default::default(),
             sweep_match: Default::default(),
             addr_one: konst(1),
+            addr_last: konst(abi::CACHE_ENTRIES as u64 + 1),
         }
     }
 }
@@ -171,6 +177,8 @@ impl Logic for XlateCache {
             sweep_addr,
             sweep_wr_addr,
             sweep_wr_pending,
+            sweep_drop,
+            sweep_wr_addr2,
             sweep_all,
             sweep_pd,
             collide
@@ -214,6 +222,7 @@ impl Logic for XlateCache {
         self.sweep_match.next =
             self.sweep_all.q.val() || self.entry.val().get_bits::<PD_W>(3) == self.sweep_pd.q.val();
         self.sweep_wr_pending.d.next = false;
+        self.sweep_drop.d.next = false;
         self.busy.next = false;
         match self.state.q.val() {
             SweepState::Idle => {
@@ -225,18 +234,20 @@ impl Logic for XlateCache {
                 }
             }
             SweepState::Sweep => {
+                // Three steps a set: read it, compare its PD (registered), write it back.
                 self.busy.next = true;
                 self.ram.read_address.next = self.sweep_addr.q.val().get_bits::<INDEX_W>(0);
-                self.ram.write_address.next = self.sweep_wr_addr.q.val();
+                self.ram.write_address.next = self.sweep_wr_addr2.q.val();
                 // Only the valid bit matters in a dropped entry: the rest is left as it comes.
                 self.ram.write_data.next = self.fill_entry.val().replace_bit(0, false);
-                self.ram.write_enable.next =
-                    self.sweep_wr_pending.q.val() && self.sweep_match.val();
+                self.ram.write_enable.next = self.sweep_drop.q.val();
                 self.sweep_wr_addr.d.next = self.sweep_addr.q.val().get_bits::<INDEX_W>(0);
-                if self.sweep_addr.q.val().get_bit(8) {
+                self.sweep_wr_pending.d.next = !self.sweep_addr.q.val().get_bit(8);
+                self.sweep_drop.d.next = self.sweep_wr_pending.q.val() && self.sweep_match.val();
+                self.sweep_wr_addr2.d.next = self.sweep_wr_addr.q.val();
+                if self.sweep_addr.q.val() == self.addr_last.val() {
                     self.state.d.next = SweepState::Idle;
                 } else {
-                    self.sweep_wr_pending.d.next = true;
                     self.sweep_addr.d.next = self.sweep_addr.q.val() + self.addr_one.val();
                 }
             }
@@ -349,7 +360,7 @@ mod tests {
                         b.tick();
                         cycles += 1;
                     }
-                    if cycles != abi::CACHE_ENTRIES as u64 + 1 {
+                    if cycles != abi::CACHE_ENTRIES as u64 + 2 {
                         return Err(format!("sweep took {cycles} cycles"));
                     }
                     sweeps += 1;
