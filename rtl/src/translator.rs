@@ -200,6 +200,8 @@ pub struct Translator {
     f_hit_writable: DFF<Bit>,
     f_frame: DFF<Bits<FRAME_W>>,
     f_kind: DFF<JobKind>,
+    f_ready: DFF<Bit>,
+    f_decrypting: DFF<Bit>,
     f_pages: DFF<Bits<10>>,
     f_gen: DFF<Bits<GEN_W>>,
     f_win_base: DFF<Bits<FRAME_W>>,
@@ -207,6 +209,7 @@ pub struct Translator {
     f_flush: DFF<Bit>,
     // Page stage: the job, walked page by page.
     p_state: DFF<PageState>,
+    p_busy: DFF<Bit>,
     p_kind: DFF<JobKind>,
     p_status: DFF<Bits<STATUS_W>>,
     p_va: DFF<Bits<VA_W>>,
@@ -341,12 +344,14 @@ impl Translator {
             f_state, f_vi, f_va, f_va_last, f_va_top47, f_va_top40, f_len_m1, f_va_hi_inc, f_len_bad, f_shortcut,
             f_write, f_enabled, f_mode, f_pd, f_slot, f_status, f_hit, f_hit_writable, f_frame,
             f_kind,
+            f_ready,
+            f_decrypting,
             f_pages,
             f_flush,
             f_gen,
             f_win_base,
             f_win_end,
-            p_state, p_kind, p_status, p_va, p_va_last, p_pages, p_write, p_vi, p_enabled,
+            p_state, p_busy, p_kind, p_status, p_va, p_va_last, p_pages, p_write, p_vi, p_enabled,
             p_decrypt, p_fault, p_pd, p_slot,
             p_shortcut, p_via_shortcut, p_plain, p_gen, p_level, p_frame, p_win_base,
             p_win_end,
@@ -390,12 +395,15 @@ impl Logic for Translator {
             f_hit_writable,
             f_frame,
             f_kind,
+            f_ready,
+            f_decrypting,
             f_pages,
             f_flush,
             f_gen,
             f_win_base,
             f_win_end,
             p_state,
+            p_busy,
             p_kind,
             p_status,
             p_va,
@@ -558,9 +566,9 @@ impl Logic for Translator {
         self.f_flush.d.next = false;
         self.speck.dec_out_ready.next = false;
         // The page stage takes a job when idle.
-        self.handoff.next = self.p_state.q.val() == PageState::Idle
-            && (self.f_state.q.val() == FrontState::Ready
-                || (self.f_state.q.val() == FrontState::Decrypt && self.speck.dec_done.val()));
+        // From one-bit state flags, so the handoff is a single LUT in front of its fan-out.
+        self.handoff.next = !self.p_busy.q.val()
+            && (self.f_ready.q.val() || (self.f_decrypting.q.val() && self.speck.dec_done.val()));
         self.accept.next = self.req_valid.val()
             && (self.f_state.q.val() == FrontState::Empty || self.handoff.val())
             && self.c_state.q.val() == CfgState::Idle
@@ -875,6 +883,9 @@ impl Logic for Translator {
             self.p_state.d.next = PageState::Idle;
             self.c_state.d.next = CfgState::Idle;
         }
+        self.p_busy.d.next = self.p_state.d.val() != PageState::Idle;
+        self.f_ready.d.next = self.f_state.d.val() == FrontState::Ready;
+        self.f_decrypting.d.next = self.f_state.d.val() == FrontState::Decrypt;
     }
 }
 
