@@ -284,6 +284,21 @@ fn main() {
         rtl::speck_decrypt::LATENCY
     );
     if !quick {
+        eprintln!("synthesis of each block");
+        let rows: Vec<String> = rtl::verilog::blocks()
+            .iter()
+            .map(|(name, text)| match rtl::flow::synth(text, &format!("bench-{name}")) {
+                Ok(r) => format!(
+                    "    \"{name}\": {{\"logic_cells\": {}, \"luts\": {}, \"flip_flops\": {}, \"brams\": {}}}",
+                    r.logic_cells, r.luts, r.flip_flops, r.brams
+                ),
+                Err(e) => {
+                    eprintln!("synthesis of {name} failed: {e}");
+                    std::process::exit(1);
+                }
+            })
+            .collect();
+        json += &format!(",\n  \"blocks\": {{\n{}\n  }}", rows.join(",\n"));
         eprintln!("place and route (a minute or two)");
         let (_, text) = rtl::verilog::blocks()
             .into_iter()
