@@ -94,9 +94,12 @@ pub struct TableWindow {
 
 impl TableWindow {
     /// Whether `frame` lies in the window: `base <= frame < base + pages`, computed without
-    /// wrap-around (a window running past the last frame simply ends there).
+    /// wrap-around, and only for frames a device address can hold (a window running past the
+    /// last frame simply ends there).
     pub fn contains(&self, frame: u64) -> bool {
-        frame >= u64::from(self.base) && frame < u64::from(self.base) + u64::from(self.pages)
+        frame <= mask(FRAME_BITS)
+            && frame >= u64::from(self.base)
+            && frame < u64::from(self.base) + u64::from(self.pages)
     }
 }
 
@@ -306,7 +309,7 @@ mod tests {
         };
         assert!(w.contains(0xfff_fff0));
         assert!(w.contains(0xfff_ffff));
-        assert!(w.contains(0x1000_000f));
+        assert!(!w.contains(0x1000_000f));
         assert!(!w.contains(0x1000_0010));
         assert!(!w.contains(0x5));
         assert!(!w.contains(0xfff_ffef));

@@ -193,7 +193,8 @@ pub struct Translator {
     pds: [PdConfig; NUM_PDS],
     /// Expanded keys; all-zero round keys until a key is loaded, as in the device's RAM.
     round_keys: [[u32; ROUNDS]; NUM_KEY_SLOTS],
-    key_staging: [[u32; 4]; NUM_KEY_SLOTS],
+    /// Key words 0..2 as written last (one set for all slots, as in the device).
+    key_staging: [u32; 4],
     fault_threshold: u8,
     cache: Vec<CacheEntry>,
 }
@@ -211,7 +212,7 @@ impl Translator {
             vis: [ViConfig::default(); NUM_VIS],
             pds: [PdConfig::default(); NUM_PDS],
             round_keys: [[0; ROUNDS]; NUM_KEY_SLOTS],
-            key_staging: [[0; 4]; NUM_KEY_SLOTS],
+            key_staging: [0; 4],
             fault_threshold: 0,
             cache: vec![CacheEntry::default(); CACHE_ENTRIES],
         }
@@ -273,9 +274,11 @@ impl Translator {
         } else if let Some((slot, reg)) = block(regs::KEY_BASE, regs::KEY_STRIDE, NUM_KEY_SLOTS) {
             if reg % 4 == 0 {
                 let word = (reg / 4) as usize;
-                self.key_staging[slot][word] = value;
+                // Words 0..2 are staged for whichever slot word 3 then names; write all four
+                // words of a key, one key at a time.
+                self.key_staging[word] = value;
                 if word == 3 {
-                    let [k0, l0, l1, l2] = self.key_staging[slot].map(u128::from);
+                    let [k0, l0, l1, l2] = self.key_staging.map(u128::from);
                     let key = Key::from_u128(k0 | l0 << 32 | l1 << 64 | l2 << 96);
                     self.round_keys[slot] = round_keys(&key);
                     self.invalidate_all();
@@ -346,7 +349,9 @@ impl Translator {
             .for_each(|e| e.valid = false);
     }
 
-    fn fault(&mut self, vi: usize) {
+    /// Counts one shortcut fault against `vi` (saturating) and locks the VI when the count
+    /// reaches `FAULT_THRESHOLD`, as the device does for every failed shortcut check.
+    pub fn record_fault(&mut self, vi: usize) {
         let v = &mut self.vis[vi];
         v.faults = v.faults.saturating_add(1);
         if self.fault_threshold != 0 && v.faults >= self.fault_threshold {
@@ -450,7 +455,7 @@ impl Translator {
             let rk = &self.round_keys[vi.key_slot as usize];
             let p = Plaintext::unpack(decrypt_with_round_keys(rk, req.shortcut.0));
             if let Err(e) = shortcut::check(&p, va, pd.generation, &pd.window) {
-                self.fault(vi_index);
+                self.record_fault(vi_index);
                 return e.status();
             }
             let span = level_span_shift(p.level);

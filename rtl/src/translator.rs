@@ -48,10 +48,11 @@
 //! | `cfg_rsp_data`   | 32    | out | the value read (keys read as 0)                        |
 //! | `busy`           | 1     | out | key expansion or cache invalidation under way          |
 //!
-//! Timing: a cache hit is answered 4 cycles after its request is taken, and the front stage
-//! takes hits every 3 cycles; a shortcut request reaches the page stage 28 cycles after it is
-//! taken (the decryption) and its first table read follows 2 cycles later; back-to-back
-//! shortcut requests are taken every 28 cycles while the page stage keeps up.
+//! Timing (measured by the benchmark, `docs/performance.md`): a cache hit, a physical request
+//! or an early failure is answered 6 cycles after its request is taken, and back-to-back hits
+//! are taken every 4 cycles; a shortcut request reaches the page stage 28 cycles after it is
+//! taken (the decryption) and its first table read is issued 32 cycles after it was taken;
+//! back-to-back shortcut requests are taken every 28 cycles while the page stage keeps up.
 
 use abi::{regs, Status};
 use rust_hdl::prelude::*;
