@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use abi::shortcut::TableWindow;
-use abi::translator::{PdConfig, Translator as Golden, ViConfig};
+use abi::translator::{PdConfig, TranslationRequest, Translator as Golden, ViConfig};
 use abi::{regs, Access, Key, MemoryImage, Shortcut, ShortcutCipher, TableBuilder, PAGE_SIZE};
 use rand::SeedableRng;
 use rtl::bench::{Bench, MemoryModel};
@@ -130,23 +130,18 @@ impl Rig {
         while done < reqs.len() {
             guard += 1;
             assert!(guard < 10_000_000, "translator hangs");
-            let d = self.model.drive(&mut self.rng);
+            let d = self.model.drive_port(&mut self.rng, &mut self.b.uut);
             let u = &mut self.b.uut;
-            u.pte_req_ready.next = d.req_ready;
-            u.pte_rsp_valid.next = d.rsp.is_some();
-            if let Some((data, tag, err)) = d.rsp {
-                u.pte_rsp_data.next = data.into();
-                u.pte_rsp_tag.next = tag.into();
-                u.pte_rsp_error.next = err;
-            }
             u.rsp_ready.next = true;
             u.req_valid.next = next < reqs.len();
-            if let Some(&(vi, va, s, len)) = reqs.get(next) {
-                u.req_vi.next = u64::from(vi).into();
-                u.req_va.next = va.into();
-                u.req_shortcut.next = s.0.into();
-                u.req_length.next = u64::from(len).into();
-                u.req_write.next = false;
+            if let Some(&(vi, va, shortcut, length)) = reqs.get(next) {
+                u.offer_request(&TranslationRequest {
+                    vi,
+                    va,
+                    shortcut,
+                    length,
+                    write: false,
+                });
             }
             self.b.settle();
             let u = &self.b.uut;
@@ -164,14 +159,7 @@ impl Rig {
                 out[done].done = now;
                 done += 1;
             }
-            self.model.clock(
-                &mut self.rng,
-                u.pte_req_valid.val(),
-                u.pte_req_addr.val().to_u64(),
-                u.pte_req_tag.val().to_u64(),
-                d.rsp.is_some(),
-                u.pte_rsp_ready.val(),
-            );
+            self.model.clock_port(&mut self.rng, u, &d);
             self.b.tick();
             if accepted {
                 out[next].accepted = now;

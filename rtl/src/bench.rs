@@ -242,3 +242,62 @@ impl<M: abi::TableMemory> MemoryModel<M> {
         self.pending.len()
     }
 }
+
+/// A block with the tagged table-read port (`pte_req_*`, `pte_rsp_*`), so one
+/// [`MemoryModel`] can serve any of them.
+pub trait TableReadPort {
+    /// Puts the memory side's values on the block's inputs.
+    fn drive_table_port(&mut self, d: &MemoryDrive);
+    /// The block's outputs: `(pte_req_valid, pte_req_addr, pte_req_tag, pte_rsp_ready)`.
+    fn table_port(&self) -> (bool, u64, u64, bool);
+}
+
+/// Implements [`TableReadPort`] for blocks whose ports carry the usual names.
+#[macro_export]
+macro_rules! table_read_port {
+    ($($t:ty),* $(,)?) => {
+        $(impl $crate::bench::TableReadPort for $t {
+            fn drive_table_port(&mut self, d: &$crate::bench::MemoryDrive) {
+                self.pte_req_ready.next = d.req_ready;
+                self.pte_rsp_valid.next = d.rsp.is_some();
+                if let Some((data, tag, err)) = d.rsp {
+                    self.pte_rsp_data.next = data.into();
+                    self.pte_rsp_tag.next = tag.into();
+                    self.pte_rsp_error.next = err;
+                }
+            }
+            fn table_port(&self) -> (bool, u64, u64, bool) {
+                (
+                    self.pte_req_valid.val(),
+                    self.pte_req_addr.val().to_u64(),
+                    self.pte_req_tag.val().to_u64(),
+                    self.pte_rsp_ready.val(),
+                )
+            }
+        })*
+    };
+}
+
+impl<M: abi::TableMemory> MemoryModel<M> {
+    /// [`MemoryModel::drive`], straight onto the block's inputs.
+    pub fn drive_port(
+        &mut self,
+        rng: &mut impl rand::Rng,
+        uut: &mut impl TableReadPort,
+    ) -> MemoryDrive {
+        let d = self.drive(rng);
+        uut.drive_table_port(&d);
+        d
+    }
+
+    /// [`MemoryModel::clock`], from the block's settled outputs.
+    pub fn clock_port(
+        &mut self,
+        rng: &mut impl rand::Rng,
+        uut: &impl TableReadPort,
+        d: &MemoryDrive,
+    ) {
+        let (req_valid, addr, tag, rsp_ready) = uut.table_port();
+        self.clock(rng, req_valid, addr, tag, d.rsp.is_some(), rsp_ready);
+    }
+}

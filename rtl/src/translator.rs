@@ -891,3 +891,15 @@ impl Logic for Translator {
 }
 
 crate::clocked!(Translator);
+crate::table_read_port!(Translator);
+
+impl Translator {
+    /// Puts `req` on the request port (test benches and benchmarks).
+    pub fn offer_request(&mut self, req: &abi::TranslationRequest) {
+        self.req_vi.next = u64::from(req.vi).into();
+        self.req_va.next = req.va.into();
+        self.req_shortcut.next = req.shortcut.0.into();
+        self.req_length.next = u64::from(req.length).into();
+        self.req_write.next = req.write;
+    }
+}

@@ -18,7 +18,7 @@ use abi::{
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use crate::bench::{run_seeded, test_seed, Bench, MemoryModel};
+use crate::bench::{run_seeded, test_seed, Bench, MemoryModel, TableReadPort};
 use crate::translator::Translator;
 
 /// One response as the translator emits it.
@@ -409,20 +409,10 @@ impl<'a> Tb<'a> {
         let rsp_ready = rng.gen_bool(self.rsp_ready);
         let cfg_rsp_ready = rng.gen_bool(0.6);
         let u = &mut self.b.uut;
-        u.pte_req_ready.next = d.req_ready;
-        u.pte_rsp_valid.next = d.rsp.is_some();
-        if let Some((data, tag, err)) = d.rsp {
-            u.pte_rsp_data.next = data.into();
-            u.pte_rsp_tag.next = tag.into();
-            u.pte_rsp_error.next = err;
-        }
+        u.drive_table_port(&d);
         u.req_valid.next = offer_req;
         if let Some(r) = self.pending.front() {
-            u.req_vi.next = u64::from(r.vi).into();
-            u.req_va.next = r.va.into();
-            u.req_shortcut.next = r.shortcut.0.into();
-            u.req_length.next = u64::from(r.length).into();
-            u.req_write.next = r.write;
+            u.offer_request(r);
         }
         u.cfg_valid.next = offer_cfg;
         if let Some(&(w, a, v)) = self.cfg.front() {
@@ -451,14 +441,7 @@ impl<'a> Tb<'a> {
         });
         let cfg_rsp =
             (u.cfg_rsp_valid.val() && cfg_rsp_ready).then(|| u.cfg_rsp_data.val().to_u64() as u32);
-        self.model.clock(
-            &mut self.rng,
-            u.pte_req_valid.val(),
-            u.pte_req_addr.val().to_u64(),
-            u.pte_req_tag.val().to_u64(),
-            d.rsp.is_some(),
-            u.pte_rsp_ready.val(),
-        );
+        self.model.clock_port(&mut self.rng, u, &d);
         self.b.tick();
         if req_fire {
             self.pending.pop_front();

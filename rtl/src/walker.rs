@@ -310,6 +310,7 @@ impl Logic for Walker {
 }
 
 crate::clocked!(Walker);
+crate::table_read_port!(Walker);
 
 #[cfg(test)]
 mod tests {
@@ -377,16 +378,9 @@ mod tests {
                 if !offered && rng.gen_bool(0.3) {
                     offered = true;
                 }
-                let d = model.drive(&mut rng);
+                let d = model.drive_port(&mut rng, &mut bench.uut);
                 let u = &mut bench.uut;
                 u.job_valid.next = offered;
-                u.pte_req_ready.next = d.req_ready;
-                u.pte_rsp_valid.next = d.rsp.is_some();
-                if let Some((data, tag, err)) = d.rsp {
-                    u.pte_rsp_data.next = data.into();
-                    u.pte_rsp_tag.next = tag.into();
-                    u.pte_rsp_error.next = err;
-                }
                 let res_ready = rng.gen_bool(0.5);
                 u.res_ready.next = res_ready;
                 bench.settle();
@@ -399,14 +393,7 @@ mod tests {
                         u.res_writable.val(),
                     ));
                 }
-                model.clock(
-                    &mut rng,
-                    u.pte_req_valid.val(),
-                    u.pte_req_addr.val().to_u64(),
-                    u.pte_req_tag.val().to_u64(),
-                    d.rsp.is_some(),
-                    u.pte_rsp_ready.val(),
-                );
+                model.clock_port(&mut rng, &bench.uut, &d);
                 bench.tick();
                 if job_taken {
                     offered = false;
