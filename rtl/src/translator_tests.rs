@@ -63,6 +63,7 @@ struct Tb<'a> {
     outcomes: BTreeMap<Status, u64>,
     reads_at_start: u64,
     hits_seen: u64,
+    reads_checked: u64,
     req_gap: f64,
     rsp_ready: f64,
 }
@@ -113,6 +114,7 @@ impl<'a> Tb<'a> {
             outcomes: Default::default(),
             reads_at_start: 0,
             hits_seen: 0,
+            reads_checked: 0,
             req_gap: 0.3,
             rsp_ready: 0.7,
             rng,
@@ -441,6 +443,24 @@ impl<'a> Tb<'a> {
         });
         let cfg_rsp =
             (u.cfg_rsp_valid.val() && cfg_rsp_ready).then(|| u.cfg_rsp_data.val().to_u64() as u32);
+        let (read, addr, _, _) = u.table_port();
+        if read && d.req_ready {
+            // Every table read stays inside the table window of the PD of the request being
+            // walked (the oldest unanswered one): forged shortcuts and corrupt tables included.
+            let e = self
+                .expected
+                .front()
+                .expect("a table read without a request");
+            let pd = self.vis[e.req.vi as usize].pd as usize;
+            let window = self.pds[pd].tables.window();
+            assert!(
+                window.contains(addr >> abi::PAGE_SHIFT),
+                "request #{} {:?}: table read at {addr:#x} outside PD {pd}'s window {window:?}",
+                e.index,
+                e.req
+            );
+            self.reads_checked += 1;
+        }
         self.model.clock_port(&mut self.rng, u, &d);
         self.b.tick();
         if req_fire {
@@ -594,6 +614,7 @@ fn differential(
         }
         tb.drain();
         tb.check_registers().unwrap();
+        assert!(tb.reads_checked > 0, "no table read was checked");
         (tb.outcomes, tb.hits_seen)
     }));
     let (outcomes, hits) = outcome.map_err(|e| {
