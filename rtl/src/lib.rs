@@ -15,8 +15,7 @@ pub mod speck_decrypt;
 #[cfg(test)]
 pub(crate) mod testdata;
 pub mod translator;
-#[cfg(test)]
-mod translator_tests;
+pub mod translator_bench;
 pub mod verilog;
 pub mod walker;
 pub mod xlate_cache;

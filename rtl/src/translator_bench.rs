@@ -1,4 +1,6 @@
-//! Randomized differential tests of the `Translator` against `abi::Translator`.
+//! Randomized differential test bench of the `Translator` against `abi::Translator`, for any
+//! simulator of it: RustHDL's (here) and Verilator's model of the generated Verilog (crate
+//! `sim`) run the very same test through [`TranslatorSim`].
 //!
 //! Several PDs with their own tables and windows in one memory, VIs in every mode, keys in
 //! several slots; requests mix valid shortcuts of every level with forged, stale, wrong-VA,
@@ -18,8 +20,103 @@ use abi::{
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use crate::bench::{run_seeded, test_seed, Bench, MemoryModel, TableReadPort};
+use crate::bench::{Bench, MemoryDrive, MemoryModel, TableReadPort};
 use crate::translator::Translator;
+
+/// Everything the bench drives into the translator in one cycle.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TranslatorInputs {
+    /// `req_valid`.
+    pub req_valid: bool,
+    /// The request on `req_*` (meaningful when `req_valid`).
+    pub req: Option<TranslationRequest>,
+    /// `cfg_valid`.
+    pub cfg_valid: bool,
+    /// `cfg_write`, `cfg_addr`, `cfg_wdata`.
+    pub cfg: (bool, u16, u32),
+    /// `rsp_ready`.
+    pub rsp_ready: bool,
+    /// `cfg_rsp_ready`.
+    pub cfg_rsp_ready: bool,
+    /// The table memory's side of `pte_req_*` / `pte_rsp_*`.
+    pub table: MemoryDrive,
+}
+
+/// Everything the bench reads from the translator after the inputs settled.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TranslatorOutputs {
+    /// `req_ready`.
+    pub req_ready: bool,
+    /// `cfg_ready`.
+    pub cfg_ready: bool,
+    /// `rsp_valid`.
+    pub rsp_valid: bool,
+    /// `rsp_status` (raw code).
+    pub rsp_status: u64,
+    /// `rsp_da`.
+    pub rsp_da: u64,
+    /// `rsp_bytes`.
+    pub rsp_bytes: u64,
+    /// `rsp_last`.
+    pub rsp_last: bool,
+    /// `rsp_hit`.
+    pub rsp_hit: bool,
+    /// `cfg_rsp_valid`.
+    pub cfg_rsp_valid: bool,
+    /// `cfg_rsp_data`.
+    pub cfg_rsp_data: u64,
+    /// `pte_req_valid`, `pte_req_addr`, `pte_req_tag`, `pte_rsp_ready`.
+    pub table: (bool, u64, u64, bool),
+}
+
+/// A simulator of the `Translator`, stepped one clock at a time.
+pub trait TranslatorSim {
+    /// Sets the inputs and lets the logic settle.
+    fn drive(&mut self, inputs: &TranslatorInputs);
+    /// The settled outputs.
+    fn outputs(&self) -> TranslatorOutputs;
+    /// One clock period (the inputs are sampled at its rising edge).
+    fn tick(&mut self);
+}
+
+impl TranslatorSim for Bench<Translator> {
+    fn drive(&mut self, i: &TranslatorInputs) {
+        let u = &mut self.uut;
+        u.drive_table_port(&i.table);
+        u.req_valid.next = i.req_valid;
+        if let Some(r) = &i.req {
+            u.offer_request(r);
+        }
+        u.cfg_valid.next = i.cfg_valid;
+        u.cfg_write.next = i.cfg.0;
+        u.cfg_addr.next = u64::from(i.cfg.1).into();
+        u.cfg_wdata.next = u64::from(i.cfg.2).into();
+        u.rsp_ready.next = i.rsp_ready;
+        u.cfg_rsp_ready.next = i.cfg_rsp_ready;
+        self.settle();
+    }
+
+    fn outputs(&self) -> TranslatorOutputs {
+        let u = &self.uut;
+        TranslatorOutputs {
+            req_ready: u.req_ready.val(),
+            cfg_ready: u.cfg_ready.val(),
+            rsp_valid: u.rsp_valid.val(),
+            rsp_status: u.rsp_status.val().to_u64(),
+            rsp_da: u.rsp_da.val().to_u64(),
+            rsp_bytes: u.rsp_bytes.val().to_u64(),
+            rsp_last: u.rsp_last.val(),
+            rsp_hit: u.rsp_hit.val(),
+            cfg_rsp_valid: u.cfg_rsp_valid.val(),
+            cfg_rsp_data: u.cfg_rsp_data.val().to_u64(),
+            table: u.table_port(),
+        }
+    }
+
+    fn tick(&mut self) {
+        Bench::tick(self);
+    }
+}
 
 /// One response as the translator emits it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,8 +142,8 @@ struct Expected {
 }
 
 /// The test bench: the RTL, the golden model, the table memory, and the queues between them.
-struct Tb<'a> {
-    b: &'a mut Bench<Translator>,
+struct Tb<'a, S: TranslatorSim> {
+    b: &'a mut S,
     rng: SmallRng,
     golden: Golden,
     model: MemoryModel<MemoryImage>,
@@ -71,12 +168,8 @@ struct Tb<'a> {
 const NUM_PDS: usize = 4;
 const WINDOW_PAGES: u32 = 96;
 
-impl<'a> Tb<'a> {
-    fn new(
-        b: &'a mut Bench<Translator>,
-        seed: u64,
-        latency: std::ops::RangeInclusive<u64>,
-    ) -> Self {
+impl<'a, S: TranslatorSim> Tb<'a, S> {
+    fn new(b: &'a mut S, seed: u64, latency: std::ops::RangeInclusive<u64>) -> Self {
         let mut rng = SmallRng::seed_from_u64(seed);
         let mut mem = MemoryImage::with_limit(1 << 30);
         let mut pds = vec![];
@@ -410,40 +503,32 @@ impl<'a> Tb<'a> {
         let offer_cfg = !self.cfg.is_empty() && rng.gen_bool(0.7);
         let rsp_ready = rng.gen_bool(self.rsp_ready);
         let cfg_rsp_ready = rng.gen_bool(0.6);
-        let u = &mut self.b.uut;
-        u.drive_table_port(&d);
-        u.req_valid.next = offer_req;
-        if let Some(r) = self.pending.front() {
-            u.offer_request(r);
-        }
-        u.cfg_valid.next = offer_cfg;
-        if let Some(&(w, a, v)) = self.cfg.front() {
-            u.cfg_write.next = w;
-            u.cfg_addr.next = u64::from(a).into();
-            u.cfg_wdata.next = u64::from(v).into();
-        }
-        u.rsp_ready.next = rsp_ready;
-        u.cfg_rsp_ready.next = cfg_rsp_ready;
-        self.b.settle();
-        let u = &self.b.uut;
-        let req_fire = offer_req && u.req_ready.val();
-        let cfg_fire = offer_cfg && u.cfg_ready.val();
-        let rsp = (u.rsp_valid.val() && rsp_ready).then(|| {
+        self.b.drive(&TranslatorInputs {
+            req_valid: offer_req,
+            req: self.pending.front().copied(),
+            cfg_valid: offer_cfg,
+            cfg: self.cfg.front().copied().unwrap_or_default(),
+            rsp_ready,
+            cfg_rsp_ready,
+            table: d,
+        });
+        let u = self.b.outputs();
+        let req_fire = offer_req && u.req_ready;
+        let cfg_fire = offer_cfg && u.cfg_ready;
+        let rsp = (u.rsp_valid && rsp_ready).then(|| {
             (
                 Response {
-                    status: Status::from_code(u.rsp_status.val().to_u64() as u8)
-                        .unwrap_or(Status::Ok),
-                    da: u.rsp_da.val().to_u64(),
-                    bytes: u.rsp_bytes.val().to_u64() as u32,
-                    last: u.rsp_last.val(),
+                    status: Status::from_code(u.rsp_status as u8).unwrap_or(Status::Ok),
+                    da: u.rsp_da,
+                    bytes: u.rsp_bytes as u32,
+                    last: u.rsp_last,
                 },
-                u.rsp_status.val().to_u64(),
-                u.rsp_hit.val(),
+                u.rsp_status,
+                u.rsp_hit,
             )
         });
-        let cfg_rsp =
-            (u.cfg_rsp_valid.val() && cfg_rsp_ready).then(|| u.cfg_rsp_data.val().to_u64() as u32);
-        let (read, addr, _, _) = u.table_port();
+        let cfg_rsp = (u.cfg_rsp_valid && cfg_rsp_ready).then_some(u.cfg_rsp_data as u32);
+        let (read, addr, tag, rsp_taken) = u.table;
         if read && d.req_ready {
             // Every table read stays inside the table window of the PD of the request being
             // walked (the oldest unanswered one): forged shortcuts and corrupt tables included.
@@ -461,7 +546,8 @@ impl<'a> Tb<'a> {
             );
             self.reads_checked += 1;
         }
-        self.model.clock_port(&mut self.rng, u, &d);
+        self.model
+            .clock(&mut self.rng, read, addr, tag, d.rsp.is_some(), rsp_taken);
         self.b.tick();
         if req_fire {
             self.pending.pop_front();
@@ -582,8 +668,12 @@ impl<'a> Tb<'a> {
     }
 }
 
-fn differential(
-    b: &mut Bench<Translator>,
+/// Runs the randomized differential test on `sim` (a translator in its reset state):
+/// `requests` translations with table reads taking `latency` cycles. Any difference from the
+/// golden model, hang, or table read outside the walked PD's window is an `Err` naming the
+/// request.
+pub fn differential<S: TranslatorSim>(
+    b: &mut S,
     seed: u64,
     requests: u64,
     latency: std::ops::RangeInclusive<u64>,
@@ -655,16 +745,22 @@ fn differential(
     Ok(())
 }
 
-#[test]
-fn translator_matches_golden_model_10k_requests() {
-    run_seeded("translator", test_seed(), Translator::new, |b, s| {
-        differential(b, s, 10_000, 0..=200)
-    });
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::{run_seeded, test_seed};
 
-#[test]
-fn translator_matches_golden_model_at_zero_latency() {
-    run_seeded("translator-fast", test_seed(), Translator::new, |b, s| {
-        differential(b, s, 3_000, 0..=2)
-    });
+    #[test]
+    fn translator_matches_golden_model_10k_requests() {
+        run_seeded("translator", test_seed(), Translator::new, |b, s| {
+            differential(b, s, 10_000, 0..=200)
+        });
+    }
+
+    #[test]
+    fn translator_matches_golden_model_at_zero_latency() {
+        run_seeded("translator-fast", test_seed(), Translator::new, |b, s| {
+            differential(b, s, 3_000, 0..=2)
+        });
+    }
 }
