@@ -1,0 +1,79 @@
+//! The translator's differential test on the Verilator model of its Verilog, alone and in
+//! lockstep with RustHDL's simulator (every output compared every cycle).
+
+use rtl::bench::{test_seed, waves_dir, Bench};
+use rtl::translator::Translator;
+use rtl::translator_bench::{differential, TranslatorInputs, TranslatorOutputs, TranslatorSim};
+use sim::VTranslator;
+
+/// Runs `body` on a fresh model; on failure replays the seed with a waveform and panics
+/// naming the seed and the file.
+fn run_seeded(name: &str, seed: u64, body: impl Fn(&mut VTranslator, u64) -> Result<(), String>) {
+    let Err(first) = body(&mut VTranslator::new(), seed) else {
+        return;
+    };
+    let path = waves_dir().join(format!("{name}-{seed}.vcd"));
+    let replay = match VTranslator::with_waveform(&path) {
+        Ok(mut m) => match body(&mut m, seed) {
+            Err(_) => format!("waveform: {}", path.display()),
+            Ok(()) => "replay with waveform passed: the run is not deterministic".into(),
+        },
+        Err(e) => format!("could not write waveform {}: {e}", path.display()),
+    };
+    panic!("{name} failed with SKIPWALK_SEED={seed}: {first}\n{replay}");
+}
+
+#[test]
+fn verilog_translator_matches_golden_model_10k_requests() {
+    run_seeded("verilator-translator", test_seed(), |m, s| {
+        differential(m, s, 10_000, 0..=200)
+    });
+}
+
+#[test]
+fn verilog_translator_matches_golden_model_at_zero_latency() {
+    run_seeded("verilator-translator-fast", test_seed(), |m, s| {
+        differential(m, s, 3_000, 0..=2)
+    });
+}
+
+/// Both simulators, driven alike; any output that differs in any cycle fails.
+struct Lockstep {
+    verilog: VTranslator,
+    rusthdl: Bench<Translator>,
+}
+
+impl TranslatorSim for Lockstep {
+    fn drive(&mut self, inputs: &TranslatorInputs) {
+        self.verilog.drive(inputs);
+        self.rusthdl.drive(inputs);
+    }
+
+    fn outputs(&self) -> TranslatorOutputs {
+        let (v, r) = (self.verilog.outputs(), self.rusthdl.outputs());
+        assert_eq!(
+            format!("{v:?}"),
+            format!("{r:?}"),
+            "Verilator and RustHDL disagree at cycle {}",
+            self.verilog.cycle()
+        );
+        v
+    }
+
+    fn tick(&mut self) {
+        self.verilog.tick();
+        TranslatorSim::tick(&mut self.rusthdl);
+    }
+}
+
+#[test]
+fn verilator_and_rusthdl_agree_cycle_by_cycle() {
+    let seed = test_seed();
+    let mut both = Lockstep {
+        verilog: VTranslator::new(),
+        rusthdl: Bench::new(Translator::new()),
+    };
+    if let Err(e) = differential(&mut both, seed, 2_000, 0..=40) {
+        panic!("lockstep failed with SKIPWALK_SEED={seed}: {e}");
+    }
+}
