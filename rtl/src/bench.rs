@@ -132,14 +132,35 @@ pub fn run_seeded<B: Clocked>(
     make: impl Fn() -> B,
     body: impl Fn(&mut Bench<B>, u64) -> Result<(), String>,
 ) {
-    let Err(first) = body(&mut Bench::new(make()), seed) else {
+    run_seeded_with(
+        name,
+        seed,
+        |waves| match waves {
+            None => Ok(Bench::new(make())),
+            Some(path) => Bench::with_waveform(make(), path),
+        },
+        body,
+    );
+}
+
+/// [`run_seeded`] for any simulator: `make(None)` builds a fresh one, `make(Some(path))` one
+/// that records a waveform into `path`.
+pub fn run_seeded_with<T>(
+    name: &str,
+    seed: u64,
+    make: impl Fn(Option<&std::path::Path>) -> std::io::Result<T>,
+    body: impl Fn(&mut T, u64) -> Result<(), String>,
+) {
+    let mut sim = make(None).unwrap_or_else(|e| panic!("{name}: cannot build the simulator: {e}"));
+    let Err(first) = body(&mut sim, seed) else {
         return;
     };
+    drop(sim);
     let path = waves_dir().join(format!("{name}-{seed}.vcd"));
-    let replay = match Bench::with_waveform(make(), &path) {
-        Ok(mut b) => {
-            let r = body(&mut b, seed);
-            drop(b);
+    let replay = match make(Some(&path)) {
+        Ok(mut sim) => {
+            let r = body(&mut sim, seed);
+            drop(sim);
             match r {
                 Err(e) if e == first => format!("waveform: {}", path.display()),
                 Err(e) => format!(

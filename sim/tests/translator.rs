@@ -1,26 +1,22 @@
 //! The translator's differential test on the Verilator model of its Verilog, alone and in
 //! lockstep with RustHDL's simulator (every output compared every cycle).
 
-use rtl::bench::{test_seed, waves_dir, Bench};
+use rtl::bench::{run_seeded_with, test_seed, Bench};
 use rtl::translator::Translator;
 use rtl::translator_bench::{differential, TranslatorInputs, TranslatorOutputs, TranslatorSim};
 use sim::VTranslator;
 
-/// Runs `body` on a fresh model; on failure replays the seed with a waveform and panics
-/// naming the seed and the file.
+/// Runs `body` on a fresh model, replaying a failure with a waveform.
 fn run_seeded(name: &str, seed: u64, body: impl Fn(&mut VTranslator, u64) -> Result<(), String>) {
-    let Err(first) = body(&mut VTranslator::new(), seed) else {
-        return;
-    };
-    let path = waves_dir().join(format!("{name}-{seed}.vcd"));
-    let replay = match VTranslator::with_waveform(&path) {
-        Ok(mut m) => match body(&mut m, seed) {
-            Err(_) => format!("waveform: {}", path.display()),
-            Ok(()) => "replay with waveform passed: the run is not deterministic".into(),
+    run_seeded_with(
+        name,
+        seed,
+        |waves| match waves {
+            None => Ok(VTranslator::new()),
+            Some(path) => VTranslator::with_waveform(path),
         },
-        Err(e) => format!("could not write waveform {}: {e}", path.display()),
-    };
-    panic!("{name} failed with SKIPWALK_SEED={seed}: {first}\n{replay}");
+        body,
+    );
 }
 
 #[test]
