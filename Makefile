@@ -10,7 +10,7 @@ INSTALL_CMD   := apt-get update && DEBIAN_FRONTEND=noninteractive apt-get instal
 
 VERILOG_DIR := target/verilog
 
-.PHONY: all deps test verilog bench clean
+.PHONY: all deps test verilog bench docs clean
 
 all: test
 
@@ -42,6 +42,10 @@ verilog:
 # Benchmarks of the translation core.
 bench: deps
 	$(CARGO) bench -p rtl --bench translator
+
+# Regenerates the documents made from the code (docs/registers.md from abi::regs).
+docs:
+	SKIPWALK_WRITE_DOCS=1 $(CARGO) test -p abi docs_registers_md
 
 clean:
 	$(CARGO) clean

@@ -228,7 +228,8 @@ pub const REGISTERS: &[Register] = &[
         count: 1,
         stride: 0,
         access: RegAccess::Write,
-        doc: "any write empties the translation cache",
+        doc:
+            "any write empties the translation cache (a 258-cycle sweep; requests and writes wait)",
         fields: &[],
     },
     Register {
@@ -237,7 +238,7 @@ pub const REGISTERS: &[Register] = &[
         count: 1,
         stride: 0,
         access: RegAccess::Write,
-        doc: "writing a PD index (bits 2:0) drops that PD's cache entries",
+        doc: "writing a PD index (bits 2:0) drops that PD's cache entries (a 258-cycle sweep)",
         fields: &[],
     },
     Register {
@@ -246,7 +247,7 @@ pub const REGISTERS: &[Register] = &[
         count: 1,
         stride: 0,
         access: RegAccess::Read,
-        doc: "bit 0: busy (key expansion or cache invalidation under way)",
+        doc: "bit 0: busy (key expansion or cache invalidation under way); readable while busy",
         fields: &[],
     },
     Register {
@@ -305,11 +306,66 @@ pub const REGISTERS: &[Register] = &[
         count: (crate::geometry::NUM_KEY_SLOTS * 4) as u16,
         stride: 4,
         access: RegAccess::Write,
-        doc: "key slot s word w at KEY_BASE + 16 s + 4 w (k0, l0, l1, l2); writing word 3 \
-              expands the key and empties the cache. Never readable",
+        doc: "key slot `s` word `w` at `0x3000 + 0x10 s + 4 w` (k0, l0, l1, l2); write all four \
+              words of a key, one key at a time; word 3 expands the key (27 cycles) and empties \
+              the cache (258 cycles); never readable",
         fields: &[],
     },
 ];
+
+impl RegAccess {
+    fn text(self) -> &'static str {
+        match self {
+            RegAccess::Read => "read",
+            RegAccess::Write => "write",
+            RegAccess::ReadWrite => "read/write",
+        }
+    }
+}
+
+/// `docs/registers.md`: the register map rendered from [`REGISTERS`] (the file is checked
+/// against this by a test; `make docs` rewrites it).
+pub fn markdown() -> String {
+    let mut out = String::from(
+        "# Registers\n\n\
+         Generated from `abi::regs::REGISTERS` by `make docs`; do not edit by hand (a test \
+         fails when this file and the code differ).\n\n\
+         32-bit registers at byte offsets of the translation core's configuration space. \
+         Writes to undefined offsets are ignored; reads of undefined offsets and of \
+         write-only registers return 0. Timing of accesses: \
+         [translation.md](translation.md#the-two-stage-pipeline).\n\n\
+         | offset | name | instances | stride | access | meaning |\n\
+         |---|---|---|---|---|---|\n",
+    );
+    for r in REGISTERS {
+        let stride = if r.count > 1 {
+            format!("`{:#x}`", r.stride)
+        } else {
+            "—".to_string()
+        };
+        out += &format!(
+            "| `{:#06x}` | `{}` | {} | {} | {} | {} |\n",
+            r.offset,
+            r.name,
+            r.count,
+            stride,
+            r.access.text(),
+            r.doc
+        );
+    }
+    out += "\n## Fields\n\n| register | field | bits | meaning |\n|---|---|---|---|\n";
+    for r in REGISTERS {
+        for f in r.fields {
+            let bits = if f.width == 1 {
+                format!("{}", f.shift)
+            } else {
+                format!("{}:{}", f.shift + f.width - 1, f.shift)
+            };
+            out += &format!("| `{}` | `{}` | {} | {} |\n", r.name, f.name, bits, f.doc);
+        }
+    }
+    out
+}
 
 #[cfg(test)]
 mod tests {
@@ -346,6 +402,21 @@ mod tests {
         assert_eq!(VI_CTRL_PD.width, crate::geometry::PD_BITS);
         assert_eq!(VI_CTRL_KEY_SLOT.width, crate::geometry::KEY_SLOT_BITS);
         assert_eq!(VI_FAULTS_COUNT.width, crate::geometry::FAULT_COUNT_BITS);
+    }
+
+    #[test]
+    fn docs_registers_md_is_generated_from_this_table() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/registers.md");
+        let text = markdown();
+        if std::env::var_os("SKIPWALK_WRITE_DOCS").is_some() {
+            std::fs::write(&path, &text).expect("write docs/registers.md");
+        }
+        let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            on_disk == text,
+            "docs/registers.md differs from abi::regs::REGISTERS: run `make docs`"
+        );
+        assert!(text.contains("`VI_CTRL`") && text.contains("| `PD_CTRL` | `valid` | 31 |"));
     }
 
     #[test]
