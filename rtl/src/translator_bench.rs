@@ -741,7 +741,7 @@ pub fn differential<S: TranslatorSim>(
     if hits == 0 && requests >= 2000 {
         return Err("the cache never hit".into());
     }
-    println!("seed {seed}: {requests} translations, {hits} cache hits, outcomes {outcomes:?}");
+    eprintln!("seed {seed}: {requests} translations, {hits} cache hits, outcomes {outcomes:?}");
     Ok(())
 }
 
