@@ -39,9 +39,10 @@ test: deps
 verilog:
 	$(CARGO) run --release -p rtl --bin skipwalk-verilog -- $(VERILOG_DIR)
 
-# Benchmarks of the translation core.
+# Benchmarks: the translation core (JSON), then simulation speed (JSON).
 bench: deps
 	$(CARGO) bench -p rtl --bench translator
+	$(CARGO) bench -p sim --bench speed
 
 # Regenerates the documents made from the code (docs/registers.md from abi::regs).
 docs:
