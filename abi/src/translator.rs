@@ -235,11 +235,7 @@ impl Translator {
 
     /// Applies a register write, exactly as the device does.
     pub fn write_reg(&mut self, offset: u16, value: u32) {
-        let block = |base: u16, stride: u16, count: usize| -> Option<(usize, u16)> {
-            let rel = offset.checked_sub(base)?;
-            let idx = (rel / stride) as usize;
-            (idx < count).then_some((idx, rel % stride))
-        };
+        let block = |base, stride, count| reg_block(offset, base, stride, count);
         if offset == regs::FAULT_THRESHOLD {
             self.fault_threshold = value as u8;
         } else if offset == regs::CACHE_INVALIDATE_ALL {
@@ -289,11 +285,7 @@ impl Translator {
 
     /// Answers a register read, exactly as the device does (keys read as 0).
     pub fn read_reg(&self, offset: u16) -> u32 {
-        let block = |base: u16, stride: u16, count: usize| -> Option<(usize, u16)> {
-            let rel = offset.checked_sub(base)?;
-            let idx = (rel / stride) as usize;
-            (idx < count).then_some((idx, rel % stride))
-        };
+        let block = |base, stride, count| reg_block(offset, base, stride, count);
         match offset {
             regs::ID => return regs::DEVICE_ID,
             regs::VERSION => return regs::ABI_VERSION,
@@ -505,6 +497,14 @@ impl Translator {
         }
         status
     }
+}
+
+/// Which instance of a register array `offset` falls in, and the offset inside it: `None` when
+/// it lies before `base` or past the `count` blocks of `stride` bytes.
+fn reg_block(offset: u16, base: u16, stride: u16, count: usize) -> Option<(usize, u16)> {
+    let rel = offset.checked_sub(base)?;
+    let idx = (rel / stride) as usize;
+    (idx < count).then_some((idx, rel % stride))
 }
 
 /// Calls `f(page_va, bytes)` for each page piece of `[va, va + len)`.
