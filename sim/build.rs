@@ -1,6 +1,7 @@
-//! Builds the Verilator model of the `Translator`: RustHDL writes the Verilog, Verilator turns
-//! it into C++, `cc` compiles it with a C shim whose accessors (one per port) are generated
-//! from the Verilog's port list, and a Rust file of bindings is written beside it.
+//! Builds the Verilator models of skipwalk's blocks: RustHDL writes each block's Verilog,
+//! Verilator turns it into C++, `cc` compiles it with a C shim whose accessors (one per port)
+//! are generated from the Verilog's port list, and one Rust file declares a safe wrapper per
+//! model (`V<Block>`: construction, waveform, clocking, one method per port).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -48,21 +49,43 @@ fn run(cmd: &mut Command) {
     assert!(status.success(), "{cmd:?} failed with {status}");
 }
 
-fn main() {
-    let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
-    let dir = out.join("translator");
+/// `snake_case` block name to the wrapper's `CamelCase` type name without the `V`.
+fn camel(name: &str) -> String {
+    name.split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+fn new_build(root: &Path) -> cc::Build {
+    let mut build = cc::Build::new();
+    build
+        .cpp(true)
+        .std("c++17")
+        .warnings(false)
+        .flag_if_supported("-w")
+        .include(root.join("include"))
+        .include(root.join("include/vltstd"));
+    build
+}
+
+/// Verilates one block and compiles it; returns the Rust declarations of its wrapper.
+fn model(out: &Path, root: &Path, name: &str, verilog: &str) -> String {
+    let class = format!("V{}", camel(name));
+    let p = name; // prefix of the shim's C symbols
+    let dir = out.join(name);
     let mdir = dir.join("obj");
     std::fs::create_dir_all(&mdir).expect("out dir");
-    let (_, verilog) = rtl::verilog::blocks()
-        .into_iter()
-        .next()
-        .expect("translator first");
-    let vfile = dir.join("translator.v");
+    let vfile = dir.join(format!("{name}.v"));
     // Verilating again is skipped while the Verilog text is unchanged.
-    let unchanged = std::fs::read_to_string(&vfile).ok().as_deref() == Some(verilog.as_str())
-        && mdir.join("VTranslator.h").exists();
+    let unchanged = std::fs::read_to_string(&vfile).ok().as_deref() == Some(verilog)
+        && mdir.join(format!("{class}.h")).exists();
     if !unchanged {
-        std::fs::write(&vfile, &verilog).expect("write verilog");
+        std::fs::write(&vfile, verilog).expect("write verilog");
         run(Command::new("verilator")
             .args([
                 "--cc",
@@ -76,7 +99,7 @@ fn main() {
                 "--top-module",
                 "top",
                 "--prefix",
-                "VTranslator",
+                &class,
                 "-Wno-fatal",
                 "-Wno-WIDTH",
                 "--Mdir",
@@ -84,94 +107,147 @@ fn main() {
             .arg(&mdir)
             .arg(&vfile));
     }
-    let root = String::from_utf8(
-        Command::new("verilator")
-            .args(["--getenv", "VERILATOR_ROOT"])
-            .output()
-            .expect("verilator")
-            .stdout,
-    )
-    .expect("utf-8");
-    let root = Path::new(root.trim());
 
-    let ports = ports(&verilog);
-    let mut shim = String::from(
-        "#include <cstdint>\n#include \"VTranslator.h\"\n#include \"verilated.h\"\n#include \"verilated_vcd_c.h\"\n\
-         struct Vt { VerilatedContext* ctx; VTranslator* m; VerilatedVcdC* vcd; };\n\
-         extern \"C\" {\n\
-         Vt* vt_new() { Vt* v = new Vt; v->ctx = new VerilatedContext; v->ctx->traceEverOn(true);\n\
-           v->m = new VTranslator{v->ctx}; v->vcd = nullptr; return v; }\n\
-         void vt_free(Vt* v) { if (v->vcd) { v->vcd->close(); delete v->vcd; } v->m->final(); delete v->m; delete v->ctx; delete v; }\n\
-         void vt_eval(Vt* v) { v->m->eval(); }\n\
-         int vt_trace_open(Vt* v, const char* path) { v->vcd = new VerilatedVcdC; v->m->trace(v->vcd, 99); v->vcd->open(path); return v->vcd->isOpen(); }\n\
-         void vt_trace_dump(Vt* v, uint64_t t) { if (v->vcd) v->vcd->dump(t); }\n",
+    let mut shim = format!(
+        "#include <cstdint>\n#include \"{class}.h\"\n#include \"verilated.h\"\n#include \"verilated_vcd_c.h\"\n\
+         struct {p}_t {{ VerilatedContext* ctx; {class}* m; VerilatedVcdC* vcd; }};\n\
+         extern \"C\" {{\n\
+         {p}_t* {p}_new() {{ {p}_t* v = new {p}_t; v->ctx = new VerilatedContext; v->ctx->traceEverOn(true);\n\
+           v->m = new {class}{{v->ctx}}; v->vcd = nullptr; return v; }}\n\
+         void {p}_free({p}_t* v) {{ if (v->vcd) {{ v->vcd->close(); delete v->vcd; }} v->m->final(); delete v->m; delete v->ctx; delete v; }}\n\
+         void {p}_eval({p}_t* v) {{ v->m->eval(); }}\n\
+         int {p}_trace_open({p}_t* v, const char* path) {{ v->vcd = new VerilatedVcdC; v->m->trace(v->vcd, 99); v->vcd->open(path); return v->vcd->isOpen(); }}\n\
+         void {p}_trace_dump({p}_t* v, uint64_t t) {{ if (v->vcd) v->vcd->dump(t); }}\n\
+         void {p}_trace_flush({p}_t* v) {{ if (v->vcd) v->vcd->flush(); }}\n",
     );
-    let mut rust = String::from("extern \"C\" {\n    fn vt_new() -> *mut Vt;\n    fn vt_free(m: *mut Vt);\n    fn vt_eval(m: *mut Vt);\n    fn vt_trace_open(m: *mut Vt, path: *const std::ffi::c_char) -> i32;\n    fn vt_trace_dump(m: *mut Vt, t: u64);\n");
+    let mut externs = format!(
+        "extern \"C\" {{\n    fn {p}_new() -> *mut ModelHandle;\n    fn {p}_free(m: *mut ModelHandle);\n    fn {p}_eval(m: *mut ModelHandle);\n    fn {p}_trace_open(m: *mut ModelHandle, path: *const std::ffi::c_char) -> i32;\n    fn {p}_trace_dump(m: *mut ModelHandle, t: u64);\n    fn {p}_trace_flush(m: *mut ModelHandle);\n"
+    );
     let mut methods = String::new();
-    for p in &ports {
-        let n = &p.name;
-        if p.input {
-            writeln!(
-                shim,
-                "void vt_set_{n}(Vt* v, uint64_t x) {{ v->m->{n} = x; }}"
-            )
-            .unwrap();
-            writeln!(rust, "    fn vt_set_{n}(m: *mut Vt, x: u64);").unwrap();
+    for port in ports(verilog) {
+        let n = &port.name;
+        if port.input {
+            writeln!(shim, "void {p}_set_{n}({p}_t* v, uint64_t x) {{ v->m->{n} = x; }}").unwrap();
+            writeln!(externs, "    fn {p}_set_{n}(m: *mut ModelHandle, x: u64);").unwrap();
             // Values are cut to the port's width, as the hardware would see them.
-            let value = if p.width == 64 {
+            let value = if port.width == 64 {
                 "x".to_string()
             } else {
-                format!("x & {:#x}", (1u64 << p.width) - 1)
+                format!("x & {:#x}", (1u64 << port.width) - 1)
             };
             writeln!(
                 methods,
-                "    /// Drives input `{n}` ({w} bits).\n    pub fn set_{n}(&mut self, x: u64) {{ unsafe {{ vt_set_{n}(self.ptr, {value}) }} }}",
-                w = p.width,
+                "    /// Drives input `{n}` ({w} bits).\n    pub fn set_{n}(&mut self, x: u64) {{ unsafe {{ {p}_ffi::{p}_set_{n}(self.ptr, {value}) }} }}",
+                w = port.width,
             )
             .unwrap();
         } else {
-            writeln!(shim, "uint64_t vt_get_{n}(Vt* v) {{ return v->m->{n}; }}").unwrap();
-            writeln!(rust, "    fn vt_get_{n}(m: *mut Vt) -> u64;").unwrap();
+            writeln!(shim, "uint64_t {p}_get_{n}({p}_t* v) {{ return v->m->{n}; }}").unwrap();
+            writeln!(externs, "    fn {p}_get_{n}(m: *mut ModelHandle) -> u64;").unwrap();
             writeln!(
                 methods,
-                "    /// Reads output `{n}` ({w} bits).\n    pub fn {n}(&self) -> u64 {{ unsafe {{ vt_get_{n}(self.ptr) }} }}",
-                w = p.width
+                "    /// Reads output `{n}` ({w} bits).\n    pub fn {n}(&self) -> u64 {{ unsafe {{ {p}_ffi::{p}_get_{n}(self.ptr) }} }}",
+                w = port.width
             )
             .unwrap();
         }
     }
     shim.push_str("}\n");
-    rust.push_str("}\n\n/// Port accessors of the Verilator model.\nimpl VTranslator {\n");
-    rust.push_str(&methods);
-    rust.push_str("}\n");
-    std::fs::write(dir.join("shim.cpp"), shim).expect("shim");
-    std::fs::write(out.join("vtranslator_ports.rs"), rust).expect("bindings");
+    externs.push_str("}\n");
+    let shim_file = dir.join("shim.cpp");
+    std::fs::write(&shim_file, shim).expect("shim");
 
-    let mut build = cc::Build::new();
-    build
-        .cpp(true)
-        .std("c++17")
-        .warnings(false)
-        .flag_if_supported("-w");
-    build
-        .include(&mdir)
-        .include(root.join("include"))
-        .include(root.join("include/vltstd"));
+    let mut build = new_build(root);
+    build.include(&mdir);
     let mut sources: Vec<PathBuf> = std::fs::read_dir(&mdir)
         .expect("obj dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "cpp"))
         .collect();
     sources.sort();
-    build.files(&sources);
-    for f in [
-        "verilated.cpp",
-        "verilated_threads.cpp",
-        "verilated_vcd_c.cpp",
-    ] {
-        build.file(root.join("include").join(f));
+    build.files(&sources).file(shim_file);
+    build.compile(&format!("v{name}"));
+
+    format!(
+        "mod {p}_ffi {{\n    use super::ModelHandle;\n    {externs}\n}}\n\
+         /// The Verilator model of `{name}`'s Verilog, stepped one clock at a time. Freed on drop.\n\
+         pub struct {class} {{\n    ptr: *mut ModelHandle,\n    cycle: u64,\n    tracing: bool,\n}}\n\
+         impl {class} {{\n\
+         /// A model in its power-on state, clock low, settled.\n\
+         pub fn new() -> {class} {{\n\
+             // SAFETY: the shim allocates a fresh model; the pointer is owned by the value.\n\
+             let ptr = unsafe {{ {p}_ffi::{p}_new() }};\n\
+             assert!(!ptr.is_null(), \"model allocation failed\");\n\
+             let mut m = {class} {{ ptr, cycle: 0, tracing: false }};\n\
+             m.set_clock(0);\n\
+             m.eval();\n\
+             m\n\
+         }}\n\
+         /// Like `new`, recording every edge into a VCD file at `path`.\n\
+         pub fn with_waveform(path: &std::path::Path) -> std::io::Result<{class}> {{\n\
+             let m = {class}::new();\n\
+             let c = crate::trace_path(path)?;\n\
+             // SAFETY: the model is live and the path is a valid C string for the call.\n\
+             if unsafe {{ {p}_ffi::{p}_trace_open(m.ptr, c.as_ptr()) }} == 0 {{\n\
+                 return Err(std::io::Error::other(format!(\"cannot open {{}}\", path.display())));\n\
+             }}\n\
+             Ok({class} {{ tracing: true, ..m }})\n\
+         }}\n\
+         /// Evaluates the combinational logic.\n\
+         pub fn eval(&mut self) {{ unsafe {{ {p}_ffi::{p}_eval(self.ptr) }} }}\n\
+         /// One clock period: rising edge, then falling edge (each dumped when tracing).\n\
+         pub fn step(&mut self) {{\n\
+             self.eval();\n\
+             if self.tracing {{ unsafe {{ {p}_ffi::{p}_trace_dump(self.ptr, self.cycle * 10) }} }}\n\
+             self.set_clock(1);\n\
+             self.eval();\n\
+             if self.tracing {{ unsafe {{ {p}_ffi::{p}_trace_dump(self.ptr, self.cycle * 10 + 5) }} }}\n\
+             self.set_clock(0);\n\
+             self.eval();\n\
+             self.cycle += 1;\n\
+         }}\n\
+         /// Writes buffered waveform data to the file.\n\
+         pub fn flush_waveform(&mut self) {{ unsafe {{ {p}_ffi::{p}_trace_flush(self.ptr) }} }}\n\
+         /// Rising edges so far.\n\
+         pub fn cycle(&self) -> u64 {{ self.cycle }}\n\
+         }}\n\
+         impl Default for {class} {{ fn default() -> Self {{ {class}::new() }} }}\n\
+         impl Drop for {class} {{\n\
+             fn drop(&mut self) {{\n\
+                 // SAFETY: the pointer came from `new` and is freed exactly once.\n\
+                 unsafe {{ {p}_ffi::{p}_free(self.ptr) }}\n\
+             }}\n\
+         }}\n\
+         /// Port accessors of the Verilator model.\n\
+         #[allow(clippy::missing_safety_doc)]\n\
+         impl {class} {{\n{methods}}}\n",
+        externs = externs.replace("fn ", "pub(super) fn "),
+    )
+}
+
+fn main() {
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
+    let root = String::from_utf8(
+        Command::new("verilator")
+            .args(["--getenv", "VERILATOR_ROOT"])
+            .output()
+            .expect("verilator (make deps installs it)")
+            .stdout,
+    )
+    .expect("utf-8");
+    let root = PathBuf::from(root.trim());
+
+    let mut rust = String::new();
+    for (name, verilog) in rtl::verilog::blocks() {
+        rust += &model(&out, &root, name, &verilog);
     }
-    build.file(dir.join("shim.cpp"));
-    build.compile("vtranslator");
+    std::fs::write(out.join("models.rs"), rust).expect("bindings");
+
+    // The Verilator runtime, once for every model.
+    let mut runtime = new_build(&root);
+    for f in ["verilated.cpp", "verilated_threads.cpp", "verilated_vcd_c.cpp"] {
+        runtime.file(root.join("include").join(f));
+    }
+    runtime.compile("verilated_runtime");
     println!("cargo:rerun-if-changed=build.rs");
 }

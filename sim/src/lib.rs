@@ -14,95 +14,24 @@ use rtl::translator_bench::{TranslatorInputs, TranslatorOutputs, TranslatorSim};
 
 /// The C++ side of a model (opaque).
 #[repr(C)]
-pub struct Vt {
+pub struct ModelHandle {
     _private: [u8; 0],
 }
 
-include!(concat!(env!("OUT_DIR"), "/vtranslator_ports.rs"));
-
-/// The Verilator model of the `Translator`, stepped one clock at a time. Freed on drop.
-pub struct VTranslator {
-    ptr: *mut Vt,
-    cycle: u64,
-    tracing: bool,
+/// `path` as a C string for the waveform writer, its directory created.
+fn trace_path(path: &Path) -> std::io::Result<CString> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    CString::new(path.to_string_lossy().as_bytes()).map_err(std::io::Error::other)
 }
 
-impl VTranslator {
-    /// A model in its power-on state, clock low, settled.
-    pub fn new() -> VTranslator {
-        // SAFETY: the shim allocates a fresh model; the pointer is owned by the value.
-        let ptr = unsafe { vt_new() };
-        assert!(!ptr.is_null(), "model allocation failed");
-        let mut m = VTranslator {
-            ptr,
-            cycle: 0,
-            tracing: false,
-        };
-        m.set_clock(0);
-        m.eval();
-        m
-    }
-
-    /// Like [`VTranslator::new`], recording every edge into a VCD file at `path`.
-    pub fn with_waveform(path: &Path) -> std::io::Result<VTranslator> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let m = VTranslator::new();
-        let c = CString::new(path.to_string_lossy().as_bytes()).map_err(std::io::Error::other)?;
-        // SAFETY: the model is live and the path is a valid C string for the call.
-        if unsafe { vt_trace_open(m.ptr, c.as_ptr()) } == 0 {
-            return Err(std::io::Error::other(format!(
-                "cannot open {}",
-                path.display()
-            )));
-        }
-        Ok(VTranslator { tracing: true, ..m })
-    }
-
-    /// Evaluates the combinational logic.
-    pub fn eval(&mut self) {
-        // SAFETY: the model is live.
-        unsafe { vt_eval(self.ptr) }
-    }
-
-    fn dump(&mut self, t: u64) {
-        if self.tracing {
-            // SAFETY: the model is live and tracing was opened on it.
-            unsafe { vt_trace_dump(self.ptr, t) }
-        }
-    }
-
-    /// One clock period: rising edge, then falling edge.
-    pub fn step(&mut self) {
-        self.eval();
-        self.dump(self.cycle * 10);
-        self.set_clock(1);
-        self.eval();
-        self.dump(self.cycle * 10 + 5);
-        self.set_clock(0);
-        self.eval();
-        self.cycle += 1;
-    }
-
-    /// Rising edges so far.
-    pub fn cycle(&self) -> u64 {
-        self.cycle
-    }
+#[allow(unsafe_op_in_unsafe_fn, clippy::new_without_default)]
+mod models {
+    use super::ModelHandle;
+    include!(concat!(env!("OUT_DIR"), "/models.rs"));
 }
-
-impl Default for VTranslator {
-    fn default() -> Self {
-        VTranslator::new()
-    }
-}
-
-impl Drop for VTranslator {
-    fn drop(&mut self) {
-        // SAFETY: the pointer came from `vt_new` and is freed exactly once.
-        unsafe { vt_free(self.ptr) }
-    }
-}
+pub use models::*;
 
 impl TranslatorSim for VTranslator {
     fn drive(&mut self, i: &TranslatorInputs) {
