@@ -46,7 +46,7 @@ bench: deps
 
 # Regenerates the documents made from the code (docs/registers.md from abi::regs).
 docs:
-	SKIPWALK_WRITE_DOCS=1 $(CARGO) test -p abi docs_registers_md
+	SKIPWALK_WRITE_DOCS=1 $(CARGO) test -p abi docs_
 
 clean:
 	$(CARGO) clean

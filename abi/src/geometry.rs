@@ -106,3 +106,8 @@ mod tests {
         assert_eq!(page_remaining(0x1ffe), 2);
     }
 }
+
+/// VIs of the default device build (each with queues and a doorbell page); the translation
+/// core's tables have room for [`NUM_VIS`].
+pub const DEVICE_VIS: usize = 4;
+const _: () = assert!(DEVICE_VIS.is_power_of_two() && DEVICE_VIS <= NUM_VIS);

@@ -7,9 +7,11 @@
 //! test compares the hardware against.
 
 pub mod cipher;
+pub mod frames;
 pub mod geometry;
 pub mod memory;
 pub mod pte;
+pub mod queues;
 pub mod regs;
 pub mod shortcut;
 pub mod status;
@@ -20,6 +22,7 @@ pub use cipher::{Key, ShortcutCipher};
 pub use geometry::*;
 pub use memory::{MemoryImage, TableMemory};
 pub use pte::Pte;
+pub use queues::{Completion, Descriptor, Opcode, QueueKind};
 pub use shortcut::{Plaintext, Shortcut, ShortcutError};
 pub use status::Status;
 pub use tables::{Access, TableBuilder, TableError};

@@ -23,6 +23,17 @@ pub const CACHE_INVALIDATE_PD: u16 = 0x0018;
 /// Bit 0: the translator is busy (key expansion or cache invalidation under way).
 pub const TRANSLATOR_STATUS: u16 = 0x001c;
 
+/// Device control ([`DEVICE_CTRL_LOOPBACK`]).
+pub const DEVICE_CTRL: u16 = 0x0020;
+/// Capabilities ([`CAPS_VIS`], [`CAPS_MAX_RING_LOG2`]), read-only.
+pub const CAPS: u16 = 0x0024;
+/// Frames sent on the network port (wrapping counter), read-only.
+pub const TX_FRAMES: u16 = 0x0028;
+/// Frames received into a receive descriptor (wrapping counter), read-only.
+pub const RX_FRAMES: u16 = 0x002c;
+/// Malformed frames dropped whole (wrapping counter), read-only.
+pub const RX_BAD_FRAMES: u16 = 0x0030;
+
 /// First per-PD configuration block.
 pub const PD_BASE: u16 = 0x1000;
 /// Bytes between per-PD blocks.
@@ -51,6 +62,56 @@ pub const KEY_STRIDE: u16 = 0x10;
 /// Key words 0..3 (`k0, l0, l1, l2`) at these offsets in a slot, write-only. Writing word 3
 /// expands the key into the slot's round keys and invalidates the whole cache.
 pub const KEY_WORD: u16 = 0x0;
+
+/// First per-VI queue block (device VIs only).
+pub const QUEUE_BASE: u16 = 0x4000;
+/// Bytes between per-VI queue blocks.
+pub const QUEUE_STRIDE: u16 = 0x40;
+/// Per-VI queues: first frame (device address >> 12) of the send-queue ring.
+pub const SQ_BASE: u16 = 0x00;
+/// Per-VI queues: first frame of the receive-queue ring.
+pub const RQ_BASE: u16 = 0x04;
+/// Per-VI queues: first frame of the completion-queue ring.
+pub const CQ_BASE: u16 = 0x08;
+/// Per-VI queues: log2 of the ring sizes ([`RING_SIZES_SQ`] …). Writing it resets every
+/// index of the VI's queues to 0 and disarms its event: the registrar writes it last.
+pub const RING_SIZES: u16 = 0x0c;
+/// Per-VI queues: send-queue head (next descriptor the device fetches), read-only.
+pub const SQ_HEAD: u16 = 0x10;
+/// Per-VI queues: receive-queue head, read-only.
+pub const RQ_HEAD: u16 = 0x14;
+/// Per-VI queues: completion-queue tail (next entry the device writes), read-only.
+pub const CQ_TAIL: u16 = 0x18;
+/// Per-VI queues: doorbell writes ignored (VI disabled or locked, or a value past the ring).
+pub const DOORBELL_DROPS: u16 = 0x1c;
+/// Per-VI queues: frames for this VI dropped (VI closed, no receive descriptor, CQ full).
+pub const RX_DROPS: u16 = 0x20;
+
+/// First doorbell page; VI `v`'s page is at `DOORBELL_BASE + v * DOORBELL_STRIDE`, so a bus
+/// with pages (a PCIe BAR) can map each into exactly one application.
+pub const DOORBELL_BASE: u32 = 0x10000;
+/// Bytes between doorbell pages.
+pub const DOORBELL_STRIDE: u32 = 0x1000;
+/// Doorbell: new send-queue tail (free-running index).
+pub const DB_SQ_TAIL: u32 = 0x0;
+/// Doorbell: new receive-queue tail.
+pub const DB_RQ_TAIL: u32 = 0x4;
+/// Doorbell: completion-queue head (entries the application has consumed).
+pub const DB_CQ_HEAD: u32 = 0x8;
+/// Doorbell: any write arms the VI's event for its next completion.
+pub const DB_CQ_ARM: u32 = 0xc;
+/// Bits of an MMIO byte address.
+pub const MMIO_ADDR_BITS: u32 = 20;
+
+/// Offset of a register in VI `vi`'s queue block.
+pub const fn queue_reg(vi: usize, reg: u16) -> u16 {
+    QUEUE_BASE + vi as u16 * QUEUE_STRIDE + reg
+}
+
+/// MMIO address of a doorbell register of VI `vi`.
+pub const fn doorbell(vi: usize, reg: u32) -> u32 {
+    DOORBELL_BASE + vi as u32 * DOORBELL_STRIDE + reg
+}
 
 /// Offset of a register in PD `pd`'s block.
 pub const fn pd_reg(pd: usize, reg: u16) -> u16 {
@@ -163,6 +224,49 @@ pub const VI_FAULTS_LOCKED: Field = Field {
     doc: "the fault count reached FAULT_THRESHOLD; rewrite VI_CTRL to unlock",
 };
 
+/// DEVICE_CTRL: the TX stream feeds the device's own RX.
+pub const DEVICE_CTRL_LOOPBACK: Field = Field {
+    name: "loopback",
+    shift: 0,
+    width: 1,
+    doc: "internal loopback: frames sent are received by this device; external ports idle",
+};
+/// CAPS: VIs with queues.
+pub const CAPS_VIS: Field = Field {
+    name: "vis",
+    shift: 0,
+    width: 8,
+    doc: "VIs with queues and doorbell pages",
+};
+/// CAPS: largest ring.
+pub const CAPS_MAX_RING_LOG2: Field = Field {
+    name: "max_ring_log2",
+    shift: 8,
+    width: 4,
+    doc: "log2 of the largest ring",
+};
+/// RING_SIZES: log2 entries of the send queue.
+pub const RING_SIZES_SQ: Field = Field {
+    name: "sq_log2",
+    shift: 0,
+    width: 4,
+    doc: "log2 of the send queue's entries (values above max_ring_log2 are clamped)",
+};
+/// RING_SIZES: log2 entries of the receive queue.
+pub const RING_SIZES_RQ: Field = Field {
+    name: "rq_log2",
+    shift: 4,
+    width: 4,
+    doc: "log2 of the receive queue's entries (clamped likewise)",
+};
+/// RING_SIZES: log2 entries of the completion queue.
+pub const RING_SIZES_CQ: Field = Field {
+    name: "cq_log2",
+    shift: 8,
+    width: 4,
+    doc: "log2 of the completion queue's entries (clamped likewise)",
+};
+
 /// Who may access a register, and how.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RegAccess {
@@ -180,7 +284,7 @@ pub struct Register {
     /// Name in documentation.
     pub name: &'static str,
     /// Byte offset of the first instance.
-    pub offset: u16,
+    pub offset: u32,
     /// Instances (1 for a single register).
     pub count: u16,
     /// Bytes between instances.
@@ -193,11 +297,11 @@ pub struct Register {
     pub fields: &'static [Field],
 }
 
-/// Every register of the translation core.
+/// Every register of the device: the translation core's, then the queues' and doorbells'.
 pub const REGISTERS: &[Register] = &[
     Register {
         name: "ID",
-        offset: ID,
+        offset: (ID) as u32,
         count: 1,
         stride: 0,
         access: RegAccess::Read,
@@ -206,7 +310,7 @@ pub const REGISTERS: &[Register] = &[
     },
     Register {
         name: "VERSION",
-        offset: VERSION,
+        offset: (VERSION) as u32,
         count: 1,
         stride: 0,
         access: RegAccess::Read,
@@ -215,7 +319,7 @@ pub const REGISTERS: &[Register] = &[
     },
     Register {
         name: "FAULT_THRESHOLD",
-        offset: FAULT_THRESHOLD,
+        offset: (FAULT_THRESHOLD) as u32,
         count: 1,
         stride: 0,
         access: RegAccess::ReadWrite,
@@ -224,7 +328,7 @@ pub const REGISTERS: &[Register] = &[
     },
     Register {
         name: "CACHE_INVALIDATE_ALL",
-        offset: CACHE_INVALIDATE_ALL,
+        offset: (CACHE_INVALIDATE_ALL) as u32,
         count: 1,
         stride: 0,
         access: RegAccess::Write,
@@ -234,7 +338,7 @@ pub const REGISTERS: &[Register] = &[
     },
     Register {
         name: "CACHE_INVALIDATE_PD",
-        offset: CACHE_INVALIDATE_PD,
+        offset: (CACHE_INVALIDATE_PD) as u32,
         count: 1,
         stride: 0,
         access: RegAccess::Write,
@@ -243,7 +347,7 @@ pub const REGISTERS: &[Register] = &[
     },
     Register {
         name: "TRANSLATOR_STATUS",
-        offset: TRANSLATOR_STATUS,
+        offset: (TRANSLATOR_STATUS) as u32,
         count: 1,
         stride: 0,
         access: RegAccess::Read,
@@ -251,8 +355,53 @@ pub const REGISTERS: &[Register] = &[
         fields: &[],
     },
     Register {
+        name: "DEVICE_CTRL",
+        offset: DEVICE_CTRL as u32,
+        count: 1,
+        stride: 0,
+        access: RegAccess::ReadWrite,
+        doc: "device control",
+        fields: &[DEVICE_CTRL_LOOPBACK],
+    },
+    Register {
+        name: "CAPS",
+        offset: CAPS as u32,
+        count: 1,
+        stride: 0,
+        access: RegAccess::Read,
+        doc: "what this build of the device has",
+        fields: &[CAPS_VIS, CAPS_MAX_RING_LOG2],
+    },
+    Register {
+        name: "TX_FRAMES",
+        offset: TX_FRAMES as u32,
+        count: 1,
+        stride: 0,
+        access: RegAccess::Read,
+        doc: "frames sent (wrapping)",
+        fields: &[],
+    },
+    Register {
+        name: "RX_FRAMES",
+        offset: RX_FRAMES as u32,
+        count: 1,
+        stride: 0,
+        access: RegAccess::Read,
+        doc: "frames that consumed a receive descriptor (wrapping)",
+        fields: &[],
+    },
+    Register {
+        name: "RX_BAD_FRAMES",
+        offset: RX_BAD_FRAMES as u32,
+        count: 1,
+        stride: 0,
+        access: RegAccess::Read,
+        doc: "malformed frames or frames for no VI, dropped whole (wrapping)",
+        fields: &[],
+    },
+    Register {
         name: "PD_CTRL",
-        offset: PD_BASE + PD_CTRL,
+        offset: (PD_BASE + PD_CTRL) as u32,
         count: crate::geometry::NUM_PDS as u16,
         stride: PD_STRIDE,
         access: RegAccess::ReadWrite,
@@ -266,7 +415,7 @@ pub const REGISTERS: &[Register] = &[
     },
     Register {
         name: "PD_WINDOW_BASE",
-        offset: PD_BASE + PD_WINDOW_BASE,
+        offset: (PD_BASE + PD_WINDOW_BASE) as u32,
         count: crate::geometry::NUM_PDS as u16,
         stride: PD_STRIDE,
         access: RegAccess::ReadWrite,
@@ -275,7 +424,7 @@ pub const REGISTERS: &[Register] = &[
     },
     Register {
         name: "PD_WINDOW_PAGES",
-        offset: PD_BASE + PD_WINDOW_PAGES,
+        offset: (PD_BASE + PD_WINDOW_PAGES) as u32,
         count: crate::geometry::NUM_PDS as u16,
         stride: PD_STRIDE,
         access: RegAccess::ReadWrite,
@@ -284,7 +433,7 @@ pub const REGISTERS: &[Register] = &[
     },
     Register {
         name: "VI_CTRL",
-        offset: VI_BASE + VI_CTRL,
+        offset: (VI_BASE + VI_CTRL) as u32,
         count: crate::geometry::NUM_VIS as u16,
         stride: VI_STRIDE,
         access: RegAccess::ReadWrite,
@@ -293,7 +442,7 @@ pub const REGISTERS: &[Register] = &[
     },
     Register {
         name: "VI_FAULTS",
-        offset: VI_BASE + VI_FAULTS,
+        offset: (VI_BASE + VI_FAULTS) as u32,
         count: crate::geometry::NUM_VIS as u16,
         stride: VI_STRIDE,
         access: RegAccess::Read,
@@ -302,13 +451,130 @@ pub const REGISTERS: &[Register] = &[
     },
     Register {
         name: "KEY_WORD",
-        offset: KEY_BASE + KEY_WORD,
+        offset: (KEY_BASE + KEY_WORD) as u32,
         count: (crate::geometry::NUM_KEY_SLOTS * 4) as u16,
         stride: 4,
         access: RegAccess::Write,
         doc: "key slot `s` word `w` at `0x3000 + 0x10 s + 4 w` (k0, l0, l1, l2); write all four \
               words of a key, one key at a time; word 3 expands the key (27 cycles) and empties \
               the cache (258 cycles); never readable",
+        fields: &[],
+    },
+    Register {
+        name: "SQ_BASE",
+        offset: (QUEUE_BASE + SQ_BASE) as u32,
+        count: crate::geometry::DEVICE_VIS as u16,
+        stride: QUEUE_STRIDE,
+        access: RegAccess::ReadWrite,
+        doc: "first frame (device address >> 12) of the send-queue ring (bits 27:0)",
+        fields: &[],
+    },
+    Register {
+        name: "RQ_BASE",
+        offset: (QUEUE_BASE + RQ_BASE) as u32,
+        count: crate::geometry::DEVICE_VIS as u16,
+        stride: QUEUE_STRIDE,
+        access: RegAccess::ReadWrite,
+        doc: "first frame of the receive-queue ring (bits 27:0)",
+        fields: &[],
+    },
+    Register {
+        name: "CQ_BASE",
+        offset: (QUEUE_BASE + CQ_BASE) as u32,
+        count: crate::geometry::DEVICE_VIS as u16,
+        stride: QUEUE_STRIDE,
+        access: RegAccess::ReadWrite,
+        doc: "first frame of the completion-queue ring (bits 27:0)",
+        fields: &[],
+    },
+    Register {
+        name: "RING_SIZES",
+        offset: (QUEUE_BASE + RING_SIZES) as u32,
+        count: crate::geometry::DEVICE_VIS as u16,
+        stride: QUEUE_STRIDE,
+        access: RegAccess::ReadWrite,
+        doc: "ring sizes; a write resets the VI's queue indices to 0 and disarms its event",
+        fields: &[RING_SIZES_SQ, RING_SIZES_RQ, RING_SIZES_CQ],
+    },
+    Register {
+        name: "SQ_HEAD",
+        offset: (QUEUE_BASE + SQ_HEAD) as u32,
+        count: crate::geometry::DEVICE_VIS as u16,
+        stride: QUEUE_STRIDE,
+        access: RegAccess::Read,
+        doc: "send-queue head: index of the next descriptor the device fetches",
+        fields: &[],
+    },
+    Register {
+        name: "RQ_HEAD",
+        offset: (QUEUE_BASE + RQ_HEAD) as u32,
+        count: crate::geometry::DEVICE_VIS as u16,
+        stride: QUEUE_STRIDE,
+        access: RegAccess::Read,
+        doc: "receive-queue head: index of the next receive descriptor a frame consumes",
+        fields: &[],
+    },
+    Register {
+        name: "CQ_TAIL",
+        offset: (QUEUE_BASE + CQ_TAIL) as u32,
+        count: crate::geometry::DEVICE_VIS as u16,
+        stride: QUEUE_STRIDE,
+        access: RegAccess::Read,
+        doc: "completion-queue tail: index of the next entry the device writes",
+        fields: &[],
+    },
+    Register {
+        name: "DOORBELL_DROPS",
+        offset: (QUEUE_BASE + DOORBELL_DROPS) as u32,
+        count: crate::geometry::DEVICE_VIS as u16,
+        stride: QUEUE_STRIDE,
+        access: RegAccess::Read,
+        doc: "doorbell writes ignored: VI disabled or locked, or a tail more than the ring size ahead of the head, or a CQ head past the tail (wrapping)",
+        fields: &[],
+    },
+    Register {
+        name: "RX_DROPS",
+        offset: (QUEUE_BASE + RX_DROPS) as u32,
+        count: crate::geometry::DEVICE_VIS as u16,
+        stride: QUEUE_STRIDE,
+        access: RegAccess::Read,
+        doc: "frames for this VI dropped: VI disabled or locked, no receive descriptor, or CQ full (wrapping)",
+        fields: &[],
+    },
+    Register {
+        name: "SQ_TAIL",
+        offset: DOORBELL_BASE + DB_SQ_TAIL,
+        count: crate::geometry::DEVICE_VIS as u16,
+        stride: DOORBELL_STRIDE as u16,
+        access: RegAccess::ReadWrite,
+        doc: "doorbell page of VI `v` at `0x10000 + 0x1000 v`: new send-queue tail (bits 11:0, free-running); reads return it",
+        fields: &[],
+    },
+    Register {
+        name: "RQ_TAIL",
+        offset: DOORBELL_BASE + DB_RQ_TAIL,
+        count: crate::geometry::DEVICE_VIS as u16,
+        stride: DOORBELL_STRIDE as u16,
+        access: RegAccess::ReadWrite,
+        doc: "doorbell page of VI `v` at `0x10000 + 0x1000 v`: new receive-queue tail (bits 11:0, free-running); reads return it",
+        fields: &[],
+    },
+    Register {
+        name: "CQ_HEAD",
+        offset: DOORBELL_BASE + DB_CQ_HEAD,
+        count: crate::geometry::DEVICE_VIS as u16,
+        stride: DOORBELL_STRIDE as u16,
+        access: RegAccess::ReadWrite,
+        doc: "doorbell page of VI `v` at `0x10000 + 0x1000 v`: completion-queue head: entries consumed (bits 11:0, free-running); reads return it",
+        fields: &[],
+    },
+    Register {
+        name: "CQ_ARM",
+        offset: DOORBELL_BASE + DB_CQ_ARM,
+        count: crate::geometry::DEVICE_VIS as u16,
+        stride: DOORBELL_STRIDE as u16,
+        access: RegAccess::ReadWrite,
+        doc: "doorbell page of VI `v` at `0x10000 + 0x1000 v`: any write arms the VI's event for its next completion; reads return bit 0 armed",
         fields: &[],
     },
 ];
@@ -330,10 +596,13 @@ pub fn markdown() -> String {
         "# Registers\n\n\
          Generated from `abi::regs::REGISTERS` by `make docs`; do not edit by hand (a test \
          fails when this file and the code differ).\n\n\
-         32-bit registers at byte offsets of the translation core's configuration space. \
-         Writes to undefined offsets are ignored; reads of undefined offsets and of \
-         write-only registers return 0. Timing of accesses: \
-         [translation.md](translation.md#the-two-stage-pipeline).\n\n\
+         32-bit registers at byte offsets of the device's MMIO space (20 address bits). \
+         Offsets below `0x4000` except the device's own globals (`0x20`–`0x3f`) belong to the \
+         translation core; `0x4000` up are the per-VI queue blocks, and from `0x10000` one \
+         4 KiB doorbell page per VI. Writes to undefined offsets are ignored; reads of \
+         undefined offsets and of write-only registers return 0. Timing of the translation \
+         core's registers: [translation.md](translation.md#the-two-stage-pipeline); the queue \
+         structures: [queues.md](queues.md).\n\n\
          | offset | name | instances | stride | access | meaning |\n\
          |---|---|---|---|---|---|\n",
     );
@@ -344,7 +613,7 @@ pub fn markdown() -> String {
             "—".to_string()
         };
         out += &format!(
-            "| `{:#06x}` | `{}` | {} | {} | {} | {} |\n",
+            "| `{:#07x}` | `{}` | {} | {} | {} | {} |\n",
             r.offset,
             r.name,
             r.count,
@@ -373,10 +642,10 @@ mod tests {
 
     #[test]
     fn registers_do_not_overlap() {
-        let mut spans: Vec<(u16, u16, &str)> = vec![];
+        let mut spans: Vec<(u32, u32, &str)> = vec![];
         for r in REGISTERS {
-            for i in 0..r.count {
-                let o = r.offset + i * r.stride;
+            for i in 0..u32::from(r.count) {
+                let o = r.offset + i * u32::from(r.stride);
                 assert_eq!(o % 4, 0, "{} unaligned", r.name);
                 spans.push((o, o + 4, r.name));
             }
@@ -424,5 +693,8 @@ mod tests {
         assert_eq!(pd_reg(3, PD_WINDOW_PAGES), 0x1038);
         assert_eq!(vi_reg(7, VI_FAULTS), 0x2074);
         assert_eq!(key_reg(2, 3), 0x302c);
+        assert_eq!(queue_reg(1, RX_DROPS), 0x4060);
+        assert_eq!(doorbell(3, DB_CQ_ARM), 0x1300c);
+        assert!(doorbell(crate::geometry::DEVICE_VIS, 0) <= 1 << MMIO_ADDR_BITS);
     }
 }

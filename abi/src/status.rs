@@ -60,7 +60,8 @@ statuses! {
     ViDisabled = 1, "vi_disabled", false;
     /// The VI has locked itself after too many shortcut faults.
     ViLocked = 2, "vi_locked", false;
-    /// The request length is zero or larger than one leaf table spans.
+    /// The length is zero or too large (a translation spans at most one leaf table; a
+    /// descriptor carries at most `MAX_MESSAGE_LEN` bytes).
     BadLength = 3, "bad_length", false;
     /// The VI's protection domain is not valid.
     PdInvalid = 4, "pd_invalid", false;
@@ -90,10 +91,20 @@ statuses! {
     ReadOnly = 16, "read_only", false;
     /// The leaf entry's frame lies beyond the device address width.
     FrameRange = 17, "frame_range", false;
-    /// A table read returned a DMA error.
+    /// A DMA read (a table entry or payload) returned an error.
     DmaError = 18, "dma_error", false;
     /// The VI's translation mode is not defined.
     BadMode = 19, "bad_mode", false;
+    /// The descriptor's opcode is not defined for its queue.
+    BadOpcode = 20, "bad_opcode", false;
+    /// The buffer address is not a multiple of `BUFFER_ALIGN` bytes.
+    Misaligned = 21, "misaligned", false;
+    /// A send names a destination VI the device does not have.
+    BadDest = 22, "bad_dest", false;
+    /// The frame is longer than the receive descriptor's buffer.
+    BufferTooSmall = 23, "buffer_too_small", false;
+    /// The frame ended before or after the length its header announced.
+    BadFrame = 24, "bad_frame", false;
 }
 
 impl Status {
@@ -119,6 +130,17 @@ impl Status {
         Status::NotPinned,
         Status::ReadOnly,
         Status::FrameRange,
+    ];
+
+    /// Statuses that the device's queues report and the translation core never does: the
+    /// descriptor checks (applied before translation, in this order; see
+    /// `queues::precheck`) and the receive path's frame checks.
+    pub const QUEUE_ONLY: &'static [Status] = &[
+        Status::BadOpcode,
+        Status::Misaligned,
+        Status::BadDest,
+        Status::BufferTooSmall,
+        Status::BadFrame,
     ];
 
     /// The numeric code.
@@ -154,7 +176,11 @@ mod tests {
         seen.sort();
         seen.dedup();
         assert_eq!(seen.len(), Status::CHECK_ORDER.len());
-        assert_eq!(seen.len(), Status::ALL.len() - 1);
+        assert_eq!(
+            seen.len(),
+            Status::ALL.len() - 1 - Status::QUEUE_ONLY.len()
+        );
+        assert!(Status::QUEUE_ONLY.iter().all(|s| !seen.contains(s)));
         assert!(!seen.contains(&Status::Ok));
     }
 

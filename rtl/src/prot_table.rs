@@ -23,6 +23,8 @@
 //! | `pd_index`        | 3     | in  | PD to read (result next cycle)                        |
 //! | `pd_valid` … `pd_win_pages` | | out | the PD's configuration                            |
 //! | `fault_valid`     | 1     | in  | count a shortcut fault against `chk_vi` (held a cycle; faults at least 2 cycles apart) |
+//! | `open_vi`         | 3     | in  | VI to query for the doorbells                         |
+//! | `open_vi_open`    | 1     | out | that VI is enabled and not locked (combinational)     |
 
 use abi::regs;
 use rust_hdl::prelude::*;
@@ -97,6 +99,10 @@ pub struct ProtTable {
     pub pd_win_pages: Signal<Out, Bits<FRAME_W>>,
     /// Count a shortcut fault against `chk_vi`.
     pub fault_valid: Signal<In, Bit>,
+    /// VI whose state to report on `open_vi_open` (the doorbells' query).
+    pub open_vi: Signal<In, Bits<VI_W>>,
+    /// `open_vi` is enabled and not locked (combinational).
+    pub open_vi_open: Signal<Out, Bit>,
     vi_ctrl: [DFF<Bits<11>>; NUM_VIS],
     vi_faults: [DFF<Bits<9>>; NUM_VIS],
     threshold: DFF<Bits<8>>,
@@ -152,6 +158,8 @@ impl Default for ProtTable {
             cfg_re: Default::default(),
             cfg_rdata: Default::default(),
             cfg_hit: Default::default(),
+            open_vi: Default::default(),
+            open_vi_open: Default::default(),
             pd_written: Default::default(),
             lk_vi: Default::default(),
             lk_enabled: Default::default(),
@@ -278,6 +286,7 @@ impl Logic for ProtTable {
         self.lk_pd.next = 0.into();
         self.lk_slot.next = 0.into();
         self.fault_sel.next = 0.into();
+        self.open_vi_open.next = false;
         self.sel_ctrl.next = 0.into();
         self.sel_faults.next = 0.into();
         for i in 0..8 {
@@ -294,6 +303,10 @@ impl Logic for ProtTable {
             }
             if self.chk_vi.val() == self.vi_ids[i].val() {
                 self.fault_sel.next = self.vi_faults[i].q.val();
+            }
+            if self.open_vi.val() == self.vi_ids[i].val() {
+                self.open_vi_open.next =
+                    self.vi_ctrl[i].q.val().get_bit(0) && !self.vi_faults[i].q.val().get_bit(8);
             }
         }
         // `chk_vi`'s fault state, registered: the translator holds `chk_vi` for the whole job,

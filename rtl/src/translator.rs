@@ -47,6 +47,8 @@
 //! | `cfg_rsp_ready`  | 1     | in  | read data taken                                        |
 //! | `cfg_rsp_data`   | 32    | out | the value read (keys read as 0)                        |
 //! | `busy`           | 1     | out | key expansion or cache invalidation under way          |
+//! | `open_vi`        | 3     | in  | VI to query (for the doorbells)                        |
+//! | `open_vi_open`   | 1     | out | that VI is enabled and not locked (combinational)      |
 //!
 //! Timing (measured by the benchmark, `docs/performance.md`): a cache hit, a physical request
 //! or an early failure is answered 6 cycles after its request is taken, and back-to-back hits
@@ -173,6 +175,10 @@ pub struct Translator {
     pub cfg_rsp_data: Signal<Out, Bits<32>>,
     /// Key expansion or cache invalidation under way.
     pub busy: Signal<Out, Bit>,
+    /// VI to query (the doorbells ask whether it takes work).
+    pub open_vi: Signal<In, Bits<VI_W>>,
+    /// `open_vi` is enabled and not locked.
+    pub open_vi_open: Signal<Out, Bit>,
 
     prot: ProtTable,
     cache: XlateCache,
@@ -336,7 +342,7 @@ impl Translator {
             st_addr_range: status_const(Status::AddrRange),
             st_read_only: status_const(Status::ReadOnly),
         } defaults {
-            clock, reset, req_valid, req_ready, req_vi, req_va, req_shortcut, req_length,
+            clock, reset, open_vi, open_vi_open, req_valid, req_ready, req_vi, req_va, req_shortcut, req_length,
             req_write, rsp_valid, rsp_ready, rsp_status, rsp_da, rsp_bytes, rsp_last, rsp_hit,
             pte_req_valid, pte_req_ready, pte_req_addr, pte_req_tag, pte_rsp_valid,
             pte_rsp_ready, pte_rsp_data, pte_rsp_tag, pte_rsp_error, cfg_valid, cfg_ready,
@@ -710,6 +716,8 @@ impl Logic for Translator {
         self.check.win_base.next = self.p_win_base.q.val();
         self.check.win_end.next = self.p_win_end.q.val();
         self.prot.chk_vi.next = self.p_vi.q.val();
+        self.prot.open_vi.next = self.open_vi.val();
+        self.open_vi_open.next = self.prot.open_vi_open.val();
         // A shortcut fault is counted once, in the first cycle of its response.
         self.prot.fault_valid.next =
             self.p_fault.q.val() && self.p_state.q.val() == PageState::Emit;
