@@ -11,6 +11,10 @@ use std::path::PathBuf;
 use rust_hdl::core::prelude::*;
 use rust_hdl::core::vcd_probe::{write_vcd_change, write_vcd_dump, write_vcd_header, VCDProbe};
 
+/// The `rand` crate the harness models draw from ([`MemoryModel::drive`] takes its generators),
+/// for test crates that do not depend on it themselves.
+pub use rand;
+
 /// A block driven by one clock.
 pub trait Clocked: Block {
     /// The block's clock input.

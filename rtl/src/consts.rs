@@ -43,3 +43,11 @@ pub fn status_const(s: Status) -> Constant<Bits<STATUS_W>> {
 pub fn konst<const N: usize>(v: u64) -> Constant<Bits<N>> {
     Constant::new(v.into())
 }
+
+/// Builds a block whose fields are all `Default` except the listed ones (constants, mostly).
+#[macro_export]
+macro_rules! with_defaults {
+    ($t:ident { $($field:ident : $value:expr),* $(,)? } defaults { $($d:ident),* $(,)? }) => {
+        $t { $($field: $value,)* $($d: Default::default(),)* }
+    };
+}

@@ -8,8 +8,10 @@
 pub mod bench;
 pub mod bram;
 pub mod consts;
+pub mod fifo;
 pub mod flow;
 pub mod prot_table;
+pub mod queue_manager;
 pub mod shortcut_check;
 pub mod speck_decrypt;
 #[cfg(test)]

@@ -60,6 +60,7 @@ use abi::{regs, Status};
 use rust_hdl::prelude::*;
 
 use crate::consts::*;
+use crate::with_defaults;
 use crate::prot_table::ProtTable;
 use crate::shortcut_check::ShortcutCheck;
 use crate::speck_decrypt::SpeckDecrypt;
@@ -299,13 +300,6 @@ pub struct Translator {
 const _: () = assert!(abi::TranslationMode::Shortcut as u8 == 0);
 const _: () = assert!(regs::KEY_BASE == 0x3000 && regs::KEY_STRIDE == 0x10 && regs::KEY_WORD == 0);
 const _: () = assert!(abi::LEVELS == 4 && abi::PAGE_SIZE == 4096);
-
-/// Builds a block whose fields are all `Default` except the listed ones.
-macro_rules! with_defaults {
-    ($t:ident { $($field:ident : $value:expr),* $(,)? } defaults { $($d:ident),* $(,)? }) => {
-        $t { $($field: $value,)* $($d: Default::default(),)* }
-    };
-}
 
 impl Translator {
     /// A translator in its reset state.
