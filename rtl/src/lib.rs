@@ -12,6 +12,8 @@ pub mod fifo;
 pub mod flow;
 pub mod prot_table;
 pub mod queue_manager;
+pub mod rx_engine;
+pub mod send_engine;
 pub mod shortcut_check;
 pub mod speck_decrypt;
 #[cfg(test)]

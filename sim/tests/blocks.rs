@@ -35,7 +35,9 @@ use std::path::{Path, PathBuf};
 use abi::pte::{Pte, PTE_PINNED, PTE_PRESENT, PTE_WRITABLE};
 use abi::shortcut::{check, va_tag, Plaintext, TableWindow};
 use abi::translator::{cache_index, walk, CacheEntry, PdConfig, Translator as Golden};
-use abi::{regs, Access, Key, MemoryImage, ShortcutCipher, Status, TableBuilder, PAGE_SIZE};
+use abi::{
+    regs, Access, Key, MemoryImage, ShortcutCipher, Status, TableBuilder, TableMemory, PAGE_SIZE,
+};
 use rtl::bench::rand::rngs::SmallRng;
 use rtl::bench::rand::seq::SliceRandom;
 use rtl::bench::rand::{Rng, SeedableRng};
@@ -854,10 +856,10 @@ fn walker_jobs(pair: &mut WalkerPair, seed: u64) -> Result<(), String> {
             let inputs = WalkerIn {
                 reset: reset.into(),
                 job_valid: offering.into(),
-                job_level: if offering { level.into() } else { noise(&mut rng) },
-                job_table: if offering { table } else { noise(&mut rng) },
-                job_va: if holding { va } else { noise(&mut rng) },
-                job_write: if holding { write.into() } else { noise(&mut rng) },
+                job_level: if offering { j.level.into() } else { noise(&mut rng) },
+                job_table: if offering { j.table } else { noise(&mut rng) },
+                job_va: if holding { j.va } else { noise(&mut rng) },
+                job_write: if holding { j.write.into() } else { noise(&mut rng) },
                 job_win_base: if holding { win_base } else { noise(&mut rng) },
                 job_win_end: if holding { win_end } else { noise(&mut rng) },
                 pte_req_ready: (m.req_ready && !reset).into(),
@@ -887,7 +889,7 @@ fn walker_jobs(pair: &mut WalkerPair, seed: u64) -> Result<(), String> {
                 o.pte_req_addr,
                 o.pte_req_tag,
                 m.rsp.is_some(),
-                true,
+                o.pte_rsp_ready != 0,
             );
             if o.res_valid != 0 && res_ready {
                 result = Some((o.res_status, o.res_frame, o.res_writable != 0));
@@ -1217,7 +1219,7 @@ fn prot_table_traffic(pair: &mut ProtPair, seed: u64) -> Result<(), String> {
     );
     if locked_cycles == 0 || reads < 1_000 || writes < 1_000 {
         return Err(format!(
-            "too little exercised: {reads} reads, {writes} writes, no lock seen"
+            "too little exercised: {reads} reads, {writes} writes, {locked_cycles} cycles locked"
         ));
     }
     Ok(())
@@ -1406,8 +1408,9 @@ fn cache_traffic(pair: &mut CachePair, seed: u64) -> Result<(), String> {
                     o.hit
                 ));
             }
-            if want && (o.hit_frame != u64::from(p.entry.frame))
-                || want && (o.hit_writable != 0) != p.entry.writable
+            if want
+                && (o.hit_frame != u64::from(p.entry.frame)
+                    || (o.hit_writable != 0) != p.entry.writable)
             {
                 return Err(format!(
                     "cycle {at}: hit frame {:#x} writable {}, entry {:?}",

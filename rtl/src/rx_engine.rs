@@ -1,0 +1,499 @@
+//! `RxEngine`: the receive half of the DMA engine. Frames in; payloads written into the
+//! buffers of the destination VI's receive descriptors, one completion per frame taken.
+//!
+//! One frame at a time: the header is checked (`abi::frames`: magic, length, a VI of the
+//! device) — a malformed frame is drained and counted (`rx_bad`). The queue manager then
+//! grants the VI's next receive descriptor or refuses (VI closed, RQ empty, CQ full: the frame
+//! is drained, counted there). The descriptor is read and checked like a send's (opcode
+//! `recv`, length, alignment, and `buffer_too_small` when the frame does not fit), the first
+//! `length` bytes of its buffer are translated for a device write, and each translated page is
+//! written straight from the RX stream. A frame whose `last` comes early or late ends with
+//! `bad_frame` (a write already requested is completed with zero words, inside the buffer);
+//! any failure drains the rest of the frame and of the translation, then completes.
+//!
+//! | port | width | dir | meaning |
+//! |---|---|---|---|
+//! | `rx_*` | | in | frames: `valid/ready`, `data`, `last` |
+//! | `rq_query`, `rq_vi` | 1, 2 | out | ask for the VI's next receive descriptor |
+//! | `rq_answer`, `rq_granted`, `rq_da`, `rq_index` | | in | the answer |
+//! | `rd_req_*`, `rd_rd_*` | | out, in | the receive descriptor's read (32 bytes) and its words |
+//! | `xl_req_*`, `xl_rsp_*` | | out, in | translation of the buffer (a device write) |
+//! | `wr_req_*` | | out | payload writes: `valid/ready`, `da`, `len` bytes |
+//! | `wr_*` | | out | their data: `valid/ready`, `data`, `last` |
+//! | `cmp_*` | | out | the completion, held until `cmp_ready` |
+//! | `rx_frame`, `rx_bad` | 1 | out | counter strobes: a frame took a descriptor; a malformed frame was dropped |
+
+use abi::frames::{FRAME_MAGIC, FRAME_MAGIC_SHIFT};
+
+const _: () = assert!(FRAME_MAGIC_SHIFT == 16);
+use abi::queues::{Opcode, DESC_BYTES, MAX_MESSAGE_LEN};
+use abi::Status;
+use rust_hdl::prelude::*;
+
+use crate::consts::{konst, status_const, DA_W, PAGE_BYTES_W, STATUS_W};
+use crate::queue_manager::{DMA_LEN_W, DVI_W, IDX_W};
+use crate::send_engine::MSG_W;
+use crate::with_defaults;
+
+#[derive(Copy, Clone, PartialEq, Eq, Debug, LogicState)]
+enum RxState {
+    Header0,
+    Header1,
+    Drain,
+    Query,
+    DescRequest,
+    DescWait,
+    DescCheck,
+    XlRequest,
+    XlWait,
+    WriteRequest,
+    WriteData,
+    Pad,
+    Finish,
+    Complete,
+}
+
+/// The receive engine (see the module documentation).
+#[derive(LogicBlock)]
+pub struct RxEngine {
+    /// Clock.
+    pub clock: Signal<In, Clock>,
+    /// Synchronous reset.
+    pub reset: Signal<In, Bit>,
+    /// Frame word valid.
+    pub rx_valid: Signal<In, Bit>,
+    /// Frame word taken.
+    pub rx_ready: Signal<Out, Bit>,
+    /// The word.
+    pub rx_data: Signal<In, Bits<32>>,
+    /// Last word of the frame.
+    pub rx_last: Signal<In, Bit>,
+    /// Ask for a receive descriptor.
+    pub rq_query: Signal<Out, Bit>,
+    /// Of this VI.
+    pub rq_vi: Signal<Out, Bits<DVI_W>>,
+    /// The answer is here.
+    pub rq_answer: Signal<In, Bit>,
+    /// A descriptor is granted.
+    pub rq_granted: Signal<In, Bit>,
+    /// Its device address.
+    pub rq_da: Signal<In, Bits<DA_W>>,
+    /// Its queue index.
+    pub rq_index: Signal<In, Bits<IDX_W>>,
+    /// Descriptor read request.
+    pub rd_req_valid: Signal<Out, Bit>,
+    /// Descriptor read taken.
+    pub rd_req_ready: Signal<In, Bit>,
+    /// Device address.
+    pub rd_req_da: Signal<Out, Bits<DA_W>>,
+    /// Bytes.
+    pub rd_req_len: Signal<Out, Bits<DMA_LEN_W>>,
+    /// Descriptor word.
+    pub rd_rd_valid: Signal<In, Bit>,
+    /// The word.
+    pub rd_rd_data: Signal<In, Bits<32>>,
+    /// The read failed.
+    pub rd_rd_error: Signal<In, Bit>,
+    /// Translation request.
+    pub xl_req_valid: Signal<Out, Bit>,
+    /// Translation request taken.
+    pub xl_req_ready: Signal<In, Bit>,
+    /// VI.
+    pub xl_req_vi: Signal<Out, Bits<3>>,
+    /// Buffer address.
+    pub xl_req_va: Signal<Out, Bits<64>>,
+    /// Shortcut.
+    pub xl_req_shortcut: Signal<Out, Bits<64>>,
+    /// Bytes.
+    pub xl_req_length: Signal<Out, Bits<32>>,
+    /// Translation response.
+    pub xl_rsp_valid: Signal<In, Bit>,
+    /// Translation response taken.
+    pub xl_rsp_ready: Signal<Out, Bit>,
+    /// Status.
+    pub xl_rsp_status: Signal<In, Bits<STATUS_W>>,
+    /// Device address of the page's first byte.
+    pub xl_rsp_da: Signal<In, Bits<DA_W>>,
+    /// Bytes in this page.
+    pub xl_rsp_bytes: Signal<In, Bits<PAGE_BYTES_W>>,
+    /// Last response.
+    pub xl_rsp_last: Signal<In, Bit>,
+    /// Payload write request.
+    pub wr_req_valid: Signal<Out, Bit>,
+    /// Payload write taken.
+    pub wr_req_ready: Signal<In, Bit>,
+    /// Device address.
+    pub wr_req_da: Signal<Out, Bits<DA_W>>,
+    /// Bytes.
+    pub wr_req_len: Signal<Out, Bits<DMA_LEN_W>>,
+    /// Write data valid.
+    pub wr_valid: Signal<Out, Bit>,
+    /// Write data taken.
+    pub wr_ready: Signal<In, Bit>,
+    /// The word.
+    pub wr_data: Signal<Out, Bits<32>>,
+    /// Last word of the write.
+    pub wr_last: Signal<Out, Bit>,
+    /// Completion valid.
+    pub cmp_valid: Signal<Out, Bit>,
+    /// Completion written.
+    pub cmp_ready: Signal<In, Bit>,
+    /// VI.
+    pub cmp_vi: Signal<Out, Bits<DVI_W>>,
+    /// `wr_id`.
+    pub cmp_wr_id: Signal<Out, Bits<32>>,
+    /// Bytes received.
+    pub cmp_bytes: Signal<Out, Bits<32>>,
+    /// Queue index.
+    pub cmp_index: Signal<Out, Bits<IDX_W>>,
+    /// Source VI.
+    pub cmp_peer: Signal<Out, Bits<8>>,
+    /// Opcode byte of the receive descriptor.
+    pub cmp_opcode: Signal<Out, Bits<8>>,
+    /// Status.
+    pub cmp_status: Signal<Out, Bits<STATUS_W>>,
+    /// A frame took a receive descriptor.
+    pub rx_frame: Signal<Out, Bit>,
+    /// A malformed frame was dropped.
+    pub rx_bad: Signal<Out, Bit>,
+
+    state: DFF<RxState>,
+    dest: DFF<Bits<8>>,
+    src: DFF<Bits<8>>,
+    magic_ok: DFF<Bit>,
+    length: DFF<Bits<32>>,
+    index: DFF<Bits<IDX_W>>,
+    da: DFF<Bits<DA_W>>,
+    word: DFF<Bits<3>>,
+    d_error: DFF<Bit>,
+    d_opcode: DFF<Bits<8>>,
+    d_length: DFF<Bits<32>>,
+    d_wr_id: DFF<Bits<32>>,
+    d_va: DFF<Bits<64>>,
+    d_shortcut: DFF<Bits<64>>,
+    status: DFF<Bits<STATUS_W>>,
+    page_last: DFF<Bit>,
+    bytes: DFF<Bits<PAGE_BYTES_W>>,
+    words: DFF<Bits<PAGE_BYTES_W>>,
+    frame_words: DFF<Bits<MSG_W>>,
+    seen_last: DFF<Bit>,
+    xl_open: DFF<Bit>,
+
+    op_recv: Constant<Bits<8>>,
+    len_max: Constant<Bits<32>>,
+    dest_limit: Constant<Bits<8>>,
+    magic: Constant<Bits<16>>,
+    word_one: Constant<Bits<3>>,
+    word_last: Constant<Bits<3>>,
+    w1: Constant<Bits<3>>,
+    w2: Constant<Bits<3>>,
+    w4: Constant<Bits<3>>,
+    w5: Constant<Bits<3>>,
+    w6: Constant<Bits<3>>,
+    desc_len: Constant<Bits<DMA_LEN_W>>,
+    pb_three: Constant<Bits<PAGE_BYTES_W>>,
+    pb_one: Constant<Bits<PAGE_BYTES_W>>,
+    msg_three: Constant<Bits<32>>,
+    msg_one: Constant<Bits<MSG_W>>,
+    st_ok: Constant<Bits<STATUS_W>>,
+    st_bad_opcode: Constant<Bits<STATUS_W>>,
+    st_bad_length: Constant<Bits<STATUS_W>>,
+    st_misaligned: Constant<Bits<STATUS_W>>,
+    st_too_small: Constant<Bits<STATUS_W>>,
+    st_bad_frame: Constant<Bits<STATUS_W>>,
+    st_dma: Constant<Bits<STATUS_W>>,
+}
+
+impl Default for RxEngine {
+    fn default() -> Self {
+        with_defaults!(RxEngine {
+            op_recv: konst(Opcode::Recv as u64),
+            len_max: konst(MAX_MESSAGE_LEN),
+            dest_limit: konst(abi::DEVICE_VIS as u64),
+            magic: konst(u64::from(FRAME_MAGIC)),
+            word_one: konst(1),
+            word_last: konst(7),
+            w1: konst(1),
+            w2: konst(2),
+            w4: konst(4),
+            w5: konst(5),
+            w6: konst(6),
+            desc_len: konst(DESC_BYTES),
+            pb_three: konst(3),
+            pb_one: konst(1),
+            msg_three: konst(3),
+            msg_one: konst(1),
+            st_ok: status_const(Status::Ok),
+            st_bad_opcode: status_const(Status::BadOpcode),
+            st_bad_length: status_const(Status::BadLength),
+            st_misaligned: status_const(Status::Misaligned),
+            st_too_small: status_const(Status::BufferTooSmall),
+            st_bad_frame: status_const(Status::BadFrame),
+            st_dma: status_const(Status::DmaError),
+        } defaults {
+            clock, reset, rx_valid, rx_ready, rx_data, rx_last, rq_query, rq_vi, rq_answer,
+            rq_granted, rq_da, rq_index, rd_req_valid, rd_req_ready, rd_req_da, rd_req_len,
+            rd_rd_valid, rd_rd_data, rd_rd_error, xl_req_valid, xl_req_ready, xl_req_vi,
+            xl_req_va, xl_req_shortcut, xl_req_length, xl_rsp_valid, xl_rsp_ready,
+            xl_rsp_status, xl_rsp_da, xl_rsp_bytes, xl_rsp_last, wr_req_valid, wr_req_ready,
+            wr_req_da, wr_req_len, wr_valid, wr_ready, wr_data, wr_last, cmp_valid, cmp_ready,
+            cmp_vi, cmp_wr_id, cmp_bytes, cmp_index, cmp_peer, cmp_opcode, cmp_status, rx_frame,
+            rx_bad, state, dest, src, magic_ok, length, index, da, word, d_error, d_opcode,
+            d_length, d_wr_id, d_va, d_shortcut, status, page_last, bytes, words, frame_words,
+            seen_last, xl_open
+        })
+    }
+}
+
+impl Logic for RxEngine {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self, clock, state, dest, src, magic_ok, length, index, da, word, d_error, d_opcode,
+            d_length, d_wr_id, d_va, d_shortcut, status, page_last, bytes, words, frame_words,
+            seen_last, xl_open
+        );
+        self.rx_ready.next = false;
+        self.rq_query.next = false;
+        self.rq_vi.next = self.dest.q.val().get_bits::<DVI_W>(0);
+        self.rd_req_valid.next = false;
+        self.rd_req_da.next = self.da.q.val();
+        self.rd_req_len.next = self.desc_len.val();
+        self.xl_req_valid.next = false;
+        self.xl_req_vi.next = bit_cast::<3, DVI_W>(self.dest.q.val().get_bits::<DVI_W>(0));
+        self.xl_req_va.next = self.d_va.q.val();
+        self.xl_req_shortcut.next = self.d_shortcut.q.val();
+        self.xl_req_length.next = self.length.q.val();
+        self.xl_rsp_ready.next = false;
+        self.wr_req_valid.next = false;
+        self.wr_req_da.next = self.da.q.val();
+        self.wr_req_len.next = self.bytes.q.val();
+        self.wr_valid.next = false;
+        self.wr_data.next = self.rx_data.val();
+        self.wr_last.next = self.words.q.val() == self.pb_one.val();
+        self.cmp_valid.next = false;
+        self.cmp_vi.next = self.dest.q.val().get_bits::<DVI_W>(0);
+        self.cmp_wr_id.next = self.d_wr_id.q.val();
+        self.cmp_bytes.next = 0.into();
+        if self.status.q.val() == self.st_ok.val() {
+            self.cmp_bytes.next = self.length.q.val();
+        }
+        self.cmp_index.next = self.index.q.val();
+        self.cmp_peer.next = self.src.q.val();
+        self.cmp_opcode.next = self.d_opcode.q.val();
+        self.cmp_status.next = self.status.q.val();
+        self.rx_frame.next = false;
+        self.rx_bad.next = false;
+        match self.state.q.val() {
+            RxState::Header0 => {
+                self.rx_ready.next = true;
+                if self.rx_valid.val() {
+                    self.dest.d.next = self.rx_data.val().get_bits::<8>(0);
+                    self.src.d.next = self.rx_data.val().get_bits::<8>(8);
+                    self.magic_ok.d.next =
+                        self.rx_data.val().get_bits::<16>(16) == self.magic.val();
+                    if self.rx_last.val() {
+                        self.rx_bad.next = true;
+                    } else {
+                        self.state.d.next = RxState::Header1;
+                    }
+                }
+            }
+            RxState::Header1 => {
+                self.rx_ready.next = true;
+                if self.rx_valid.val() {
+                    self.length.d.next = self.rx_data.val();
+                    self.frame_words.d.next =
+                        ((self.rx_data.val() + self.msg_three.val()) >> 2).get_bits::<MSG_W>(0);
+                    if self.rx_last.val() {
+                        self.rx_bad.next = true;
+                        self.state.d.next = RxState::Header0;
+                    } else if !self.magic_ok.q.val()
+                        || !self.rx_data.val().any()
+                        || (self.rx_data.val() > self.len_max.val())
+                        || (self.dest.q.val() >= self.dest_limit.val())
+                    {
+                        self.rx_bad.next = true;
+                        self.state.d.next = RxState::Drain;
+                    } else {
+                        self.state.d.next = RxState::Query;
+                    }
+                }
+            }
+            RxState::Drain => {
+                self.rx_ready.next = true;
+                if self.rx_valid.val() && self.rx_last.val() {
+                    self.state.d.next = RxState::Header0;
+                }
+            }
+            RxState::Query => {
+                self.rq_query.next = true;
+                if self.rq_answer.val() {
+                    self.da.d.next = self.rq_da.val();
+                    self.index.d.next = self.rq_index.val();
+                    self.state.d.next = RxState::Drain;
+                    if self.rq_granted.val() {
+                        self.state.d.next = RxState::DescRequest;
+                    }
+                }
+            }
+            RxState::DescRequest => {
+                self.rd_req_valid.next = true;
+                self.word.d.next = 0.into();
+                self.d_error.d.next = false;
+                self.seen_last.d.next = false;
+                self.xl_open.d.next = false;
+                if self.rd_req_ready.val() {
+                    self.state.d.next = RxState::DescWait;
+                }
+            }
+            RxState::DescWait => {
+                if self.rd_rd_valid.val() {
+                    self.word.d.next = self.word.q.val() + self.word_one.val();
+                    if self.rd_rd_error.val() {
+                        self.d_error.d.next = true;
+                    }
+                    if !self.word.q.val().any() {
+                        self.d_opcode.d.next = self.rd_rd_data.val().get_bits::<8>(0);
+                    }
+                    if self.word.q.val() == self.w1.val() {
+                        self.d_length.d.next = self.rd_rd_data.val();
+                    }
+                    if self.word.q.val() == self.w2.val() {
+                        self.d_wr_id.d.next = self.rd_rd_data.val();
+                    }
+                    if self.word.q.val() == self.w4.val() {
+                        self.d_va.d.next = bit_cast::<64, 32>(self.rd_rd_data.val());
+                    }
+                    if self.word.q.val() == self.w5.val() {
+                        self.d_va.d.next = self.d_va.q.val()
+                            | (bit_cast::<64, 32>(self.rd_rd_data.val()) << 32);
+                    }
+                    if self.word.q.val() == self.w6.val() {
+                        self.d_shortcut.d.next = bit_cast::<64, 32>(self.rd_rd_data.val());
+                    }
+                    if self.word.q.val() == self.word_last.val() {
+                        self.d_shortcut.d.next = self.d_shortcut.q.val()
+                            | (bit_cast::<64, 32>(self.rd_rd_data.val()) << 32);
+                        self.state.d.next = RxState::DescCheck;
+                    }
+                }
+            }
+            RxState::DescCheck => {
+                self.state.d.next = RxState::Finish;
+                self.status.d.next = self.st_ok.val();
+                if self.d_error.q.val() {
+                    self.status.d.next = self.st_dma.val();
+                } else if self.d_opcode.q.val() != self.op_recv.val() {
+                    self.status.d.next = self.st_bad_opcode.val();
+                } else if !self.d_length.q.val().any() || (self.d_length.q.val() > self.len_max.val()) {
+                    self.status.d.next = self.st_bad_length.val();
+                } else if self.d_va.q.val().get_bits::<2>(0).any() {
+                    self.status.d.next = self.st_misaligned.val();
+                } else if self.length.q.val() > self.d_length.q.val() {
+                    self.status.d.next = self.st_too_small.val();
+                } else {
+                    self.state.d.next = RxState::XlRequest;
+                }
+            }
+            RxState::XlRequest => {
+                self.xl_req_valid.next = true;
+                if self.xl_req_ready.val() {
+                    self.xl_open.d.next = true;
+                    self.state.d.next = RxState::XlWait;
+                }
+            }
+            RxState::XlWait => {
+                self.xl_rsp_ready.next = true;
+                if self.xl_rsp_valid.val() {
+                    if self.xl_rsp_last.val() {
+                        self.xl_open.d.next = false;
+                    }
+                    self.page_last.d.next = self.xl_rsp_last.val();
+                    self.da.d.next = self.xl_rsp_da.val();
+                    self.bytes.d.next = self.xl_rsp_bytes.val();
+                    self.words.d.next = (self.xl_rsp_bytes.val() + self.pb_three.val()) >> 2;
+                    if self.xl_rsp_status.val() == self.st_ok.val() {
+                        self.state.d.next = RxState::WriteRequest;
+                    } else {
+                        self.status.d.next = self.xl_rsp_status.val();
+                        self.state.d.next = RxState::Finish;
+                    }
+                }
+            }
+            RxState::WriteRequest => {
+                self.wr_req_valid.next = true;
+                if self.wr_req_ready.val() {
+                    self.state.d.next = RxState::WriteData;
+                }
+            }
+            RxState::WriteData => {
+                self.wr_valid.next = self.rx_valid.val();
+                self.rx_ready.next = self.wr_ready.val();
+                if self.rx_valid.val() && self.wr_ready.val() {
+                    self.words.d.next = self.words.q.val() - self.pb_one.val();
+                    self.frame_words.d.next = self.frame_words.q.val() - self.msg_one.val();
+                    if self.rx_last.val() {
+                        self.seen_last.d.next = true;
+                    }
+                    if self.rx_last.val() && (self.frame_words.q.val() != self.msg_one.val()) {
+                        // The frame ended early: complete the write with zeros.
+                        self.status.d.next = self.st_bad_frame.val();
+                        self.state.d.next = RxState::Pad;
+                        if self.words.q.val() == self.pb_one.val() {
+                            self.state.d.next = RxState::Finish;
+                        }
+                    } else if self.words.q.val() == self.pb_one.val() {
+                        self.state.d.next = RxState::XlWait;
+                        if self.page_last.q.val() {
+                            self.state.d.next = RxState::Finish;
+                            if !self.rx_last.val() {
+                                // More words than the header announced.
+                                self.status.d.next = self.st_bad_frame.val();
+                            }
+                        }
+                    }
+                }
+            }
+            RxState::Pad => {
+                self.wr_valid.next = true;
+                self.wr_data.next = 0.into();
+                if self.wr_ready.val() {
+                    self.words.d.next = self.words.q.val() - self.pb_one.val();
+                    if self.words.q.val() == self.pb_one.val() {
+                        self.state.d.next = RxState::Finish;
+                    }
+                }
+            }
+            RxState::Finish => {
+                // Whatever is left of the frame and of the translation is dropped.
+                self.rx_ready.next = !self.seen_last.q.val();
+                self.xl_rsp_ready.next = self.xl_open.q.val();
+                if self.rx_valid.val() && self.rx_last.val() {
+                    self.seen_last.d.next = true;
+                }
+                if self.xl_rsp_valid.val() && self.xl_rsp_last.val() {
+                    self.xl_open.d.next = false;
+                }
+                if self.seen_last.q.val() && !self.xl_open.q.val() {
+                    self.state.d.next = RxState::Complete;
+                }
+            }
+            RxState::Complete => {
+                self.cmp_valid.next = true;
+                if self.cmp_ready.val() {
+                    self.rx_frame.next = true;
+                    self.state.d.next = RxState::Header0;
+                }
+            }
+            _ => {
+                self.state.d.next = RxState::Header0;
+            }
+        }
+        if self.reset.val() {
+            self.state.d.next = RxState::Header0;
+        }
+    }
+}
+
+crate::clocked!(RxEngine);

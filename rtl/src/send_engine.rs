@@ -1,0 +1,560 @@
+//! `SendEngine`: the send half of the DMA engine. Descriptor words in; frames out on the
+//! network port and one completion per descriptor.
+//!
+//! Two stages, so the payload reads of one descriptor overlap the frame of the previous:
+//!
+//! * **prepare**: takes a descriptor's eight words, applies the descriptor checks of
+//!   `abi::queues::precheck` (bad opcode, length, alignment, destination; a descriptor whose
+//!   read failed gets `dma_error`), asks the translation core for the whole buffer and keeps
+//!   the page frames in block RAM. Only when every page translated does it read the payload:
+//!   page by page, in bursts of at most [`BURST_BYTES`], each issued only when the TX FIFO has
+//!   room for all its words (so read data is never back-pressured). The descriptor's context
+//!   then goes to the second stage through a one-entry slot.
+//! * **transmit**: for a good send, a frame: the two header words of `abi::frames`, then the
+//!   payload words from the TX FIFO; then the completion (for failed descriptors and NOPs
+//!   only the completion), held on `cmp_*` until the completion writer takes it.
+//!
+//! | port | width | dir | meaning |
+//! |---|---|---|---|
+//! | `desc_valid/ready/data` | 1/1/32 | in | descriptor words, 8 per descriptor |
+//! | `desc_meta`, `desc_meta_pop` | 14, 1 | in, out | VI and queue index of the descriptor; popped with its last word |
+//! | `xl_req_*` | | out | translation request: `vi`, `va`, `shortcut`, `length` |
+//! | `xl_rsp_*` | | in | translation responses: `status`, `da`, `bytes`, `last` |
+//! | `pl_req_*` | | out | payload reads: `valid/ready`, `da`, `len` bytes |
+//! | `pl_rd_*` | | in | payload words: `valid`, `data`, `error` (never back-pressured) |
+//! | `tx_*` | | out | frames: `valid/ready`, `data`, `last` |
+//! | `cmp_*` | | out | the completion, held until `cmp_ready` |
+//! | `tx_frame` | 1 | out | a frame was sent (counter strobe) |
+
+use abi::frames::{FRAME_MAGIC, FRAME_MAGIC_SHIFT};
+use abi::queues::{Opcode, MAX_MESSAGE_LEN};
+use abi::Status;
+use rust_hdl::prelude::*;
+
+use crate::bram::BlockRam;
+use crate::consts::{konst, status_const, DA_W, FRAME_W, PAGE_BYTES_W, STATUS_W};
+use crate::fifo::Fifo;
+use crate::queue_manager::{DMA_LEN_W, DVI_W, IDX_W, META_W};
+use crate::with_defaults;
+
+/// Largest payload read.
+pub const BURST_BYTES: u64 = 256;
+/// Width of a message length (up to `MAX_MESSAGE_LEN`).
+pub const MSG_W: usize = 17;
+
+const _: () = assert!(MAX_MESSAGE_LEN == 1 << (MSG_W - 1));
+const _: () = assert!(FRAME_MAGIC_SHIFT == 16 && abi::frames::FRAME_SRC_SHIFT == 8);
+const _: () = assert!(abi::queues::DESC_W_VA == 4 && abi::queues::DESC_W_SHORTCUT == 6);
+
+#[derive(Copy, Clone, PartialEq, Eq, Debug, LogicState)]
+enum PrepState {
+    Load,
+    Check,
+    XlRequest,
+    XlResponse,
+    PageLoad,
+    PageStart,
+    Burst,
+    Push,
+}
+
+#[derive(Copy, Clone, PartialEq, Eq, Debug, LogicState)]
+enum TxState {
+    Idle,
+    Header0,
+    Header1,
+    Payload,
+    Complete,
+}
+
+/// The send engine (see the module documentation).
+#[derive(LogicBlock)]
+pub struct SendEngine {
+    /// Clock.
+    pub clock: Signal<In, Clock>,
+    /// Synchronous reset.
+    pub reset: Signal<In, Bit>,
+    /// Descriptor word valid.
+    pub desc_valid: Signal<In, Bit>,
+    /// Descriptor word taken.
+    pub desc_ready: Signal<Out, Bit>,
+    /// The word.
+    pub desc_data: Signal<In, Bits<32>>,
+    /// VI and queue index of the descriptor.
+    pub desc_meta: Signal<In, Bits<META_W>>,
+    /// The descriptor's last word is taken.
+    pub desc_meta_pop: Signal<Out, Bit>,
+    /// Translation request.
+    pub xl_req_valid: Signal<Out, Bit>,
+    /// Translation request taken.
+    pub xl_req_ready: Signal<In, Bit>,
+    /// Requesting VI.
+    pub xl_req_vi: Signal<Out, Bits<3>>,
+    /// Buffer address.
+    pub xl_req_va: Signal<Out, Bits<64>>,
+    /// Shortcut.
+    pub xl_req_shortcut: Signal<Out, Bits<64>>,
+    /// Bytes.
+    pub xl_req_length: Signal<Out, Bits<32>>,
+    /// Translation response.
+    pub xl_rsp_valid: Signal<In, Bit>,
+    /// Translation response taken.
+    pub xl_rsp_ready: Signal<Out, Bit>,
+    /// Status.
+    pub xl_rsp_status: Signal<In, Bits<STATUS_W>>,
+    /// Device address of the page's first byte.
+    pub xl_rsp_da: Signal<In, Bits<DA_W>>,
+    /// Last response of the request.
+    pub xl_rsp_last: Signal<In, Bit>,
+    /// Payload read request.
+    pub pl_req_valid: Signal<Out, Bit>,
+    /// Payload read taken.
+    pub pl_req_ready: Signal<In, Bit>,
+    /// Device address.
+    pub pl_req_da: Signal<Out, Bits<DA_W>>,
+    /// Bytes.
+    pub pl_req_len: Signal<Out, Bits<DMA_LEN_W>>,
+    /// Payload word.
+    pub pl_rd_valid: Signal<In, Bit>,
+    /// The word.
+    pub pl_rd_data: Signal<In, Bits<32>>,
+    /// The read failed.
+    pub pl_rd_error: Signal<In, Bit>,
+    /// Frame word valid.
+    pub tx_valid: Signal<Out, Bit>,
+    /// Frame word taken.
+    pub tx_ready: Signal<In, Bit>,
+    /// The word.
+    pub tx_data: Signal<Out, Bits<32>>,
+    /// Last word of the frame.
+    pub tx_last: Signal<Out, Bit>,
+    /// Completion valid.
+    pub cmp_valid: Signal<Out, Bit>,
+    /// Completion written.
+    pub cmp_ready: Signal<In, Bit>,
+    /// VI.
+    pub cmp_vi: Signal<Out, Bits<DVI_W>>,
+    /// `wr_id`.
+    pub cmp_wr_id: Signal<Out, Bits<32>>,
+    /// Bytes sent.
+    pub cmp_bytes: Signal<Out, Bits<32>>,
+    /// Queue index.
+    pub cmp_index: Signal<Out, Bits<IDX_W>>,
+    /// Destination VI.
+    pub cmp_peer: Signal<Out, Bits<8>>,
+    /// Opcode byte.
+    pub cmp_opcode: Signal<Out, Bits<8>>,
+    /// Status.
+    pub cmp_status: Signal<Out, Bits<STATUS_W>>,
+    /// A frame was sent.
+    pub tx_frame: Signal<Out, Bit>,
+
+    pages: BlockRam<Bits<FRAME_W>, 5>,
+    tx_fifo: Fifo<Bits<33>, 8, 9>,
+
+    // Prepare stage.
+    a_state: DFF<PrepState>,
+    a_word: DFF<Bits<3>>,
+    a_opcode: DFF<Bits<8>>,
+    a_dest: DFF<Bits<8>>,
+    a_error: DFF<Bit>,
+    a_length: DFF<Bits<32>>,
+    a_wr_id: DFF<Bits<32>>,
+    a_va: DFF<Bits<64>>,
+    a_shortcut: DFF<Bits<64>>,
+    a_meta: DFF<Bits<META_W>>,
+    a_status: DFF<Bits<STATUS_W>>,
+    a_pages: DFF<Bits<5>>,
+    a_page: DFF<Bits<5>>,
+    a_da: DFF<Bits<DA_W>>,
+    a_page_left: DFF<Bits<PAGE_BYTES_W>>,
+    a_left: DFF<Bits<MSG_W>>,
+    a_inflight: DFF<Bits<9>>,
+    a_chunk: Signal<Local, Bits<PAGE_BYTES_W>>,
+    a_chunk_words: Signal<Local, Bits<9>>,
+    a_credit: Signal<Local, Bits<9>>,
+    a_first_room: Signal<Local, Bits<PAGE_BYTES_W>>,
+    a_issue: Signal<Local, Bits<9>>,
+    a_arrive: Signal<Local, Bits<9>>,
+    // The slot between the stages.
+    s_full: DFF<Bit>,
+    s_meta: DFF<Bits<META_W>>,
+    s_wr_id: DFF<Bits<32>>,
+    s_length: DFF<Bits<MSG_W>>,
+    s_dest: DFF<Bits<8>>,
+    s_opcode: DFF<Bits<8>>,
+    s_status: DFF<Bits<STATUS_W>>,
+    // Transmit stage.
+    b_state: DFF<TxState>,
+    b_meta: DFF<Bits<META_W>>,
+    b_wr_id: DFF<Bits<32>>,
+    b_length: DFF<Bits<MSG_W>>,
+    b_dest: DFF<Bits<8>>,
+    b_opcode: DFF<Bits<8>>,
+    b_status: DFF<Bits<STATUS_W>>,
+    b_words: DFF<Bits<MSG_W>>,
+    b_error: DFF<Bit>,
+    b_take: Signal<Local, Bit>,
+
+    op_send: Constant<Bits<8>>,
+    op_nop: Constant<Bits<8>>,
+    len_max: Constant<Bits<32>>,
+    dest_limit: Constant<Bits<8>>,
+    word_last: Constant<Bits<3>>,
+    word_one: Constant<Bits<3>>,
+    w1: Constant<Bits<3>>,
+    w2: Constant<Bits<3>>,
+    w4: Constant<Bits<3>>,
+    w5: Constant<Bits<3>>,
+    w6: Constant<Bits<3>>,
+    page_one: Constant<Bits<5>>,
+    page_bytes: Constant<Bits<PAGE_BYTES_W>>,
+    burst: Constant<Bits<PAGE_BYTES_W>>,
+    three: Constant<Bits<PAGE_BYTES_W>>,
+    msg_three: Constant<Bits<MSG_W>>,
+    msg_one: Constant<Bits<MSG_W>>,
+    words_one: Constant<Bits<9>>,
+    words_burst: Constant<Bits<9>>,
+    words_cap: Constant<Bits<9>>,
+    magic: Constant<Bits<32>>,
+    st_ok: Constant<Bits<STATUS_W>>,
+    st_bad_opcode: Constant<Bits<STATUS_W>>,
+    st_bad_length: Constant<Bits<STATUS_W>>,
+    st_misaligned: Constant<Bits<STATUS_W>>,
+    st_bad_dest: Constant<Bits<STATUS_W>>,
+    st_dma: Constant<Bits<STATUS_W>>,
+}
+
+impl Default for SendEngine {
+    fn default() -> Self {
+        with_defaults!(SendEngine {
+            op_send: konst(Opcode::Send as u64),
+            op_nop: konst(Opcode::Nop as u64),
+            len_max: konst(MAX_MESSAGE_LEN),
+            dest_limit: konst(abi::DEVICE_VIS as u64),
+            word_last: konst(7),
+            word_one: konst(1),
+            w1: konst(1),
+            w2: konst(2),
+            w4: konst(4),
+            w5: konst(5),
+            w6: konst(6),
+            page_one: konst(1),
+            page_bytes: konst(abi::PAGE_SIZE),
+            burst: konst(BURST_BYTES),
+            three: konst(3),
+            msg_three: konst(3),
+            msg_one: konst(1),
+            words_one: konst(1),
+            words_burst: konst(BURST_BYTES / 4),
+            words_cap: konst(256),
+            magic: konst(u64::from(FRAME_MAGIC << FRAME_MAGIC_SHIFT)),
+            st_ok: status_const(Status::Ok),
+            st_bad_opcode: status_const(Status::BadOpcode),
+            st_bad_length: status_const(Status::BadLength),
+            st_misaligned: status_const(Status::Misaligned),
+            st_bad_dest: status_const(Status::BadDest),
+            st_dma: status_const(Status::DmaError),
+        } defaults {
+            clock, reset, desc_valid, desc_ready, desc_data, desc_meta, desc_meta_pop,
+            xl_req_valid, xl_req_ready, xl_req_vi, xl_req_va, xl_req_shortcut, xl_req_length,
+            xl_rsp_valid, xl_rsp_ready, xl_rsp_status, xl_rsp_da, xl_rsp_last, pl_req_valid,
+            pl_req_ready, pl_req_da, pl_req_len, pl_rd_valid, pl_rd_data, pl_rd_error, tx_valid,
+            tx_ready, tx_data, tx_last, cmp_valid, cmp_ready, cmp_vi, cmp_wr_id, cmp_bytes,
+            cmp_index, cmp_peer, cmp_opcode, cmp_status, tx_frame, pages, tx_fifo, a_state,
+            a_word, a_opcode, a_dest, a_error, a_length, a_wr_id, a_va, a_shortcut, a_meta,
+            a_status, a_pages, a_page, a_da, a_page_left, a_left, a_inflight, a_chunk,
+            a_chunk_words, a_credit, a_first_room, a_issue, a_arrive, s_full, s_meta, s_wr_id,
+            s_length, s_dest, s_opcode, s_status, b_state, b_meta, b_wr_id, b_length, b_dest,
+            b_opcode, b_status, b_words, b_error, b_take
+        })
+    }
+}
+
+impl Logic for SendEngine {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self, clock, a_state, a_word, a_opcode, a_dest, a_error, a_length, a_wr_id, a_va,
+            a_shortcut, a_meta, a_status, a_pages, a_page, a_da, a_page_left, a_left, a_inflight,
+            s_full, s_meta, s_wr_id, s_length, s_dest, s_opcode, s_status, b_state, b_meta,
+            b_wr_id, b_length, b_dest, b_opcode, b_status, b_words, b_error
+        );
+        clock!(self, clock, pages, tx_fifo);
+        self.tx_fifo.reset.next = self.reset.val();
+
+        // ---- Prepare ----
+        self.desc_ready.next = self.a_state.q.val() == PrepState::Load;
+        self.desc_meta_pop.next = false;
+        self.xl_req_valid.next = false;
+        self.xl_req_vi.next = bit_cast::<3, DVI_W>(self.a_meta.q.val().get_bits::<DVI_W>(IDX_W));
+        self.xl_req_va.next = self.a_va.q.val();
+        self.xl_req_shortcut.next = self.a_shortcut.q.val();
+        self.xl_req_length.next = self.a_length.q.val();
+        self.xl_rsp_ready.next = self.a_state.q.val() == PrepState::XlResponse;
+        self.pages.write_enable.next = false;
+        self.pages.write_address.next = self.a_pages.q.val();
+        self.pages.write_data.next = self.xl_rsp_da.val().get_bits::<FRAME_W>(12);
+        self.pages.read_address.next = self.a_page.q.val();
+        self.pl_req_valid.next = false;
+        self.pl_req_da.next = self.a_da.q.val();
+        // This burst: the rest of the page, at most BURST_BYTES.
+        self.a_chunk.next = self.a_page_left.q.val();
+        if self.a_page_left.q.val() > self.burst.val() {
+            self.a_chunk.next = self.burst.val();
+        }
+        self.pl_req_len.next = self.a_chunk.val();
+        self.a_chunk_words.next =
+            bit_cast::<9, PAGE_BYTES_W>((self.a_chunk.val() + self.three.val()) >> 2);
+        self.a_credit.next =
+            self.words_cap.val() - self.tx_fifo.level.val() - self.a_inflight.q.val();
+        self.a_issue.next = 0.into();
+        self.a_arrive.next = 0.into();
+        if self.pl_rd_valid.val() {
+            self.a_arrive.next = self.words_one.val();
+        }
+        // Bytes from the buffer's first byte to the end of its page.
+        self.a_first_room.next =
+            self.page_bytes.val() - bit_cast::<PAGE_BYTES_W, 12>(self.a_va.q.val().get_bits::<12>(0));
+        match self.a_state.q.val() {
+            PrepState::Load => {
+                if self.desc_valid.val() {
+                    self.a_word.d.next = self.a_word.q.val() + self.word_one.val();
+                    if !self.a_word.q.val().any() {
+                        self.a_opcode.d.next = self.desc_data.val().get_bits::<8>(0);
+                        self.a_dest.d.next = self.desc_data.val().get_bits::<8>(8);
+                        self.a_error.d.next = self.desc_data.val().get_bit(31);
+                    }
+                    if self.a_word.q.val() == self.w1.val() {
+                        self.a_length.d.next = self.desc_data.val();
+                    }
+                    if self.a_word.q.val() == self.w2.val() {
+                        self.a_wr_id.d.next = self.desc_data.val();
+                    }
+                    if self.a_word.q.val() == self.w4.val() {
+                        self.a_va.d.next = bit_cast::<64, 32>(self.desc_data.val());
+                    }
+                    if self.a_word.q.val() == self.w5.val() {
+                        self.a_va.d.next = self.a_va.q.val()
+                            | (bit_cast::<64, 32>(self.desc_data.val()) << 32);
+                    }
+                    if self.a_word.q.val() == self.w6.val() {
+                        self.a_shortcut.d.next = bit_cast::<64, 32>(self.desc_data.val());
+                    }
+                    if self.a_word.q.val() == self.word_last.val() {
+                        self.a_shortcut.d.next = self.a_shortcut.q.val()
+                            | (bit_cast::<64, 32>(self.desc_data.val()) << 32);
+                        self.a_meta.d.next = self.desc_meta.val();
+                        self.desc_meta_pop.next = true;
+                        self.a_state.d.next = PrepState::Check;
+                    }
+                }
+            }
+            PrepState::Check => {
+                // The checks of abi::queues::precheck, in its order.
+                self.a_status.d.next = self.st_ok.val();
+                self.a_state.d.next = PrepState::Push;
+                if self.a_error.q.val() {
+                    self.a_status.d.next = self.st_dma.val();
+                } else if (self.a_opcode.q.val() != self.op_send.val())
+                    && (self.a_opcode.q.val() != self.op_nop.val())
+                {
+                    self.a_status.d.next = self.st_bad_opcode.val();
+                } else if self.a_opcode.q.val() == self.op_send.val() {
+                    if !self.a_length.q.val().any() || (self.a_length.q.val() > self.len_max.val())
+                    {
+                        self.a_status.d.next = self.st_bad_length.val();
+                    } else if self.a_va.q.val().get_bits::<2>(0).any() {
+                        self.a_status.d.next = self.st_misaligned.val();
+                    } else if self.a_dest.q.val() >= self.dest_limit.val() {
+                        self.a_status.d.next = self.st_bad_dest.val();
+                    } else {
+                        self.a_state.d.next = PrepState::XlRequest;
+                    }
+                }
+            }
+            PrepState::XlRequest => {
+                self.xl_req_valid.next = true;
+                self.a_pages.d.next = 0.into();
+                if self.xl_req_ready.val() {
+                    self.a_state.d.next = PrepState::XlResponse;
+                }
+            }
+            PrepState::XlResponse => {
+                if self.xl_rsp_valid.val() {
+                    if self.xl_rsp_status.val() == self.st_ok.val() {
+                        self.pages.write_enable.next = true;
+                        self.a_pages.d.next = self.a_pages.q.val() + self.page_one.val();
+                    }
+                    if self.xl_rsp_last.val() {
+                        self.a_status.d.next = self.xl_rsp_status.val();
+                        self.a_page.d.next = 0.into();
+                        self.a_left.d.next = self.a_length.q.val().get_bits::<MSG_W>(0);
+                        self.a_state.d.next = PrepState::Push;
+                        if self.xl_rsp_status.val() == self.st_ok.val() {
+                            self.a_state.d.next = PrepState::PageLoad;
+                        }
+                    }
+                }
+            }
+            PrepState::PageLoad => {
+                // The page RAM answers next cycle.
+                self.a_state.d.next = PrepState::PageStart;
+            }
+            PrepState::PageStart => {
+                if !self.a_page.q.val().any() {
+                    self.a_da.d.next = (bit_cast::<DA_W, FRAME_W>(self.pages.read_data.val()) << 12)
+                        | bit_cast::<DA_W, 12>(self.a_va.q.val().get_bits::<12>(0));
+                    self.a_page_left.d.next = self.a_first_room.val();
+                    if bit_cast::<MSG_W, PAGE_BYTES_W>(self.a_first_room.val()) > self.a_left.q.val() {
+                        self.a_page_left.d.next = self.a_left.q.val().get_bits::<PAGE_BYTES_W>(0);
+                    }
+                } else {
+                    self.a_da.d.next = bit_cast::<DA_W, FRAME_W>(self.pages.read_data.val()) << 12;
+                    self.a_page_left.d.next = self.page_bytes.val();
+                    if bit_cast::<MSG_W, PAGE_BYTES_W>(self.page_bytes.val()) > self.a_left.q.val() {
+                        self.a_page_left.d.next = self.a_left.q.val().get_bits::<PAGE_BYTES_W>(0);
+                    }
+                }
+                self.a_state.d.next = PrepState::Burst;
+            }
+            PrepState::Burst => {
+                if self.a_credit.val() >= self.words_burst.val() {
+                    self.pl_req_valid.next = true;
+                    if self.pl_req_ready.val() {
+                        self.a_issue.next = self.a_chunk_words.val();
+                        self.a_da.d.next =
+                            self.a_da.q.val() + bit_cast::<DA_W, PAGE_BYTES_W>(self.a_chunk.val());
+                        self.a_page_left.d.next = self.a_page_left.q.val() - self.a_chunk.val();
+                        self.a_left.d.next =
+                            self.a_left.q.val() - bit_cast::<MSG_W, PAGE_BYTES_W>(self.a_chunk.val());
+                        if self.a_page_left.q.val() == self.a_chunk.val() {
+                            self.a_page.d.next = self.a_page.q.val() + self.page_one.val();
+                            self.a_state.d.next = PrepState::PageLoad;
+                            if self.a_left.q.val() == bit_cast::<MSG_W, PAGE_BYTES_W>(self.a_chunk.val()) {
+                                self.a_state.d.next = PrepState::Push;
+                            }
+                        }
+                    }
+                }
+            }
+            PrepState::Push => {
+                if !self.s_full.q.val() {
+                    self.s_full.d.next = true;
+                    self.s_meta.d.next = self.a_meta.q.val();
+                    self.s_wr_id.d.next = self.a_wr_id.q.val();
+                    self.s_length.d.next = self.a_length.q.val().get_bits::<MSG_W>(0);
+                    self.s_dest.d.next = self.a_dest.q.val();
+                    self.s_opcode.d.next = self.a_opcode.q.val();
+                    self.s_status.d.next = self.a_status.q.val();
+                    self.a_word.d.next = 0.into();
+                    self.a_state.d.next = PrepState::Load;
+                }
+            }
+            _ => {
+                self.a_state.d.next = PrepState::Load;
+            }
+        }
+        self.a_inflight.d.next = self.a_inflight.q.val() + self.a_issue.val() - self.a_arrive.val();
+        self.tx_fifo.in_valid.next = self.pl_rd_valid.val();
+        self.tx_fifo.in_data.next = bit_cast::<33, 32>(self.pl_rd_data.val())
+            | (bit_cast::<33, 1>(self.pl_rd_error.val().into()) << 32);
+
+        // ---- Transmit ----
+        self.tx_valid.next = false;
+        self.tx_last.next = false;
+        self.tx_data.next = self.magic.val()
+            | (bit_cast::<32, DVI_W>(self.b_meta.q.val().get_bits::<DVI_W>(IDX_W)) << 8)
+            | bit_cast::<32, 8>(self.b_dest.q.val());
+        self.tx_fifo.out_ready.next = false;
+        self.tx_frame.next = false;
+        self.cmp_valid.next = false;
+        self.cmp_vi.next = self.b_meta.q.val().get_bits::<DVI_W>(IDX_W);
+        self.cmp_index.next = self.b_meta.q.val().get_bits::<IDX_W>(0);
+        self.cmp_wr_id.next = self.b_wr_id.q.val();
+        self.cmp_peer.next = self.b_dest.q.val();
+        self.cmp_opcode.next = self.b_opcode.q.val();
+        self.cmp_status.next = self.b_status.q.val();
+        self.cmp_bytes.next = 0.into();
+        if (self.b_status.q.val() == self.st_ok.val()) && (self.b_opcode.q.val() == self.op_send.val()) {
+            self.cmp_bytes.next = bit_cast::<32, MSG_W>(self.b_length.q.val());
+        }
+        self.b_take.next = false;
+        match self.b_state.q.val() {
+            TxState::Idle => {
+                self.b_take.next = self.s_full.q.val();
+            }
+            TxState::Header0 => {
+                self.tx_valid.next = true;
+                if self.tx_ready.val() {
+                    self.b_state.d.next = TxState::Header1;
+                }
+            }
+            TxState::Header1 => {
+                self.tx_valid.next = true;
+                self.tx_data.next = bit_cast::<32, MSG_W>(self.b_length.q.val());
+                if self.tx_ready.val() {
+                    self.b_state.d.next = TxState::Payload;
+                }
+            }
+            TxState::Payload => {
+                self.tx_valid.next = self.tx_fifo.out_valid.val();
+                self.tx_data.next = self.tx_fifo.out_data.val().get_bits::<32>(0);
+                self.tx_last.next = self.b_words.q.val() == self.msg_one.val();
+                self.tx_fifo.out_ready.next = self.tx_ready.val();
+                if self.tx_fifo.out_valid.val() && self.tx_ready.val() {
+                    self.b_words.d.next = self.b_words.q.val() - self.msg_one.val();
+                    if self.tx_fifo.out_data.val().get_bit(32) {
+                        self.b_error.d.next = true;
+                    }
+                    if self.b_words.q.val() == self.msg_one.val() {
+                        self.tx_frame.next = true;
+                        self.b_state.d.next = TxState::Complete;
+                    }
+                }
+            }
+            TxState::Complete => {
+                self.cmp_valid.next = true;
+                if self.b_error.q.val() {
+                    self.cmp_status.next = self.st_dma.val();
+                    self.cmp_bytes.next = 0.into();
+                }
+                if self.cmp_ready.val() {
+                    self.b_take.next = self.s_full.q.val();
+                    self.b_state.d.next = TxState::Idle;
+                }
+            }
+            _ => {
+                self.b_state.d.next = TxState::Idle;
+            }
+        }
+        // The next descriptor moves from the slot as soon as the previous one is done.
+        if self.b_take.val() {
+            self.s_full.d.next = false;
+            self.b_meta.d.next = self.s_meta.q.val();
+            self.b_wr_id.d.next = self.s_wr_id.q.val();
+            self.b_length.d.next = self.s_length.q.val();
+            self.b_dest.d.next = self.s_dest.q.val();
+            self.b_opcode.d.next = self.s_opcode.q.val();
+            self.b_status.d.next = self.s_status.q.val();
+            self.b_error.d.next = false;
+            self.b_words.d.next = (self.s_length.q.val() + self.msg_three.val()) >> 2;
+            self.b_state.d.next = TxState::Complete;
+            if (self.s_status.q.val() == self.st_ok.val())
+                && (self.s_opcode.q.val() == self.op_send.val())
+            {
+                self.b_state.d.next = TxState::Header0;
+            }
+        }
+
+        if self.reset.val() {
+            self.a_state.d.next = PrepState::Load;
+            self.a_word.d.next = 0.into();
+            self.a_inflight.d.next = 0.into();
+            self.s_full.d.next = false;
+            self.b_state.d.next = TxState::Idle;
+        }
+    }
+}
+
+crate::clocked!(SendEngine);
