@@ -47,6 +47,7 @@ pub struct Fifo<D: Synth, const N: usize, const NP1: usize> {
     rd_next: Signal<Local, Bits<NP1>>,
     full: Signal<Local, Bit>,
     one: Constant<Bits<NP1>>,
+    capacity: Constant<Bits<NP1>>,
 }
 
 impl<D: Synth, const N: usize, const NP1: usize> Default for Fifo<D, N, NP1> {
@@ -69,6 +70,7 @@ impl<D: Synth, const N: usize, const NP1: usize> Default for Fifo<D, N, NP1> {
             rd_next: Default::default(),
             full: Default::default(),
             one: Constant::new(1.into()),
+            capacity: Constant::new((1u64 << N).into()),
         }
     }
 }
@@ -78,8 +80,8 @@ impl<D: Synth, const N: usize, const NP1: usize> Logic for Fifo<D, N, NP1> {
     fn update(&mut self) {
         dff_setup!(self, clock, wr_ptr, wr_seen, rd_ptr);
         self.mem.clock.next = self.clock.val();
-        self.full.next = (self.wr_ptr.q.val().get_bit(N) != self.rd_ptr.q.val().get_bit(N))
-            && (self.wr_ptr.q.val().get_bits::<N>(0) == self.rd_ptr.q.val().get_bits::<N>(0));
+        self.level.next = self.wr_ptr.q.val() - self.rd_ptr.q.val();
+        self.full.next = self.level.val() == self.capacity.val();
         self.in_ready.next = !self.full.val();
         self.mem.write_address.next = self.wr_ptr.q.val().get_bits::<N>(0);
         self.mem.write_data.next = self.in_data.val();
@@ -98,7 +100,6 @@ impl<D: Synth, const N: usize, const NP1: usize> Logic for Fifo<D, N, NP1> {
         }
         self.rd_ptr.d.next = self.rd_next.val();
         self.mem.read_address.next = self.rd_next.val().get_bits::<N>(0);
-        self.level.next = self.wr_ptr.q.val() - self.rd_ptr.q.val();
         if self.reset.val() {
             self.wr_ptr.d.next = 0.into();
             self.wr_seen.d.next = 0.into();

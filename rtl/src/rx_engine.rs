@@ -178,6 +178,7 @@ pub struct RxEngine {
     frame_words: DFF<Bits<MSG_W>>,
     seen_last: DFF<Bit>,
     xl_open: DFF<Bit>,
+    rx_words: Signal<Local, Bits<32>>,
 
     op_recv: Constant<Bits<8>>,
     len_max: Constant<Bits<32>>,
@@ -240,7 +241,7 @@ impl Default for RxEngine {
             cmp_vi, cmp_wr_id, cmp_bytes, cmp_index, cmp_peer, cmp_opcode, cmp_status, rx_frame,
             rx_bad, state, dest, src, magic_ok, length, index, da, word, d_error, d_opcode,
             d_length, d_wr_id, d_va, d_shortcut, status, page_last, bytes, words, frame_words,
-            seen_last, xl_open
+            seen_last, xl_open, rx_words
         })
     }
 }
@@ -253,6 +254,8 @@ impl Logic for RxEngine {
             d_length, d_wr_id, d_va, d_shortcut, status, page_last, bytes, words, frame_words,
             seen_last, xl_open
         );
+        // Payload words announced by a header's length word.
+        self.rx_words.next = (self.rx_data.val() + self.msg_three.val()) >> 2;
         self.rx_ready.next = false;
         self.rq_query.next = false;
         self.rq_vi.next = self.dest.q.val().get_bits::<DVI_W>(0);
@@ -303,8 +306,7 @@ impl Logic for RxEngine {
                 self.rx_ready.next = true;
                 if self.rx_valid.val() {
                     self.length.d.next = self.rx_data.val();
-                    self.frame_words.d.next =
-                        ((self.rx_data.val() + self.msg_three.val()) >> 2).get_bits::<MSG_W>(0);
+                    self.frame_words.d.next = self.rx_words.val().get_bits::<MSG_W>(0);
                     if self.rx_last.val() {
                         self.rx_bad.next = true;
                         self.state.d.next = RxState::Header0;

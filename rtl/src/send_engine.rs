@@ -42,6 +42,7 @@ pub const BURST_BYTES: u64 = 256;
 /// Width of a message length (up to `MAX_MESSAGE_LEN`).
 pub const MSG_W: usize = 17;
 
+const _: () = assert!(IDX_W == 12);
 const _: () = assert!(MAX_MESSAGE_LEN == 1 << (MSG_W - 1));
 const _: () = assert!(FRAME_MAGIC_SHIFT == 16 && abi::frames::FRAME_SRC_SHIFT == 8);
 const _: () = assert!(abi::queues::DESC_W_VA == 4 && abi::queues::DESC_W_SHORTCUT == 6);
@@ -287,7 +288,7 @@ impl Logic for SendEngine {
         self.desc_ready.next = self.a_state.q.val() == PrepState::Load;
         self.desc_meta_pop.next = false;
         self.xl_req_valid.next = false;
-        self.xl_req_vi.next = bit_cast::<3, DVI_W>(self.a_meta.q.val().get_bits::<DVI_W>(IDX_W));
+        self.xl_req_vi.next = bit_cast::<3, DVI_W>(self.a_meta.q.val().get_bits::<DVI_W>(12));
         self.xl_req_va.next = self.a_va.q.val();
         self.xl_req_shortcut.next = self.a_shortcut.q.val();
         self.xl_req_length.next = self.a_length.q.val();
@@ -464,12 +465,12 @@ impl Logic for SendEngine {
         self.tx_valid.next = false;
         self.tx_last.next = false;
         self.tx_data.next = self.magic.val()
-            | (bit_cast::<32, DVI_W>(self.b_meta.q.val().get_bits::<DVI_W>(IDX_W)) << 8)
+            | (bit_cast::<32, DVI_W>(self.b_meta.q.val().get_bits::<DVI_W>(12)) << 8)
             | bit_cast::<32, 8>(self.b_dest.q.val());
         self.tx_fifo.out_ready.next = false;
         self.tx_frame.next = false;
         self.cmp_valid.next = false;
-        self.cmp_vi.next = self.b_meta.q.val().get_bits::<DVI_W>(IDX_W);
+        self.cmp_vi.next = self.b_meta.q.val().get_bits::<DVI_W>(12);
         self.cmp_index.next = self.b_meta.q.val().get_bits::<IDX_W>(0);
         self.cmp_wr_id.next = self.b_wr_id.q.val();
         self.cmp_peer.next = self.b_dest.q.val();

@@ -1,11 +1,15 @@
 //! The generated Verilog: what ships.
 //!
-//! Every block of the translation core, connected and turned into Verilog by RustHDL. The
+//! Every block, from the translation core's to the `Device`, connected and turned into Verilog by RustHDL. The
 //! `skipwalk-verilog` binary writes these files; the tests lint and synthesize them.
 
 use rust_hdl::prelude::*;
 
+use crate::device::Device;
 use crate::prot_table::ProtTable;
+use crate::queue_manager::QueueManager;
+use crate::rx_engine::RxEngine;
+use crate::send_engine::SendEngine;
 use crate::shortcut_check::ShortcutCheck;
 use crate::speck_decrypt::SpeckDecrypt;
 use crate::translator::Translator;
@@ -27,6 +31,10 @@ pub fn blocks() -> Vec<(&'static str, String)> {
         ("walker", verilog_of(Walker::default())),
         ("prot_table", verilog_of(ProtTable::default())),
         ("xlate_cache", verilog_of(XlateCache::default())),
+        ("queue_manager", verilog_of(QueueManager::default())),
+        ("send_engine", verilog_of(SendEngine::default())),
+        ("rx_engine", verilog_of(RxEngine::default())),
+        ("device", verilog_of(Device::default())),
     ]
 }
 

@@ -245,7 +245,12 @@ fn run<P: Pair>(name: &str, body: impl Fn(&mut P, u64) -> Result<(), String>) {
     check_ports::<P>(name);
     let seed = test_seed();
     println!("{name}: SKIPWALK_SEED={seed}");
-    run_seeded_with(name, seed, P::new, body);
+    // The failure is told before the replay, so nothing that happens in the replay can hide it.
+    run_seeded_with(name, seed, P::new, |pair, seed| {
+        body(pair, seed).inspect_err(|e| {
+            eprintln!("{name} failed with SKIPWALK_SEED={seed}: {e}\nreplaying with waveforms")
+        })
+    });
 }
 
 /// A random value, for payloads the block must not sample.
