@@ -238,7 +238,12 @@ fn main() {
     let root = PathBuf::from(root.trim());
 
     let mut rust = String::new();
+    // The Device's parts are verilated as the Device; their own models are not needed.
+    const PARTS_OF_DEVICE: [&str; 3] = ["queue_manager", "send_engine", "rx_engine"];
     for (name, verilog) in rtl::verilog::blocks() {
+        if PARTS_OF_DEVICE.contains(&name) {
+            continue;
+        }
         rust += &model(&out, &root, name, &verilog);
     }
     std::fs::write(out.join("models.rs"), rust).expect("bindings");

@@ -24,11 +24,11 @@
 //! | `dma_req_write` | 1 | out | write (else read) |
 //! | `dma_req_da` | 40 | out | device address, a multiple of 4 |
 //! | `dma_req_len` | 13 | out | bytes, 1 to 4096 |
-//! | `dma_req_tag` | 8 | out | returned with read data |
+//! | `dma_req_tag` | 12 | out | client (11:8), VI (7:4), walker tag (3:0); returned with read data |
 //! | `dma_wr_valid/ready` | 1 | out/in | write data: `ceil(len / 4)` words per write, in request order |
 //! | `dma_wr_data`, `dma_wr_last` | 32, 1 | out | the word; last word of its write |
 //! | `dma_rd_valid/ready` | 1 | in/out | read data: `ceil(len / 4)` words per read, reads answered in request order |
-//! | `dma_rd_data`, `dma_rd_tag` | 32, 8 | in | the word; its request's tag |
+//! | `dma_rd_data`, `dma_rd_tag` | 32, 12 | in | the word; its request's tag |
 //! | `dma_rd_last`, `dma_rd_error` | 1, 1 | in | last word of its read; the read failed |
 //! | `event_valid/ready`, `event_vi` | 1, 1, 8 | out/in, out | a completion reached an armed CQ |
 //! | `tx_valid/ready`, `tx_data`, `tx_last` | | out | frames sent |
@@ -45,8 +45,9 @@ use crate::send_engine::SendEngine;
 use crate::translator::Translator;
 use crate::with_defaults;
 
-/// DMA tag bits 7:4 name the client of a read.
-pub const DMA_TAG_W: usize = 8;
+/// DMA tags: bits 11:8 name the client, 7:4 the VI the access is for (0 for table reads),
+/// 3:0 the walker's tag for table reads.
+pub const DMA_TAG_W: usize = 12;
 /// Client of descriptor fetches.
 pub const CLIENT_FETCH: u64 = 0;
 /// Client of table reads (bits 3:0 carry the walker's tag).
@@ -194,7 +195,7 @@ pub struct Device {
     three_bits: Constant<Bits<3>>,
 }
 
-const _: () = assert!(TAG_W == 4 && DMA_TAG_W == 8);
+const _: () = assert!(TAG_W == 4 && DMA_TAG_W == 12);
 const _: () = assert!(abi::regs::QUEUE_BASE == 0x4000 && abi::regs::DEVICE_CTRL == 0x20);
 
 impl Default for Device {
@@ -432,7 +433,7 @@ impl Logic for Device {
                 self.d_write.d.next = false;
                 self.d_da.d.next = self.translator.pte_req_addr.val();
                 self.d_len.d.next = self.pte_len.val();
-                self.d_tag.d.next = (bit_cast::<DMA_TAG_W, 4>(self.c_table.val()) << 4)
+                self.d_tag.d.next = (bit_cast::<DMA_TAG_W, 4>(self.c_table.val()) << 8)
                     | bit_cast::<DMA_TAG_W, TAG_W>(self.translator.pte_req_tag.val());
             } else if self.recv.rd_req_valid.val() {
                 self.recv.rd_req_ready.next = true;
@@ -440,14 +441,16 @@ impl Logic for Device {
                 self.d_write.d.next = false;
                 self.d_da.d.next = self.recv.rd_req_da.val();
                 self.d_len.d.next = self.recv.rd_req_len.val();
-                self.d_tag.d.next = bit_cast::<DMA_TAG_W, 4>(self.c_recv_desc.val()) << 4;
+                self.d_tag.d.next = (bit_cast::<DMA_TAG_W, 4>(self.c_recv_desc.val()) << 8)
+                    | (bit_cast::<DMA_TAG_W, 2>(self.recv.dma_vi.val()) << 4);
             } else if self.qm.cq_req_valid.val() && (self.d_owner.q.val() == WriteOwner::None) {
                 self.qm.cq_req_ready.next = true;
                 self.d_valid.d.next = true;
                 self.d_write.d.next = true;
                 self.d_da.d.next = self.qm.cq_req_da.val();
                 self.d_len.d.next = self.cq_len.val();
-                self.d_tag.d.next = bit_cast::<DMA_TAG_W, 4>(self.c_cq.val()) << 4;
+                self.d_tag.d.next = (bit_cast::<DMA_TAG_W, 4>(self.c_cq.val()) << 8)
+                    | (bit_cast::<DMA_TAG_W, 2>(self.qm.cq_req_vi.val()) << 4);
                 self.d_owner.d.next = WriteOwner::Cq;
             } else if self.recv.wr_req_valid.val() && (self.d_owner.q.val() == WriteOwner::None) {
                 self.recv.wr_req_ready.next = true;
@@ -455,7 +458,8 @@ impl Logic for Device {
                 self.d_write.d.next = true;
                 self.d_da.d.next = self.recv.wr_req_da.val();
                 self.d_len.d.next = self.recv.wr_req_len.val();
-                self.d_tag.d.next = bit_cast::<DMA_TAG_W, 4>(self.c_recv_data.val()) << 4;
+                self.d_tag.d.next = (bit_cast::<DMA_TAG_W, 4>(self.c_recv_data.val()) << 8)
+                    | (bit_cast::<DMA_TAG_W, 2>(self.recv.dma_vi.val()) << 4);
                 self.d_owner.d.next = WriteOwner::Recv;
             } else if self.qm.fetch_req_valid.val() {
                 self.qm.fetch_req_ready.next = true;
@@ -463,14 +467,16 @@ impl Logic for Device {
                 self.d_write.d.next = false;
                 self.d_da.d.next = self.qm.fetch_req_da.val();
                 self.d_len.d.next = self.qm.fetch_req_len.val();
-                self.d_tag.d.next = bit_cast::<DMA_TAG_W, 4>(self.c_fetch.val()) << 4;
+                self.d_tag.d.next = (bit_cast::<DMA_TAG_W, 4>(self.c_fetch.val()) << 8)
+                    | (bit_cast::<DMA_TAG_W, 2>(self.qm.fetch_req_vi.val()) << 4);
             } else if self.send.pl_req_valid.val() {
                 self.send.pl_req_ready.next = true;
                 self.d_valid.d.next = true;
                 self.d_write.d.next = false;
                 self.d_da.d.next = self.send.pl_req_da.val();
                 self.d_len.d.next = self.send.pl_req_len.val();
-                self.d_tag.d.next = bit_cast::<DMA_TAG_W, 4>(self.c_payload.val()) << 4;
+                self.d_tag.d.next = (bit_cast::<DMA_TAG_W, 4>(self.c_payload.val()) << 8)
+                    | (bit_cast::<DMA_TAG_W, 2>(self.send.pl_req_vi.val()) << 4);
             }
         }
         self.dma_req_valid.next = self.d_valid.q.val();
@@ -500,7 +506,7 @@ impl Logic for Device {
 
         // ---- Read data, routed by the tag's client ----
         self.dma_rd_ready.next = true;
-        self.rd_client.next = self.dma_rd_tag.val().get_bits::<4>(4);
+        self.rd_client.next = self.dma_rd_tag.val().get_bits::<4>(8);
         self.qm.fetch_rd_valid.next =
             self.dma_rd_valid.val() && (self.rd_client.val() == self.c_fetch.val());
         self.qm.fetch_rd_data.next = self.dma_rd_data.val();

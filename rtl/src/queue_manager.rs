@@ -113,6 +113,8 @@ pub struct QueueManager {
     pub fetch_req_da: Signal<Out, Bits<DA_W>>,
     /// Bytes to read.
     pub fetch_req_len: Signal<Out, Bits<DMA_LEN_W>>,
+    /// VI whose send queue is read.
+    pub fetch_req_vi: Signal<Out, Bits<DVI_W>>,
     /// Descriptor data word.
     pub fetch_rd_valid: Signal<In, Bit>,
     /// The word.
@@ -155,6 +157,8 @@ pub struct QueueManager {
     pub cq_req_ready: Signal<In, Bit>,
     /// Device address of the entry.
     pub cq_req_da: Signal<Out, Bits<DA_W>>,
+    /// VI whose CQ is written.
+    pub cq_req_vi: Signal<Out, Bits<DVI_W>>,
     /// Entry data word.
     pub cq_wd_valid: Signal<Out, Bit>,
     /// Entry data word taken.
@@ -410,7 +414,7 @@ impl Default for QueueManager {
         } defaults {
             clock, reset, mmio_valid, mmio_ready, mmio_write, mmio_addr, mmio_wdata,
             mmio_rsp_valid, mmio_rsp_ready, mmio_rsp_data, open_vi, open_vi_open,
-            fetch_req_valid, fetch_req_ready, fetch_req_da, fetch_req_len, fetch_rd_valid,
+            fetch_req_valid, fetch_req_ready, fetch_req_da, fetch_req_len, fetch_req_vi, cq_req_vi, fetch_rd_valid,
             fetch_rd_data, fetch_rd_error, desc_valid, desc_ready, desc_data, desc_meta,
             desc_meta_pop, cmp_valid, cmp_ready, cmp_vi, cmp_recv, cmp_wr_id, cmp_bytes,
             cmp_index, cmp_peer, cmp_opcode, cmp_status, cq_req_valid, cq_req_ready, cq_req_da,
@@ -825,6 +829,7 @@ impl Logic for QueueManager {
         self.f_add.next = 0.into();
         self.fetch_req_valid.next = false;
         self.fetch_req_da.next = self.f_da.q.val();
+        self.fetch_req_vi.next = self.f_vi.q.val();
         self.fetch_req_len.next = self.len_desc.val();
         if self.f_count.q.val() == self.count_four.val() {
             self.fetch_req_len.next = self.len_burst.val();
@@ -912,6 +917,7 @@ impl Logic for QueueManager {
         self.c_phase.next = !self.c_lap.val().get_bit(0);
         self.cq_req_valid.next = false;
         self.cq_req_da.next = self.c_slot_da.val();
+        self.cq_req_vi.next = self.cmp_vi.val();
         self.cq_wd_valid.next = false;
         self.cq_wd_last.next = self.c_word.q.val() == self.word_last.val();
         self.cq_wd_data.next = self.cmp_wr_id.val();

@@ -17,6 +17,7 @@
 //! | `rq_query`, `rq_vi` | 1, 2 | out | ask for the VI's next receive descriptor |
 //! | `rq_answer`, `rq_granted`, `rq_da`, `rq_index` | | in | the answer |
 //! | `rd_req_*`, `rd_rd_*` | | out, in | the receive descriptor's read (32 bytes) and its words |
+//! | `dma_vi` | 2 | out | VI of the engine's DMA accesses (the frame's destination) |
 //! | `xl_req_*`, `xl_rsp_*` | | out, in | translation of the buffer (a device write) |
 //! | `wr_req_*` | | out | payload writes: `valid/ready`, `da`, `len` bytes |
 //! | `wr_*` | | out | their data: `valid/ready`, `data`, `last` |
@@ -88,6 +89,8 @@ pub struct RxEngine {
     pub rd_req_da: Signal<Out, Bits<DA_W>>,
     /// Bytes.
     pub rd_req_len: Signal<Out, Bits<DMA_LEN_W>>,
+    /// VI of the access (the frame's destination).
+    pub dma_vi: Signal<Out, Bits<DVI_W>>,
     /// Descriptor word.
     pub rd_rd_valid: Signal<In, Bit>,
     /// The word.
@@ -233,7 +236,7 @@ impl Default for RxEngine {
             st_dma: status_const(Status::DmaError),
         } defaults {
             clock, reset, rx_valid, rx_ready, rx_data, rx_last, rq_query, rq_vi, rq_answer,
-            rq_granted, rq_da, rq_index, rd_req_valid, rd_req_ready, rd_req_da, rd_req_len,
+            rq_granted, rq_da, rq_index, rd_req_valid, rd_req_ready, rd_req_da, rd_req_len, dma_vi,
             rd_rd_valid, rd_rd_data, rd_rd_error, xl_req_valid, xl_req_ready, xl_req_vi,
             xl_req_va, xl_req_shortcut, xl_req_length, xl_rsp_valid, xl_rsp_ready,
             xl_rsp_status, xl_rsp_da, xl_rsp_bytes, xl_rsp_last, wr_req_valid, wr_req_ready,
@@ -262,6 +265,7 @@ impl Logic for RxEngine {
         self.rd_req_valid.next = false;
         self.rd_req_da.next = self.da.q.val();
         self.rd_req_len.next = self.desc_len.val();
+        self.dma_vi.next = self.dest.q.val().get_bits::<DVI_W>(0);
         self.xl_req_valid.next = false;
         self.xl_req_vi.next = bit_cast::<3, DVI_W>(self.dest.q.val().get_bits::<DVI_W>(0));
         self.xl_req_va.next = self.d_va.q.val();

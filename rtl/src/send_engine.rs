@@ -115,6 +115,8 @@ pub struct SendEngine {
     pub pl_req_da: Signal<Out, Bits<DA_W>>,
     /// Bytes.
     pub pl_req_len: Signal<Out, Bits<DMA_LEN_W>>,
+    /// VI whose buffer is read.
+    pub pl_req_vi: Signal<Out, Bits<DVI_W>>,
     /// Payload word.
     pub pl_rd_valid: Signal<In, Bit>,
     /// The word.
@@ -260,7 +262,7 @@ impl Default for SendEngine {
             clock, reset, desc_valid, desc_ready, desc_data, desc_meta, desc_meta_pop,
             xl_req_valid, xl_req_ready, xl_req_vi, xl_req_va, xl_req_shortcut, xl_req_length,
             xl_rsp_valid, xl_rsp_ready, xl_rsp_status, xl_rsp_da, xl_rsp_last, pl_req_valid,
-            pl_req_ready, pl_req_da, pl_req_len, pl_rd_valid, pl_rd_data, pl_rd_error, tx_valid,
+            pl_req_ready, pl_req_da, pl_req_len, pl_req_vi, pl_rd_valid, pl_rd_data, pl_rd_error, tx_valid,
             tx_ready, tx_data, tx_last, cmp_valid, cmp_ready, cmp_vi, cmp_wr_id, cmp_bytes,
             cmp_index, cmp_peer, cmp_opcode, cmp_status, tx_frame, pages, tx_fifo, a_state,
             a_word, a_opcode, a_dest, a_error, a_length, a_wr_id, a_va, a_shortcut, a_meta,
@@ -299,6 +301,7 @@ impl Logic for SendEngine {
         self.pages.read_address.next = self.a_page.q.val();
         self.pl_req_valid.next = false;
         self.pl_req_da.next = self.a_da.q.val();
+        self.pl_req_vi.next = self.a_meta.q.val().get_bits::<DVI_W>(12);
         // This burst: the rest of the page, at most BURST_BYTES.
         self.a_chunk.next = self.a_page_left.q.val();
         if self.a_page_left.q.val() > self.burst.val() {

@@ -1,10 +1,15 @@
 //! Verilator models of skipwalk's generated Verilog, driven from Rust.
 //!
-//! `build.rs` writes the `Translator`'s Verilog with RustHDL, verilates it, and compiles the
-//! C++ with a shim of per-port accessors generated from the Verilog's port list; this crate
-//! wraps the model safely ([`VTranslator`]) and plugs it into the translator's differential
-//! test bench ([`rtl::translator_bench`]), so the test that runs in RustHDL's simulator runs
-//! on the Verilog too: the two simulators must agree, and the Verilog is what ships.
+//! `build.rs` writes each block's Verilog with RustHDL, verilates it, and compiles the C++
+//! with a shim of per-port accessors generated from the Verilog's port list; this crate wraps
+//! every model safely (`VTranslator`, `VDevice`, … one per block), plugs the translator into
+//! its differential test bench ([`rtl::translator_bench`]), so the test that runs in RustHDL's
+//! simulator runs on the Verilog too, and surrounds the `Device` with a host
+//! ([`host_port`]: host memory, DMA firewall, MMIO, network) and a small registrar
+//! ([`testbed`]). The Verilog is what ships.
+
+pub mod host_port;
+pub mod testbed;
 
 use std::ffi::CString;
 use std::path::Path;

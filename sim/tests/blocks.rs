@@ -314,8 +314,10 @@ impl KeyLoad {
         let w = key.words();
         let mut first = [0u64, 1, 2];
         first.shuffle(rng);
-        let mut words: VecDeque<(u64, u64)> =
-            first.iter().map(|&i| (i, u64::from(w[i as usize]))).collect();
+        let mut words: VecDeque<(u64, u64)> = first
+            .iter()
+            .map(|&i| (i, u64::from(w[i as usize])))
+            .collect();
         words.push_back((LAST_KEY_WORD, u64::from(w[3])));
         KeyLoad { slot, key, words }
     }
@@ -329,10 +331,10 @@ struct Owed {
 }
 
 fn speck_traffic(pair: &mut SpeckPair, seed: u64) -> Result<(), String> {
-    const DECRYPTIONS: u64 = 1_200;
-    const FLUSHES: u64 = 20;
-    const RELOADS: u64 = 6;
-    const MAX_CYCLES: u64 = 300_000;
+    const DECRYPTIONS: u64 = 8_000;
+    const FLUSHES: u64 = 100;
+    const RELOADS: u64 = 30;
+    const MAX_CYCLES: u64 = 2_000_000;
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut ciphers: [Option<ShortcutCipher>; KEY_SLOTS] = Default::default();
     let mut loads = VecDeque::new();
@@ -417,7 +419,13 @@ fn speck_traffic(pair: &mut SpeckPair, seed: u64) -> Result<(), String> {
             dec_done: held.is_some().into(),
         };
         let handshakes = |o: &SpeckOut| {
-            [o.key_ready, o.busy, o.dec_in_ready, o.dec_out_valid, o.dec_done]
+            [
+                o.key_ready,
+                o.busy,
+                o.dec_in_ready,
+                o.dec_out_valid,
+                o.dec_done,
+            ]
         };
         if handshakes(&o) != handshakes(&want) {
             return Err(format!("cycle {at}: outputs {o:?}, documented {want:?}"));
@@ -618,7 +626,7 @@ impl CheckCase {
 }
 
 fn shortcut_checks(pair: &mut CheckPair, seed: u64) -> Result<(), String> {
-    const CYCLES: u64 = 30_000;
+    const CYCLES: u64 = 200_000;
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut seen = BTreeMap::new();
     let mut previous: Option<CheckCase> = None;
@@ -792,147 +800,162 @@ struct WalkJob {
 }
 
 fn walker_jobs(pair: &mut WalkerPair, seed: u64) -> Result<(), String> {
-    const JOBS: u64 = 300;
+    const ROUNDS: u64 = 6;
+    const JOBS: u64 = 800;
     const JOB_TIMEOUT: u64 = 20_000;
     let mut rng = SmallRng::seed_from_u64(seed);
-    let WalkTables {
-        mem,
-        window,
-        tables,
-        vas,
-    } = WalkTables::random(&mut rng);
-    let mut memory = MemoryModel::new(mem, 0..=0, 0.6);
-    let win_base = u64::from(window.base);
-    let win_end = win_base + u64::from(window.pages);
     let mut outcomes = BTreeMap::new();
-    let mut resets = 0;
-    for job in 0..JOBS {
-        memory.latency = match job % 3 {
-            0 => 0..=0,
-            1 => 0..=3,
-            _ => 0..=60,
-        };
-        memory.ready_prob = [0.3, 0.6, 1.0][(job / 3 % 3) as usize];
-        let va = vas.choose(&mut rng).copied().filter(|_| rng.gen_bool(0.8));
-        let va = va.unwrap_or_else(|| rng.gen::<u64>() & abi::mask(abi::VA_BITS))
-            | rng.gen_range(0..PAGE_SIZE);
-        let level = rng.gen_range(1..=abi::LEVELS);
-        let table = if level == abi::LEVELS {
-            tables.root()
-        } else {
-            match tables.table_frame(&memory.mem, va, level) {
-                Ok(Some(t)) if rng.gen_bool(0.9) => t,
-                _ => win_base + rng.gen_range(0..u64::from(window.pages) + 2),
-            }
-        };
-        let write = rng.gen_bool(0.5);
-        let mut reads = 0;
-        let want = walk(&memory.mem, &window, level, table, va, write, &mut reads);
-        let j = WalkJob {
-            level,
-            table,
-            va,
-            write,
-            want,
-            reads,
-        };
-
-        // Idle cycles with noise on the job fields, then the job offered until taken; its VA,
-        // write flag and window held until the result is taken.
-        let gap = rng.gen_range(0..4u64);
-        let start = pair.cycle();
-        let reads_before = memory.reads;
-        let (mut taken, mut result, mut abandoned) = (false, None, false);
-        while result.is_none() && !abandoned {
-            let at = pair.cycle();
-            if at - start > JOB_TIMEOUT {
-                return Err(format!("job {job}: no result by cycle {at}: {j:?}"));
-            }
-            let offering = !taken && at - start >= gap;
-            let holding = offering || taken;
-            let m = memory.drive(&mut rng);
-            // A reset cuts a walk short; only with no read in flight, so no stale response
-            // can answer the next job's read.
-            let reset = taken && memory.in_flight() == 0 && rng.gen_ratio(1, 300);
-            let res_ready = !reset && rng.gen_bool(0.5);
-            let (rsp_data, rsp_tag, rsp_error) = m.rsp.unwrap_or_else(|| {
-                (noise(&mut rng), noise(&mut rng), rng.gen())
-            });
-            let inputs = WalkerIn {
-                reset: reset.into(),
-                job_valid: offering.into(),
-                job_level: if offering { j.level.into() } else { noise(&mut rng) },
-                job_table: if offering { j.table } else { noise(&mut rng) },
-                job_va: if holding { j.va } else { noise(&mut rng) },
-                job_write: if holding { j.write.into() } else { noise(&mut rng) },
-                job_win_base: if holding { win_base } else { noise(&mut rng) },
-                job_win_end: if holding { win_end } else { noise(&mut rng) },
-                pte_req_ready: (m.req_ready && !reset).into(),
-                pte_rsp_valid: m.rsp.is_some().into(),
-                pte_rsp_data: rsp_data,
-                pte_rsp_tag: rsp_tag,
-                pte_rsp_error: rsp_error.into(),
-                res_ready: res_ready.into(),
+    let (mut resets, mut table_reads) = (0, 0);
+    for round in 0..ROUNDS {
+        // Fresh tables every round; between jobs no read is in flight.
+        let WalkTables {
+            mem,
+            window,
+            tables,
+            vas,
+        } = WalkTables::random(&mut rng);
+        let mut memory = MemoryModel::new(mem, 0..=0, 0.6);
+        let win_base = u64::from(window.base);
+        let win_end = win_base + u64::from(window.pages);
+        for job in round * JOBS..(round + 1) * JOBS {
+            memory.latency = match job % 3 {
+                0 => 0..=0,
+                1 => 0..=3,
+                _ => 0..=60,
             };
-            let o = pair.drive(&inputs)?;
-            if o.pte_rsp_ready == 0 {
-                return Err(format!("cycle {at}: response back-pressured"));
+            memory.ready_prob = [0.3, 0.6, 1.0][(job / 3 % 3) as usize];
+            let va = vas.choose(&mut rng).copied().filter(|_| rng.gen_bool(0.8));
+            let va = va.unwrap_or_else(|| rng.gen::<u64>() & abi::mask(abi::VA_BITS))
+                | rng.gen_range(0..PAGE_SIZE);
+            let level = rng.gen_range(1..=abi::LEVELS);
+            let table = if level == abi::LEVELS {
+                tables.root()
+            } else {
+                match tables.table_frame(&memory.mem, va, level) {
+                    Ok(Some(t)) if rng.gen_bool(0.9) => t,
+                    _ => win_base + rng.gen_range(0..u64::from(window.pages) + 2),
+                }
+            };
+            let write = rng.gen_bool(0.5);
+            let mut reads = 0;
+            let want = walk(&memory.mem, &window, level, table, va, write, &mut reads);
+            let j = WalkJob {
+                level,
+                table,
+                va,
+                write,
+                want,
+                reads,
+            };
+
+            // Idle cycles with noise on the job fields, then the job offered until taken; its VA,
+            // write flag and window held until the result is taken.
+            let gap = rng.gen_range(0..4u64);
+            let start = pair.cycle();
+            let reads_before = memory.reads;
+            let (mut taken, mut result, mut abandoned) = (false, None, false);
+            while result.is_none() && !abandoned {
+                let at = pair.cycle();
+                if at - start > JOB_TIMEOUT {
+                    return Err(format!("job {job}: no result by cycle {at}: {j:?}"));
+                }
+                let offering = !taken && at - start >= gap;
+                let holding = offering || taken;
+                let m = memory.drive(&mut rng);
+                // A reset cuts a walk short; only with no read in flight, so no stale response
+                // can answer the next job's read.
+                let reset = taken && memory.in_flight() == 0 && rng.gen_ratio(1, 300);
+                let res_ready = !reset && rng.gen_bool(0.5);
+                let (rsp_data, rsp_tag, rsp_error) = m
+                    .rsp
+                    .unwrap_or_else(|| (noise(&mut rng), noise(&mut rng), rng.gen()));
+                let inputs = WalkerIn {
+                    reset: reset.into(),
+                    job_valid: offering.into(),
+                    job_level: if offering {
+                        j.level.into()
+                    } else {
+                        noise(&mut rng)
+                    },
+                    job_table: if offering { j.table } else { noise(&mut rng) },
+                    job_va: if holding { j.va } else { noise(&mut rng) },
+                    job_write: if holding {
+                        j.write.into()
+                    } else {
+                        noise(&mut rng)
+                    },
+                    job_win_base: if holding { win_base } else { noise(&mut rng) },
+                    job_win_end: if holding { win_end } else { noise(&mut rng) },
+                    pte_req_ready: (m.req_ready && !reset).into(),
+                    pte_rsp_valid: m.rsp.is_some().into(),
+                    pte_rsp_data: rsp_data,
+                    pte_rsp_tag: rsp_tag,
+                    pte_rsp_error: rsp_error.into(),
+                    res_ready: res_ready.into(),
+                };
+                let o = pair.drive(&inputs)?;
+                if o.pte_rsp_ready == 0 {
+                    return Err(format!("cycle {at}: response back-pressured"));
+                }
+                if (o.job_ready != 0) == taken {
+                    return Err(format!(
+                        "cycle {at}: job_ready {} with a job {}",
+                        o.job_ready,
+                        if taken { "running" } else { "not yet taken" }
+                    ));
+                }
+                if !taken && (o.pte_req_valid != 0 || o.res_valid != 0) {
+                    return Err(format!("cycle {at}: read or result without a job: {o:?}"));
+                }
+                memory.clock(
+                    &mut rng,
+                    o.pte_req_valid != 0 && !reset,
+                    o.pte_req_addr,
+                    o.pte_req_tag,
+                    m.rsp.is_some(),
+                    o.pte_rsp_ready != 0,
+                );
+                if o.res_valid != 0 && res_ready {
+                    result = Some((o.res_status, o.res_frame, o.res_writable != 0));
+                }
+                if offering && o.job_ready != 0 {
+                    taken = true;
+                }
+                if reset {
+                    abandoned = true;
+                    resets += 1;
+                }
+                pair.tick();
             }
-            if (o.job_ready != 0) == taken {
+            let Some((status, frame, writable)) = result else {
+                continue;
+            };
+            let reads = memory.reads - reads_before;
+            let verdict = match j.want {
+                Ok(pte) => {
+                    status == u64::from(Status::Ok.code())
+                        && frame == pte.frame()
+                        && writable == pte.writable()
+                }
+                Err(s) => status == u64::from(s.code()),
+            };
+            if !verdict || reads != u64::from(j.reads) {
                 return Err(format!(
-                    "cycle {at}: job_ready {} with a job {}",
-                    o.job_ready,
-                    if taken { "running" } else { "not yet taken" }
+                    "job {job}: {} frame {frame:#x} writable {writable} after {reads} reads; \
+                     abi walks {:?} in {} reads ({j:?})",
+                    status_name(status),
+                    j.want,
+                    j.reads
                 ));
             }
-            if !taken && (o.pte_req_valid != 0 || o.res_valid != 0) {
-                return Err(format!("cycle {at}: read or result without a job: {o:?}"));
-            }
-            memory.clock(
-                &mut rng,
-                o.pte_req_valid != 0 && !reset,
-                o.pte_req_addr,
-                o.pte_req_tag,
-                m.rsp.is_some(),
-                o.pte_rsp_ready != 0,
-            );
-            if o.res_valid != 0 && res_ready {
-                result = Some((o.res_status, o.res_frame, o.res_writable != 0));
-            }
-            if offering && o.job_ready != 0 {
-                taken = true;
-            }
-            if reset {
-                abandoned = true;
-                resets += 1;
-            }
-            pair.tick();
+            *outcomes.entry(status_name(status)).or_insert(0u64) += 1;
         }
-        let Some((status, frame, writable)) = result else {
-            continue;
-        };
-        let reads = memory.reads - reads_before;
-        let verdict = match j.want {
-            Ok(pte) => status == u64::from(Status::Ok.code())
-                && frame == pte.frame()
-                && writable == pte.writable(),
-            Err(s) => status == u64::from(s.code()),
-        };
-        if !verdict || reads != u64::from(j.reads) {
-            return Err(format!(
-                "job {job}: {} frame {frame:#x} writable {writable} after {reads} reads; \
-                 abi walks {:?} in {} reads ({j:?})",
-                status_name(status),
-                j.want,
-                j.reads
-            ));
-        }
-        *outcomes.entry(status_name(status)).or_insert(0u64) += 1;
+        table_reads += memory.reads;
     }
     println!(
-        "walker: {JOBS} jobs ({resets} cut short by reset), {} reads in {} cycles, outcomes \
-         {outcomes:?}",
-        memory.reads,
+        "walker: {} jobs ({resets} cut short by reset), {table_reads} table reads in {} cycles, \
+         outcomes {outcomes:?}",
+        ROUNDS * JOBS,
         pair.cycle()
     );
     if outcomes.len() < 6 {
@@ -994,8 +1017,7 @@ fn pd_registers() -> impl Iterator<Item = u16> {
 
 /// The VI registers of the protection table.
 fn vi_registers() -> impl Iterator<Item = u16> {
-    (0..abi::NUM_VIS)
-        .flat_map(|vi| [regs::VI_CTRL, regs::VI_FAULTS].map(|r| regs::vi_reg(vi, r)))
+    (0..abi::NUM_VIS).flat_map(|vi| [regs::VI_CTRL, regs::VI_FAULTS].map(|r| regs::vi_reg(vi, r)))
 }
 
 /// The registers the protection table holds (`cfg_hit`).
@@ -1030,7 +1052,7 @@ struct ProtPending {
 }
 
 fn prot_table_traffic(pair: &mut ProtPair, seed: u64) -> Result<(), String> {
-    const CYCLES: u64 = 24_000;
+    const CYCLES: u64 = 200_000;
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut golden = Golden::new();
     let registers = prot_table_registers();
@@ -1094,11 +1116,8 @@ fn prot_table_traffic(pair: &mut ProtPair, seed: u64) -> Result<(), String> {
         let vi_ctrl_write = write.is_some() && vi_ctrls.contains(&cfg_addr);
         // Faults: on a VI held since the previous cycle, at least two cycles apart, and not
         // next to a reset or a VI_CTRL write (the count is taken from the previous cycle).
-        let fault = prev.fault_ok
-            && prev.chk_vi == chk_vi
-            && !reset
-            && !vi_ctrl_write
-            && rng.gen_bool(0.3);
+        let fault =
+            prev.fault_ok && prev.chk_vi == chk_vi && !reset && !vi_ctrl_write && rng.gen_bool(0.3);
         let lk_vi = rng.gen_range(0..abi::NUM_VIS);
         let open_vi = rng.gen_range(0..abi::NUM_VIS);
         let pd_index = rng.gen_range(0..abi::NUM_PDS);
@@ -1123,12 +1142,18 @@ fn prot_table_traffic(pair: &mut ProtPair, seed: u64) -> Result<(), String> {
             return fail(format!("cfg_hit {} for {:#06x}", o.cfg_hit, prev.cfg_addr));
         }
         if at > 0 && (o.chk_locked != 0) != prev.locked {
-            return fail(format!("chk_locked {} for VI {}", o.chk_locked, prev.chk_vi));
+            return fail(format!(
+                "chk_locked {} for VI {}",
+                o.chk_locked, prev.chk_vi
+            ));
         }
         locked_cycles += o.chk_locked;
         if let Some((a, want)) = prev.read {
             if o.cfg_rdata != u64::from(want) {
-                return fail(format!("read {a:#06x} = {:#x}, want {want:#x}", o.cfg_rdata));
+                return fail(format!(
+                    "read {a:#06x} = {:#x}, want {want:#x}",
+                    o.cfg_rdata
+                ));
             }
         }
         if let Some((pd, want)) = prev.pd {
@@ -1168,7 +1193,10 @@ fn prot_table_traffic(pair: &mut ProtPair, seed: u64) -> Result<(), String> {
             return fail(format!("open_vi_open {} for {open:?}", o.open_vi_open));
         }
         if (o.pd_written != 0) != (write.is_some() && pds.contains(&cfg_addr)) {
-            return fail(format!("pd_written {} writing {cfg_addr:#06x}", o.pd_written));
+            return fail(format!(
+                "pd_written {} writing {cfg_addr:#06x}",
+                o.pd_written
+            ));
         }
 
         // What this cycle leaves for the next, then what the edge does.
@@ -1304,7 +1332,7 @@ fn cache_hit(e: &CacheEntry, pd: u8, vpage: u64, shortcut_mode: bool, slot: u8, 
 }
 
 fn cache_traffic(pair: &mut CachePair, seed: u64) -> Result<(), String> {
-    const CYCLES: u64 = 24_000;
+    const CYCLES: u64 = 200_000;
     const SWEEP_CYCLES: u64 = abi::CACHE_ENTRIES as u64 + 2;
     const PDS: u8 = 3;
     let mut rng = SmallRng::seed_from_u64(seed);
@@ -1342,7 +1370,10 @@ fn cache_traffic(pair: &mut CachePair, seed: u64) -> Result<(), String> {
         let shortcut_mode = rng.gen_bool(0.5);
         let (cmp_slot, cmp_shortcut) = match probe {
             Some(p) if rng.gen_bool(0.6) => (p.entry.key_slot, p.entry.shortcut),
-            _ => (rng.gen_range(0..8), *shortcuts.choose(&mut rng).expect("shortcuts")),
+            _ => (
+                rng.gen_range(0..8),
+                *shortcuts.choose(&mut rng).expect("shortcuts"),
+            ),
         };
         let quiet = busy || reset;
         let fill = (!quiet && rng.gen_bool(0.3)).then(|| {
@@ -1350,7 +1381,10 @@ fn cache_traffic(pair: &mut CachePair, seed: u64) -> Result<(), String> {
             let (pd, vpage) = if rng.gen_ratio(1, 10) {
                 (probe_pd, probe_vpage)
             } else {
-                (rng.gen_range(0..PDS), *pages.choose(&mut rng).expect("pages"))
+                (
+                    rng.gen_range(0..PDS),
+                    *pages.choose(&mut rng).expect("pages"),
+                )
             };
             let entry = CacheEntry {
                 valid: true,
@@ -1364,7 +1398,8 @@ fn cache_traffic(pair: &mut CachePair, seed: u64) -> Result<(), String> {
             };
             (vpage, entry)
         });
-        let invalidate = (!quiet && rng.gen_ratio(1, 400)).then(|| (rng.gen_bool(0.3), rng.gen_range(0..8u8)));
+        let invalidate =
+            (!quiet && rng.gen_ratio(1, 400)).then(|| (rng.gen_bool(0.3), rng.gen_range(0..8u8)));
         let f = fill.map(|(_, e)| e);
         let inputs = CacheIn {
             reset: reset.into(),
