@@ -185,13 +185,14 @@ fn model(out: &Path, root: &Path, name: &str, verilog: &str) -> String {
          }}\n\
          /// Like `new`, recording every edge into a VCD file at `path`.\n\
          pub fn with_waveform(path: &std::path::Path) -> std::io::Result<{class}> {{\n\
-             let m = {class}::new();\n\
+             let mut m = {class}::new();\n\
              let c = crate::trace_path(path)?;\n\
              // SAFETY: the model is live and the path is a valid C string for the call.\n\
              if unsafe {{ {p}_ffi::{p}_trace_open(m.ptr, c.as_ptr()) }} == 0 {{\n\
                  return Err(std::io::Error::other(format!(\"cannot open {{}}\", path.display())));\n\
              }}\n\
-             Ok({class} {{ tracing: true, ..m }})\n\
+             m.tracing = true;\n\
+             Ok(m)\n\
          }}\n\
          /// Evaluates the combinational logic.\n\
          pub fn eval(&mut self) {{ unsafe {{ {p}_ffi::{p}_eval(self.ptr) }} }}\n\

@@ -1004,8 +1004,6 @@ impl Logic for QueueManager {
         self.rq_index.next = self.r_index.q.val();
         self.q_base.next = 0.into();
         self.q_slot.next = 0.into();
-        self.r_da.d.next = (bit_cast::<DA_W, FRAME_W>(self.q_base.val()) << 12)
-            + (bit_cast::<DA_W, IDX_W>(self.q_slot.val()) << 5);
         for i in 0..4 {
             if self.r_serve.val() && self.rq_vi.val() == self.vi_ids[i].val() {
                 self.r_answer.d.next = true;
@@ -1025,6 +1023,9 @@ impl Logic for QueueManager {
                 }
             }
         }
+        // After the loop: the Verilog evaluates in program order.
+        self.r_da.d.next = (bit_cast::<DA_W, FRAME_W>(self.q_base.val()) << 12)
+            + (bit_cast::<DA_W, IDX_W>(self.q_slot.val()) << 5);
 
         // ---- Promised completions: fetched or granted, minus written ----
         for i in 0..4 {

@@ -9,7 +9,7 @@
 //!   the page frames in block RAM. Only when every page translated does it read the payload:
 //!   page by page, in bursts of at most [`BURST_BYTES`], each issued only when the TX FIFO has
 //!   room for all its words (so read data is never back-pressured). The descriptor's context
-//!   then goes to the second stage through a one-entry slot.
+//!   goes to the second stage through a one-entry slot before its payload is read.
 //! * **transmit**: for a good send, a frame: the two header words of `abi::frames`, then the
 //!   payload words from the TX FIFO; then the completion (for failed descriptors and NOPs
 //!   only the completion), held on `cmp_*` until the completion writer takes it.
@@ -395,9 +395,6 @@ impl Logic for SendEngine {
                         self.a_page.d.next = 0.into();
                         self.a_left.d.next = self.a_length.q.val().get_bits::<MSG_W>(0);
                         self.a_state.d.next = PrepState::Push;
-                        if self.xl_rsp_status.val() == self.st_ok.val() {
-                            self.a_state.d.next = PrepState::PageLoad;
-                        }
                     }
                 }
             }
@@ -436,7 +433,8 @@ impl Logic for SendEngine {
                             self.a_page.d.next = self.a_page.q.val() + self.page_one.val();
                             self.a_state.d.next = PrepState::PageLoad;
                             if self.a_left.q.val() == bit_cast::<MSG_W, PAGE_BYTES_W>(self.a_chunk.val()) {
-                                self.a_state.d.next = PrepState::Push;
+                                self.a_word.d.next = 0.into();
+                                self.a_state.d.next = PrepState::Load;
                             }
                         }
                     }
@@ -453,6 +451,13 @@ impl Logic for SendEngine {
                     self.s_status.d.next = self.a_status.q.val();
                     self.a_word.d.next = 0.into();
                     self.a_state.d.next = PrepState::Load;
+                    // A good send's payload is read after its context is handed on, so the
+                    // transmit stage drains the TX FIFO while the reads go on.
+                    if (self.a_status.q.val() == self.st_ok.val())
+                        && (self.a_opcode.q.val() == self.op_send.val())
+                    {
+                        self.a_state.d.next = PrepState::PageLoad;
+                    }
                 }
             }
             _ => {

@@ -325,6 +325,35 @@ impl Testbed {
         out
     }
 
+    /// The device's queue state and counters in one line, for failure messages.
+    pub fn state(&mut self) -> String {
+        let mut out = String::new();
+        for g in [regs::TX_FRAMES, regs::RX_FRAMES, regs::RX_BAD_FRAMES] {
+            out += &format!("{:#x}={} ", g, self.sim.read_reg(u32::from(g)));
+        }
+        for vi in 0..abi::DEVICE_VIS {
+            if self.vis[vi].is_none() {
+                continue;
+            }
+            let r: Vec<u32> = [
+                regs::SQ_HEAD,
+                regs::RQ_HEAD,
+                regs::CQ_TAIL,
+                regs::DOORBELL_DROPS,
+                regs::RX_DROPS,
+            ]
+            .iter()
+            .map(|&reg| self.sim.read_reg(u32::from(regs::queue_reg(vi, reg))))
+            .collect();
+            let faults = self.sim.read_reg(u32::from(regs::vi_reg(vi, regs::VI_FAULTS)));
+            out += &format!(
+                "| VI {vi}: sq_head {} rq_head {} cq_tail {} db_drops {} rx_drops {} faults {faults:#x} ",
+                r[0], r[1], r[2], r[3], r[4]
+            );
+        }
+        out + &format!("| DMA in flight {}", self.sim.dma_in_flight())
+    }
+
     /// What a send descriptor of VI `vi` must complete with, per the golden models; the
     /// golden translator's state (faults, cache) advances as the device's does.
     pub fn expect_send(&mut self, vi: usize, d: &Descriptor) -> (Status, u32) {

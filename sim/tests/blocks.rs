@@ -245,10 +245,13 @@ fn run<P: Pair>(name: &str, body: impl Fn(&mut P, u64) -> Result<(), String>) {
     check_ports::<P>(name);
     let seed = test_seed();
     println!("{name}: SKIPWALK_SEED={seed}");
-    // The failure is told before the replay, so nothing that happens in the replay can hide it.
+    // The first failure is told before the replay, so nothing in the replay can hide it.
+    let told = std::cell::Cell::new(false);
     run_seeded_with(name, seed, P::new, |pair, seed| {
         body(pair, seed).inspect_err(|e| {
-            eprintln!("{name} failed with SKIPWALK_SEED={seed}: {e}\nreplaying with waveforms")
+            if !told.replace(true) {
+                eprintln!("{name} failed with SKIPWALK_SEED={seed}: {e}\nreplaying with waveforms");
+            }
         })
     });
 }
