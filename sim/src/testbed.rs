@@ -229,8 +229,11 @@ impl Testbed {
     }
 
     /// Writes VI `vi`'s control register (enable, mode, PD, key slot; clears its faults).
+    /// Register writes are posted: the read-back makes sure the write has taken effect
+    /// before a doorbell (decoded elsewhere) relies on it.
     pub fn set_vi_ctrl(&mut self, vi: usize, cfg: ViConfig) {
         self.write_core_reg(regs::vi_reg(vi, regs::VI_CTRL), cfg.ctrl_word());
+        self.sim.read_reg(u32::from(regs::vi_reg(vi, regs::VI_CTRL)));
     }
 
     /// Registers `len` bytes at `va` in `pd`: fresh pinned frames, mapped page by page.

@@ -4,7 +4,7 @@
 
 use abi::queues::{Descriptor, Opcode, QueueKind};
 use abi::translator::TranslationMode;
-use abi::{Access, Key, Status};
+use abi::{Access, Key, Shortcut, Status};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rtl::bench::{run_seeded_with, test_seed};
@@ -142,6 +142,210 @@ fn loopback_messages_arrive_byte_for_byte() {
                 return Err(format!("send completion {i}: {c:?}"));
             }
         }
+        Ok(())
+    });
+}
+
+/// What a fuzzed VI looks like to the generator.
+struct FuzzVi {
+    vi: usize,
+    /// Registered buffer: VA, bytes.
+    buffer: (u64, u64),
+    physical: bool,
+}
+
+/// One random descriptor for `v`: mostly good sends, and every kind of bad input.
+fn fuzz_descriptor(t: &Testbed, v: &FuzzVi, rng: &mut SmallRng) -> Descriptor {
+    let (base, size) = v.buffer;
+    let len = match rng.gen_range(0..100) {
+        0..=69 => rng.gen_range(1..=64),
+        70..=97 => rng.gen_range(1..=2048),
+        _ => rng.gen_range(1..=65536),
+    };
+    let off = rng.gen_range(0..=(size - u64::from(len)) / 4) * 4;
+    let va = base + off;
+    let mut d = Descriptor {
+        opcode: Opcode::Send as u8,
+        dest: rng.gen_range(0..4),
+        length: len,
+        wr_id: rng.gen(),
+        va,
+        shortcut: if v.physical { 0 } else { t.shortcut(v.vi, va).0 },
+    };
+    match rng.gen_range(0..40) {
+        0 => d.opcode = rng.gen(),
+        1 => d.opcode = Opcode::Nop as u8,
+        2 => d.length = 0,
+        3 => d.length = rng.gen_range(65537..=u32::MAX),
+        4 => d.va += rng.gen_range(1..4),
+        5 => d.dest = rng.gen_range(4..=255),
+        6 | 7 => d.shortcut = rng.gen(),
+        8 => d.shortcut ^= 1 << rng.gen_range(0..64),
+        // A shortcut for another part of the buffer (another leaf table, or the same).
+        9 if !v.physical => d.shortcut = t.shortcut(v.vi, base + rng.gen_range(0..size / 4) * 4).0,
+        10 => d.va = rng.gen_range(1u64 << 47..u64::MAX) & !3,
+        // Unmapped memory next to the buffer (translated modes only).
+        11 if !v.physical => d.va = base + size + rng.gen_range(0..16) * 4096,
+        // Well-formed shortcuts that must still fail: a stale generation, a table outside
+        // the PD's window; and a good level-2 shortcut.
+        12..=14 if !v.physical => {
+            let vi = t.vis[v.vi].as_ref().expect("VI");
+            let pd = t.pds[vi.pd].as_ref().expect("PD");
+            let gen = pd.cfg.generation;
+            let level = if rng.gen_range(12..=14) == 14 { 2 } else { 1 };
+            let table = pd.tables.table_frame(&t.sim.mem, va, level).expect("tables").expect("table");
+            d.shortcut = match rng.gen_range(0..3) {
+                0 => Shortcut::mint(&vi.cipher, table as u32, level, gen.wrapping_sub(1) & 0x7f, va),
+                1 => Shortcut::mint(&vi.cipher, (table + u64::from(pd.cfg.window.pages)) as u32, level, gen, va),
+                _ => Shortcut::mint(&vi.cipher, table as u32, level, gen, va),
+            }
+            .0;
+        }
+        _ => {}
+    }
+    d
+}
+
+#[test]
+fn descriptor_fuzz_100k_every_descriptor_completes_as_the_golden_model_says() {
+    let total: usize = std::env::var("SKIPWALK_FUZZ_DESCRIPTORS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
+    let host = HostConfig {
+        stall: 0.1,
+        ..Default::default()
+    };
+    run_device("device-fuzz", host, false, |t, seed| {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        t.write_core_reg(abi::regs::FAULT_THRESHOLD, 48);
+        t.create_pd(0, 64, true, false);
+        t.create_pd(1, 8, true, false);
+        t.create_pd(2, 64, true, false);
+        t.create_vi(0, 0, TranslationMode::Shortcut, key(10), 5);
+        t.create_vi(1, 0, TranslationMode::FullWalk, key(11), 5);
+        t.create_vi(2, 1, TranslationMode::Physical, key(12), 5);
+        t.create_vi(3, 2, TranslationMode::Shortcut, key(13), 5);
+        // Buffers that straddle a leaf table's span (2 MiB) so transfers can cross it.
+        let b0 = t.register(0, 0x4000_0000 - 96 * 1024, 192 * 1024, Access::Read);
+        let b2 = t.register(1, 0x10_0000, 160 * 1024, Access::Read);
+        let b3 = t.register(2, 0x7fff_ffe0_0000 - 80 * 1024, 160 * 1024, Access::Read);
+        let vis = [
+            FuzzVi { vi: 0, buffer: (b0.va, b0.len), physical: false },
+            FuzzVi { vi: 1, buffer: (b0.va, b0.len), physical: false },
+            FuzzVi { vi: 2, buffer: (b2.da, b2.len), physical: true },
+            FuzzVi { vi: 3, buffer: (b3.va, b3.len), physical: false },
+        ];
+        let bytes_at = |t: &Testbed, vi: usize, va: u64, len: usize| -> Vec<u8> {
+            let (buf_va, buf_da) = match vi {
+                0 | 1 => (b0.va, b0.da),
+                2 => (b2.da, b2.da),
+                _ => (b3.va, b3.da),
+            };
+            t.sim.mem.read(buf_da + (va - buf_va), len).expect("buffer").to_vec()
+        };
+        let mut posted = 0usize;
+        let mut pending: Vec<std::collections::VecDeque<(Descriptor, Status, u32, u16)>> =
+            vec![Default::default(); 4];
+        let mut frames_expected: Vec<std::collections::VecDeque<Vec<u8>>> = vec![Default::default(); 4];
+        let mut seen = std::collections::BTreeSet::new();
+        let mut last_progress = t.sim.cycle();
+        let mut completed = 0usize;
+        let mut disabled_rounds = 0;
+        while completed < total {
+            // Refill VIs whose previous batch is done.
+            for v in &vis {
+                if !pending[v.vi].is_empty() || posted >= total {
+                    continue;
+                }
+                if t.golden.vi(v.vi).locked {
+                    // Unlock (a VI_CTRL write clears faults and the lock) before posting.
+                    let cfg = t.golden.vi(v.vi);
+                    t.set_vi_ctrl(v.vi, abi::ViConfig { faults: 0, locked: false, ..cfg });
+                }
+                let batch = rng.gen_range(1..=16).min(total - posted);
+                for _ in 0..batch {
+                    let d = fuzz_descriptor(t, v, &mut rng);
+                    let (status, bytes) = t.expect_send(v.vi, &d);
+                    let index = t.vis[v.vi].as_ref().expect("VI").sq_tail as u16;
+                    if status == Status::Ok && d.opcode == Opcode::Send as u8 {
+                        frames_expected[v.vi].push_back(bytes_at(t, v.vi, d.va, d.length as usize));
+                    }
+                    pending[v.vi].push_back((d, status, bytes, index));
+                    t.post(v.vi, QueueKind::Send, &d);
+                }
+                posted += batch;
+                // Now and then the VI is disabled when it rings: the doorbell is ignored and
+                // counted, nothing is fetched; ringing again once enabled delivers the batch.
+                if v.vi == 2 && rng.gen_bool(0.05) {
+                    let cfg = t.golden.vi(2);
+                    let drops = t.sim.read_reg(u32::from(abi::regs::queue_reg(2, abi::regs::DOORBELL_DROPS)));
+                    t.set_vi_ctrl(2, abi::ViConfig { enabled: false, ..cfg });
+                    t.ring(2, QueueKind::Send);
+                    t.sim.run(500);
+                    let after = t.sim.read_reg(u32::from(abi::regs::queue_reg(2, abi::regs::DOORBELL_DROPS)));
+                    if after != drops + 1 || !t.poll(2).is_empty() {
+                        return Err(format!("doorbell of a disabled VI: drops {drops} -> {after}"));
+                    }
+                    t.set_vi_ctrl(2, abi::ViConfig { enabled: true, ..cfg });
+                    disabled_rounds += 1;
+                }
+                t.ring(v.vi, QueueKind::Send);
+            }
+            t.sim.run(100);
+            for v in &vis {
+                for c in t.poll(v.vi) {
+                    let Some((d, status, bytes, index)) = pending[v.vi].pop_front() else {
+                        return Err(format!("VI {}: unexpected completion {c:?}", v.vi));
+                    };
+                    if c.status() != Some(status) || c.bytes != bytes || c.wr_id != d.wr_id || c.index != index & 0xfff || c.opcode != d.opcode {
+                        return Err(format!(
+                            "VI {} descriptor {d:x?}: completion {c:?}, expected {status:?} with {bytes} bytes, index {index}",
+                            v.vi
+                        ));
+                    }
+                    seen.insert(status);
+                    completed += 1;
+                    last_progress = t.sim.cycle();
+                }
+            }
+            while let Some(frame) = t.sim.tx_frames.pop_front() {
+                let Some((h, payload)) = abi::frames::parse_frame(&frame) else {
+                    return Err(format!("malformed frame of {} words", frame.len()));
+                };
+                let want = frames_expected[usize::from(h.src) % 4].pop_front();
+                if want.as_deref() != Some(payload.as_slice()) {
+                    return Err(format!("frame from VI {} ({} bytes) differs from its buffer", h.src, h.length));
+                }
+            }
+            if t.sim.cycle() - last_progress > 400_000 {
+                return Err(format!(
+                    "no completion for 400,000 cycles: device hung ({completed} of {total}); {}",
+                    t.state()
+                ));
+            }
+        }
+        if !t.sim.tx_frames.is_empty() || frames_expected.iter().any(|f| !f.is_empty()) {
+            return Err("frames missing or left over".into());
+        }
+        let must = [
+            Status::Ok, Status::BadOpcode, Status::BadLength, Status::Misaligned, Status::BadDest,
+            Status::ShortcutVaTag, Status::ShortcutGeneration, Status::ShortcutWindow,
+            Status::ShortcutPadding, Status::CrossesTable, Status::NotPresent,
+            Status::AddrRange, Status::ViLocked,
+        ];
+        if total >= 50_000 {
+            if let Some(s) = must.iter().find(|s| !seen.contains(s)) {
+                return Err(format!("status {s:?} never produced: {seen:?}"));
+            }
+            if disabled_rounds == 0 {
+                return Err("the disabled-VI case never ran".into());
+            }
+        }
+        eprintln!(
+            "fuzz: {completed} descriptors in {} cycles; statuses {seen:?}",
+            t.sim.cycle()
+        );
         Ok(())
     });
 }
