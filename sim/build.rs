@@ -127,7 +127,11 @@ fn model(out: &Path, root: &Path, name: &str, verilog: &str) -> String {
     for port in ports(verilog) {
         let n = &port.name;
         if port.input {
-            writeln!(shim, "void {p}_set_{n}({p}_t* v, uint64_t x) {{ v->m->{n} = x; }}").unwrap();
+            writeln!(
+                shim,
+                "void {p}_set_{n}({p}_t* v, uint64_t x) {{ v->m->{n} = x; }}"
+            )
+            .unwrap();
             writeln!(externs, "    fn {p}_set_{n}(m: *mut ModelHandle, x: u64);").unwrap();
             // Values are cut to the port's width, as the hardware would see them.
             let value = if port.width == 64 {
@@ -142,7 +146,11 @@ fn model(out: &Path, root: &Path, name: &str, verilog: &str) -> String {
             )
             .unwrap();
         } else {
-            writeln!(shim, "uint64_t {p}_get_{n}({p}_t* v) {{ return v->m->{n}; }}").unwrap();
+            writeln!(
+                shim,
+                "uint64_t {p}_get_{n}({p}_t* v) {{ return v->m->{n}; }}"
+            )
+            .unwrap();
             writeln!(externs, "    fn {p}_get_{n}(m: *mut ModelHandle) -> u64;").unwrap();
             writeln!(
                 methods,
@@ -251,7 +259,11 @@ fn main() {
 
     // The Verilator runtime, once for every model.
     let mut runtime = new_build(&root);
-    for f in ["verilated.cpp", "verilated_threads.cpp", "verilated_vcd_c.cpp"] {
+    for f in [
+        "verilated.cpp",
+        "verilated_threads.cpp",
+        "verilated_vcd_c.cpp",
+    ] {
         runtime.file(root.join("include").join(f));
     }
     runtime.compile("verilated_runtime");

@@ -125,7 +125,10 @@ mod tests {
         let w = frame_words(2, 1, b"hello");
         assert_eq!(w.len(), 4);
         let (h, p) = parse_frame(&w).expect("well formed");
-        assert_eq!((h.dest, h.src, h.length, p.as_slice()), (2, 1, 5, &b"hello"[..]));
+        assert_eq!(
+            (h.dest, h.src, h.length, p.as_slice()),
+            (2, 1, 5, &b"hello"[..])
+        );
         assert!(parse_frame(&w[..3]).is_none());
         let mut bad = w.clone();
         bad[0] ^= 1 << 20;

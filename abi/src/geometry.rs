@@ -82,6 +82,11 @@ pub const fn pages_spanned(va: u64, len: u64) -> u64 {
     ((va + len - 1) >> PAGE_SHIFT) - (va >> PAGE_SHIFT) + 1
 }
 
+/// VIs of the default device build (each with queues and a doorbell page); the translation
+/// core's tables have room for [`NUM_VIS`].
+pub const DEVICE_VIS: usize = 4;
+const _: () = assert!(DEVICE_VIS.is_power_of_two() && DEVICE_VIS <= NUM_VIS);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,8 +111,3 @@ mod tests {
         assert_eq!(page_remaining(0x1ffe), 2);
     }
 }
-
-/// VIs of the default device build (each with queues and a doorbell page); the translation
-/// core's tables have room for [`NUM_VIS`].
-pub const DEVICE_VIS: usize = 4;
-const _: () = assert!(DEVICE_VIS.is_power_of_two() && DEVICE_VIS <= NUM_VIS);

@@ -90,7 +90,8 @@ impl Descriptor {
     /// The eight words the device reads.
     pub fn to_words(&self) -> [u32; DESC_WORDS] {
         let mut w = [0u32; DESC_WORDS];
-        w[0] = u32::from(self.opcode) << DESC_OPCODE_SHIFT | u32::from(self.dest) << DESC_DEST_SHIFT;
+        w[0] =
+            u32::from(self.opcode) << DESC_OPCODE_SHIFT | u32::from(self.dest) << DESC_DEST_SHIFT;
         w[DESC_W_LENGTH] = self.length;
         w[DESC_W_WR_ID] = self.wr_id;
         w[DESC_W_VA] = self.va as u32;
@@ -246,7 +247,7 @@ pub fn precheck(d: &Descriptor, queue: QueueKind, num_vis: usize) -> Option<Stat
     if d.length == 0 || u64::from(d.length) > MAX_MESSAGE_LEN {
         return Some(Status::BadLength);
     }
-    if d.va % BUFFER_ALIGN != 0 {
+    if !d.va.is_multiple_of(BUFFER_ALIGN) {
         return Some(Status::Misaligned);
     }
     if queue == QueueKind::Send && usize::from(d.dest) >= num_vis {
@@ -308,7 +309,11 @@ mod tests {
         assert_eq!(precheck(&d, QueueKind::Send, 4), Some(Status::Misaligned));
         let d = Descriptor { dest: 4, ..good };
         assert_eq!(precheck(&d, QueueKind::Send, 4), Some(Status::BadDest));
-        let d = Descriptor { opcode: 3, length: 0, ..good };
+        let d = Descriptor {
+            opcode: 3,
+            length: 0,
+            ..good
+        };
         assert_eq!(precheck(&d, QueueKind::Send, 4), None);
     }
 }

@@ -176,10 +176,7 @@ mod tests {
         seen.sort();
         seen.dedup();
         assert_eq!(seen.len(), Status::CHECK_ORDER.len());
-        assert_eq!(
-            seen.len(),
-            Status::ALL.len() - 1 - Status::QUEUE_ONLY.len()
-        );
+        assert_eq!(seen.len(), Status::ALL.len() - 1 - Status::QUEUE_ONLY.len());
         assert!(Status::QUEUE_ONLY.iter().all(|s| !seen.contains(s)));
         assert!(!seen.contains(&Status::Ok));
     }

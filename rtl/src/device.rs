@@ -232,8 +232,22 @@ impl Logic for Device {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, m_read_pending, x_wr, x_rd, c_busy, c_recv, d_valid, d_write, d_da,
-            d_len, d_tag, d_owner, t_low, t_half, t_error
+            self,
+            clock,
+            m_read_pending,
+            x_wr,
+            x_rd,
+            c_busy,
+            c_recv,
+            d_valid,
+            d_write,
+            d_da,
+            d_len,
+            d_tag,
+            d_owner,
+            t_low,
+            t_half,
+            t_error
         );
         clock!(self, clock, translator, qm, send, recv);
         self.translator.reset.next = self.reset.val();
@@ -249,8 +263,8 @@ impl Logic for Device {
         // The translation core owns the first four pages except the device's own globals.
         self.m_to_xl.next = !self.mmio_req_addr.val().get_bits::<4>(16).any()
             && (self.mmio_req_addr.val().get_bits::<4>(12) < self.xl_page_limit.val())
-            && !(!self.mmio_req_addr.val().get_bits::<4>(12).any()
-                && self.mmio_req_addr.val().get_bit(5));
+            && (self.mmio_req_addr.val().get_bits::<4>(12).any()
+                || !self.mmio_req_addr.val().get_bit(5));
         self.translator.cfg_write.next = self.mmio_req_write.val();
         self.translator.cfg_addr.next = self.mmio_req_addr.val().get_bits::<16>(0);
         self.translator.cfg_wdata.next = self.mmio_req_wdata.val();
@@ -259,7 +273,7 @@ impl Logic for Device {
         self.qm.mmio_wdata.next = self.mmio_req_wdata.val();
         // One read in flight, so read data come back in order.
         self.m_take.next = self.mmio_req_valid.val()
-            && !(self.m_read_pending.q.val() && !self.mmio_req_write.val());
+            && (self.mmio_req_write.val() || !self.m_read_pending.q.val());
         self.translator.cfg_valid.next = self.m_take.val() && self.m_to_xl.val();
         self.qm.mmio_valid.next = self.m_take.val() && !self.m_to_xl.val();
         self.mmio_req_ready.next = false;
@@ -273,7 +287,8 @@ impl Logic for Device {
         if self.mmio_req_valid.val() && self.mmio_req_ready.val() && !self.mmio_req_write.val() {
             self.m_read_pending.d.next = true;
         }
-        self.mmio_rsp_valid.next = self.translator.cfg_rsp_valid.val() || self.qm.mmio_rsp_valid.val();
+        self.mmio_rsp_valid.next =
+            self.translator.cfg_rsp_valid.val() || self.qm.mmio_rsp_valid.val();
         self.mmio_rsp_data.next = self.qm.mmio_rsp_data.val();
         if self.translator.cfg_rsp_valid.val() {
             self.mmio_rsp_data.next = self.translator.cfg_rsp_data.val();
@@ -288,7 +303,8 @@ impl Logic for Device {
 
         // ---- Translation core: the receive engine first ----
         self.x_pick_recv.next = self.recv.xl_req_valid.val();
-        self.translator.req_valid.next = self.recv.xl_req_valid.val() || self.send.xl_req_valid.val();
+        self.translator.req_valid.next =
+            self.recv.xl_req_valid.val() || self.send.xl_req_valid.val();
         self.translator.req_vi.next = self.send.xl_req_vi.val();
         self.translator.req_va.next = self.send.xl_req_va.val();
         self.translator.req_shortcut.next = self.send.xl_req_shortcut.val();
@@ -521,8 +537,8 @@ impl Logic for Device {
         self.recv.rd_rd_error.next = self.dma_rd_error.val();
         // Table entries: two words, low first.
         self.translator.pte_rsp_valid.next = false;
-        self.translator.pte_rsp_data.next =
-            (bit_cast::<64, 32>(self.dma_rd_data.val()) << 32) | bit_cast::<64, 32>(self.t_low.q.val());
+        self.translator.pte_rsp_data.next = (bit_cast::<64, 32>(self.dma_rd_data.val()) << 32)
+            | bit_cast::<64, 32>(self.t_low.q.val());
         self.translator.pte_rsp_tag.next = self.dma_rd_tag.val().get_bits::<TAG_W>(0);
         self.translator.pte_rsp_error.next = self.t_error.q.val() || self.dma_rd_error.val();
         if self.dma_rd_valid.val() && (self.rd_client.val() == self.c_table.val()) {

@@ -124,42 +124,53 @@ mod tests {
 
     #[test]
     fn fifo_keeps_order_under_random_stalls() {
-        run_seeded("fifo", test_seed(), Fifo::<Bits<16>, 3, 4>::default, |b, seed| {
-            let mut rng = SmallRng::seed_from_u64(seed);
-            let mut model = VecDeque::new();
-            let mut next = 0u64;
-            let mut got = 0u64;
-            for cycle in 0..20_000 {
-                let offer = rng.gen_bool(0.6);
-                let take = rng.gen_bool(0.5);
-                b.uut.in_valid.next = offer;
-                b.uut.in_data.next = next.into();
-                b.uut.out_ready.next = take;
-                b.settle();
-                let level = b.uut.level.val().index();
-                if b.uut.in_ready.val() != (level < 8) {
-                    return Err(format!("cycle {cycle}: in_ready wrong at level {level}"));
-                }
-                if level != model.len() {
-                    return Err(format!("cycle {cycle}: level {level}, model {}", model.len()));
-                }
-                if b.uut.out_valid.val() && take {
-                    let want: u64 = model.pop_front().ok_or("valid while empty")?;
-                    if b.uut.out_data.val().index() as u64 != want {
-                        return Err(format!("cycle {cycle}: got {:?} want {want}", b.uut.out_data.val()));
+        run_seeded(
+            "fifo",
+            test_seed(),
+            Fifo::<Bits<16>, 3, 4>::default,
+            |b, seed| {
+                let mut rng = SmallRng::seed_from_u64(seed);
+                let mut model = VecDeque::new();
+                let mut next = 0u64;
+                let mut got = 0u64;
+                for cycle in 0..20_000 {
+                    let offer = rng.gen_bool(0.6);
+                    let take = rng.gen_bool(0.5);
+                    b.uut.in_valid.next = offer;
+                    b.uut.in_data.next = next.into();
+                    b.uut.out_ready.next = take;
+                    b.settle();
+                    let level = b.uut.level.val().index();
+                    if b.uut.in_ready.val() != (level < 8) {
+                        return Err(format!("cycle {cycle}: in_ready wrong at level {level}"));
                     }
-                    got += 1;
+                    if level != model.len() {
+                        return Err(format!(
+                            "cycle {cycle}: level {level}, model {}",
+                            model.len()
+                        ));
+                    }
+                    if b.uut.out_valid.val() && take {
+                        let want: u64 = model.pop_front().ok_or("valid while empty")?;
+                        if b.uut.out_data.val().index() as u64 != want {
+                            return Err(format!(
+                                "cycle {cycle}: got {:?} want {want}",
+                                b.uut.out_data.val()
+                            ));
+                        }
+                        got += 1;
+                    }
+                    if offer && b.uut.in_ready.val() {
+                        model.push_back(next);
+                        next += 1;
+                    }
+                    b.tick();
                 }
-                if offer && b.uut.in_ready.val() {
-                    model.push_back(next);
-                    next += 1;
+                if got < 4000 {
+                    return Err(format!("only {got} words passed"));
                 }
-                b.tick();
-            }
-            if got < 4000 {
-                return Err(format!("only {got} words passed"));
-            }
-            Ok(())
-        });
+                Ok(())
+            },
+        );
     }
 }

@@ -360,7 +360,7 @@ impl Default for QueueManager {
     fn default() -> Self {
         let ids = [konst(0), konst(1), konst(2), konst(3)];
         with_defaults!(QueueManager {
-            vi_ids: ids.clone(),
+            vi_ids: ids,
             vi_offs: ids,
             ones: konst(abi::mask(abi::queues::RING_INDEX_BITS)),
             idx_one: konst(1),
@@ -517,8 +517,8 @@ impl Logic for QueueManager {
                 - (self.sq_head[i].q.val() & self.masks_sq[i].val());
             // A CQ entry stays free for a receive: the fetcher and the receive engine may
             // reserve in the same cycle.
-            self.f_single[i].next = self.sq_used[i].val().any()
-                && (self.cq_free[i].val() >= self.idx_two.val());
+            self.f_single[i].next =
+                self.sq_used[i].val().any() && (self.cq_free[i].val() >= self.idx_two.val());
             self.f_burst[i].next = (self.sq_used[i].val() >= self.idx_four.val())
                 && (self.to_end[i].val() >= self.idx_four.val())
                 && (self.cq_free[i].val() >= self.idx_five.val());
@@ -662,105 +662,75 @@ impl Logic for QueueManager {
         for i in 0..4 {
             if self.m_in_range.val() && self.m_vi.val() == self.vi_ids[i].val() {
                 if self.m_is_queue.val() {
-                    if self.m_reg.val() == self.q_sq_base.val() {
-                        if self.m_write.q.val() {
-                            self.sq_base[i].d.next = self.m_wdata.q.val().get_bits::<FRAME_W>(0);
+                    if self.m_reg.val() == self.q_sq_base.val() && self.m_write.q.val() {
+                        self.sq_base[i].d.next = self.m_wdata.q.val().get_bits::<FRAME_W>(0);
+                    }
+                    if self.m_reg.val() == self.q_rq_base.val() && self.m_write.q.val() {
+                        self.rq_base[i].d.next = self.m_wdata.q.val().get_bits::<FRAME_W>(0);
+                    }
+                    if self.m_reg.val() == self.q_cq_base.val() && self.m_write.q.val() {
+                        self.cq_base[i].d.next = self.m_wdata.q.val().get_bits::<FRAME_W>(0);
+                    }
+                    if self.m_reg.val() == self.q_sizes.val() && self.m_write.q.val() {
+                        self.sq_log2[i].d.next = self.m_wdata.q.val().get_bits::<4>(0);
+                        if self.m_wdata.q.val().get_bits::<4>(0) > self.log2_max.val() {
+                            self.sq_log2[i].d.next = self.log2_max.val();
                         }
-                    }
-                    if self.m_reg.val() == self.q_rq_base.val() {
-                        if self.m_write.q.val() {
-                            self.rq_base[i].d.next = self.m_wdata.q.val().get_bits::<FRAME_W>(0);
+                        self.rq_log2[i].d.next = self.m_wdata.q.val().get_bits::<4>(4);
+                        if self.m_wdata.q.val().get_bits::<4>(4) > self.log2_max.val() {
+                            self.rq_log2[i].d.next = self.log2_max.val();
                         }
-                    }
-                    if self.m_reg.val() == self.q_cq_base.val() {
-                        if self.m_write.q.val() {
-                            self.cq_base[i].d.next = self.m_wdata.q.val().get_bits::<FRAME_W>(0);
+                        self.cq_log2[i].d.next = self.m_wdata.q.val().get_bits::<4>(8);
+                        if self.m_wdata.q.val().get_bits::<4>(8) > self.log2_max.val() {
+                            self.cq_log2[i].d.next = self.log2_max.val();
                         }
-                    }
-                    if self.m_reg.val() == self.q_sizes.val() {
-                        if self.m_write.q.val() {
-                            self.sq_log2[i].d.next = self.m_wdata.q.val().get_bits::<4>(0);
-                            if self.m_wdata.q.val().get_bits::<4>(0) > self.log2_max.val() {
-                                self.sq_log2[i].d.next = self.log2_max.val();
-                            }
-                            self.rq_log2[i].d.next = self.m_wdata.q.val().get_bits::<4>(4);
-                            if self.m_wdata.q.val().get_bits::<4>(4) > self.log2_max.val() {
-                                self.rq_log2[i].d.next = self.log2_max.val();
-                            }
-                            self.cq_log2[i].d.next = self.m_wdata.q.val().get_bits::<4>(8);
-                            if self.m_wdata.q.val().get_bits::<4>(8) > self.log2_max.val() {
-                                self.cq_log2[i].d.next = self.log2_max.val();
-                            }
-                            self.sq_tail[i].d.next = 0.into();
-                            self.sq_head[i].d.next = 0.into();
-                            self.rq_tail[i].d.next = 0.into();
-                            self.rq_head[i].d.next = 0.into();
-                            self.cq_head[i].d.next = 0.into();
-                            self.cq_tail[i].d.next = 0.into();
-                            self.armed[i].d.next = false;
-                            self.event_pending[i].d.next = false;
-                        }
-                    }
-                    if self.m_reg.val() == self.q_sq_head.val() {
-                    }
-                    if self.m_reg.val() == self.q_rq_head.val() {
-                    }
-                    if self.m_reg.val() == self.q_cq_tail.val() {
-                    }
-                    if self.m_reg.val() == self.q_db_drops.val() {
-                    }
-                    if self.m_reg.val() == self.q_rx_drops.val() {
+                        self.sq_tail[i].d.next = 0.into();
+                        self.sq_head[i].d.next = 0.into();
+                        self.rq_tail[i].d.next = 0.into();
+                        self.rq_head[i].d.next = 0.into();
+                        self.cq_head[i].d.next = 0.into();
+                        self.cq_tail[i].d.next = 0.into();
+                        self.armed[i].d.next = false;
+                        self.event_pending[i].d.next = false;
                     }
                 }
                 if self.m_is_db.val() {
-                    if self.m_reg.val() == self.d_sq_tail.val() {
-                        if self.m_write.q.val() {
-                            if self.open_vi_open.val()
-                                && (self.db_value.val() - self.sq_head[i].q.val()
-                                    <= self.masks_sq[i].val() + self.idx_one.val())
-                            {
-                                self.sq_tail[i].d.next = self.db_value.val();
-                            } else {
-                                self.db_drops[i].d.next =
-                                    self.db_drops[i].q.val() + self.cnt_one.val();
-                            }
+                    if self.m_reg.val() == self.d_sq_tail.val() && self.m_write.q.val() {
+                        if self.open_vi_open.val()
+                            && (self.db_value.val() - self.sq_head[i].q.val()
+                                <= self.masks_sq[i].val() + self.idx_one.val())
+                        {
+                            self.sq_tail[i].d.next = self.db_value.val();
+                        } else {
+                            self.db_drops[i].d.next = self.db_drops[i].q.val() + self.cnt_one.val();
                         }
                     }
-                    if self.m_reg.val() == self.d_rq_tail.val() {
-                        if self.m_write.q.val() {
-                            if self.open_vi_open.val()
-                                && (self.db_value.val() - self.rq_head[i].q.val()
-                                    <= self.masks_rq[i].val() + self.idx_one.val())
-                            {
-                                self.rq_tail[i].d.next = self.db_value.val();
-                            } else {
-                                self.db_drops[i].d.next =
-                                    self.db_drops[i].q.val() + self.cnt_one.val();
-                            }
+                    if self.m_reg.val() == self.d_rq_tail.val() && self.m_write.q.val() {
+                        if self.open_vi_open.val()
+                            && (self.db_value.val() - self.rq_head[i].q.val()
+                                <= self.masks_rq[i].val() + self.idx_one.val())
+                        {
+                            self.rq_tail[i].d.next = self.db_value.val();
+                        } else {
+                            self.db_drops[i].d.next = self.db_drops[i].q.val() + self.cnt_one.val();
                         }
                     }
-                    if self.m_reg.val() == self.d_cq_head.val() {
-                        if self.m_write.q.val() {
-                            // The new head may not pass the tail.
-                            if self.open_vi_open.val()
-                                && (self.db_value.val() - self.cq_head[i].q.val()
-                                    <= self.cq_used[i].val())
-                            {
-                                self.cq_head[i].d.next = self.db_value.val();
-                            } else {
-                                self.db_drops[i].d.next =
-                                    self.db_drops[i].q.val() + self.cnt_one.val();
-                            }
+                    if self.m_reg.val() == self.d_cq_head.val() && self.m_write.q.val() {
+                        // The new head may not pass the tail.
+                        if self.open_vi_open.val()
+                            && (self.db_value.val() - self.cq_head[i].q.val()
+                                <= self.cq_used[i].val())
+                        {
+                            self.cq_head[i].d.next = self.db_value.val();
+                        } else {
+                            self.db_drops[i].d.next = self.db_drops[i].q.val() + self.cnt_one.val();
                         }
                     }
-                    if self.m_reg.val() == self.d_cq_arm.val() {
-                        if self.m_write.q.val() {
-                            if self.open_vi_open.val() {
-                                self.armed[i].d.next = true;
-                            } else {
-                                self.db_drops[i].d.next =
-                                    self.db_drops[i].q.val() + self.cnt_one.val();
-                            }
+                    if self.m_reg.val() == self.d_cq_arm.val() && self.m_write.q.val() {
+                        if self.open_vi_open.val() {
+                            self.armed[i].d.next = true;
+                        } else {
+                            self.db_drops[i].d.next = self.db_drops[i].q.val() + self.cnt_one.val();
                         }
                     }
                 }
@@ -808,8 +778,10 @@ impl Logic for QueueManager {
             }
         }
         self.f_pick_vi.next = self.f_rr.q.val() + self.f_offset.val();
-        self.f_pick_ok.next =
-            self.f_rot[0].val() || self.f_rot[1].val() || self.f_rot[2].val() || self.f_rot[3].val();
+        self.f_pick_ok.next = self.f_rot[0].val()
+            || self.f_rot[1].val()
+            || self.f_rot[2].val()
+            || self.f_rot[3].val();
         self.f_pick_burst.next = false;
         self.p_base.next = 0.into();
         self.p_slot.next = 0.into();
@@ -820,7 +792,8 @@ impl Logic for QueueManager {
                 self.p_slot.next = self.sq_head[i].q.val() & self.masks_sq[i].val();
             }
         }
-        self.f_credit.next = self.words_cap.val() - self.desc_fifo.level.val() - self.f_inflight.q.val();
+        self.f_credit.next =
+            self.words_cap.val() - self.desc_fifo.level.val() - self.f_inflight.q.val();
         self.f_arrive.next = 0.into();
         if self.fetch_rd_valid.val() {
             self.f_arrive.next = self.words_one.val();
@@ -835,8 +808,8 @@ impl Logic for QueueManager {
             self.fetch_req_len.next = self.len_burst.val();
         }
         self.meta_fifo.in_valid.next = false;
-        self.meta_fifo.in_data.next =
-            (bit_cast::<META_W, DVI_W>(self.f_vi.q.val()) << 12) | bit_cast::<META_W, IDX_W>(self.f_index.q.val());
+        self.meta_fifo.in_data.next = (bit_cast::<META_W, DVI_W>(self.f_vi.q.val()) << 12)
+            | bit_cast::<META_W, IDX_W>(self.f_index.q.val());
         match self.f_state.q.val() {
             FetchState::Idle => {
                 if self.f_pick_ok.val() && (self.f_credit.val() >= self.words_32.val()) {
@@ -886,8 +859,9 @@ impl Logic for QueueManager {
         self.desc_fifo.in_valid.next = self.fetch_rd_valid.val();
         self.desc_fifo.in_data.next = self.fetch_rd_data.val();
         if !self.f_word.q.val().any() {
-            self.desc_fifo.in_data.next = bit_cast::<32, 16>(self.fetch_rd_data.val().get_bits::<16>(0))
-                | (bit_cast::<32, 1>(self.fetch_rd_error.val().into()) << 31);
+            self.desc_fifo.in_data.next =
+                bit_cast::<32, 16>(self.fetch_rd_data.val().get_bits::<16>(0))
+                    | (bit_cast::<32, 1>(self.fetch_rd_error.val().into()) << 31);
         }
         if self.fetch_rd_valid.val() {
             self.f_word.d.next = self.f_word.q.val() + self.count_one.val();

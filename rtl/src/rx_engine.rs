@@ -253,9 +253,29 @@ impl Logic for RxEngine {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, state, dest, src, magic_ok, length, index, da, word, d_error, d_opcode,
-            d_length, d_wr_id, d_va, d_shortcut, status, page_last, bytes, words, frame_words,
-            seen_last, xl_open
+            self,
+            clock,
+            state,
+            dest,
+            src,
+            magic_ok,
+            length,
+            index,
+            da,
+            word,
+            d_error,
+            d_opcode,
+            d_length,
+            d_wr_id,
+            d_va,
+            d_shortcut,
+            status,
+            page_last,
+            bytes,
+            words,
+            frame_words,
+            seen_last,
+            xl_open
         );
         // Payload words announced by a header's length word.
         self.rx_words.next = (self.rx_data.val() + self.msg_three.val()) >> 2;
@@ -372,8 +392,8 @@ impl Logic for RxEngine {
                         self.d_va.d.next = bit_cast::<64, 32>(self.rd_rd_data.val());
                     }
                     if self.word.q.val() == self.w5.val() {
-                        self.d_va.d.next = self.d_va.q.val()
-                            | (bit_cast::<64, 32>(self.rd_rd_data.val()) << 32);
+                        self.d_va.d.next =
+                            self.d_va.q.val() | (bit_cast::<64, 32>(self.rd_rd_data.val()) << 32);
                     }
                     if self.word.q.val() == self.w6.val() {
                         self.d_shortcut.d.next = bit_cast::<64, 32>(self.rd_rd_data.val());
@@ -392,7 +412,9 @@ impl Logic for RxEngine {
                     self.status.d.next = self.st_dma.val();
                 } else if self.d_opcode.q.val() != self.op_recv.val() {
                     self.status.d.next = self.st_bad_opcode.val();
-                } else if !self.d_length.q.val().any() || (self.d_length.q.val() > self.len_max.val()) {
+                } else if !self.d_length.q.val().any()
+                    || (self.d_length.q.val() > self.len_max.val())
+                {
                     self.status.d.next = self.st_bad_length.val();
                 } else if self.d_va.q.val().get_bits::<2>(0).any() {
                     self.status.d.next = self.st_misaligned.val();

@@ -278,10 +278,41 @@ impl Logic for SendEngine {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, a_state, a_word, a_opcode, a_dest, a_error, a_length, a_wr_id, a_va,
-            a_shortcut, a_meta, a_status, a_pages, a_page, a_da, a_page_left, a_left, a_inflight,
-            s_full, s_meta, s_wr_id, s_length, s_dest, s_opcode, s_status, b_state, b_meta,
-            b_wr_id, b_length, b_dest, b_opcode, b_status, b_words, b_error
+            self,
+            clock,
+            a_state,
+            a_word,
+            a_opcode,
+            a_dest,
+            a_error,
+            a_length,
+            a_wr_id,
+            a_va,
+            a_shortcut,
+            a_meta,
+            a_status,
+            a_pages,
+            a_page,
+            a_da,
+            a_page_left,
+            a_left,
+            a_inflight,
+            s_full,
+            s_meta,
+            s_wr_id,
+            s_length,
+            s_dest,
+            s_opcode,
+            s_status,
+            b_state,
+            b_meta,
+            b_wr_id,
+            b_length,
+            b_dest,
+            b_opcode,
+            b_status,
+            b_words,
+            b_error
         );
         clock!(self, clock, pages, tx_fifo);
         self.tx_fifo.reset.next = self.reset.val();
@@ -318,8 +349,8 @@ impl Logic for SendEngine {
             self.a_arrive.next = self.words_one.val();
         }
         // Bytes from the buffer's first byte to the end of its page.
-        self.a_first_room.next =
-            self.page_bytes.val() - bit_cast::<PAGE_BYTES_W, 12>(self.a_va.q.val().get_bits::<12>(0));
+        self.a_first_room.next = self.page_bytes.val()
+            - bit_cast::<PAGE_BYTES_W, 12>(self.a_va.q.val().get_bits::<12>(0));
         match self.a_state.q.val() {
             PrepState::Load => {
                 if self.desc_valid.val() {
@@ -339,8 +370,8 @@ impl Logic for SendEngine {
                         self.a_va.d.next = bit_cast::<64, 32>(self.desc_data.val());
                     }
                     if self.a_word.q.val() == self.w5.val() {
-                        self.a_va.d.next = self.a_va.q.val()
-                            | (bit_cast::<64, 32>(self.desc_data.val()) << 32);
+                        self.a_va.d.next =
+                            self.a_va.q.val() | (bit_cast::<64, 32>(self.desc_data.val()) << 32);
                     }
                     if self.a_word.q.val() == self.w6.val() {
                         self.a_shortcut.d.next = bit_cast::<64, 32>(self.desc_data.val());
@@ -404,16 +435,20 @@ impl Logic for SendEngine {
             }
             PrepState::PageStart => {
                 if !self.a_page.q.val().any() {
-                    self.a_da.d.next = (bit_cast::<DA_W, FRAME_W>(self.pages.read_data.val()) << 12)
+                    self.a_da.d.next = (bit_cast::<DA_W, FRAME_W>(self.pages.read_data.val())
+                        << 12)
                         | bit_cast::<DA_W, 12>(self.a_va.q.val().get_bits::<12>(0));
                     self.a_page_left.d.next = self.a_first_room.val();
-                    if bit_cast::<MSG_W, PAGE_BYTES_W>(self.a_first_room.val()) > self.a_left.q.val() {
+                    if bit_cast::<MSG_W, PAGE_BYTES_W>(self.a_first_room.val())
+                        > self.a_left.q.val()
+                    {
                         self.a_page_left.d.next = self.a_left.q.val().get_bits::<PAGE_BYTES_W>(0);
                     }
                 } else {
                     self.a_da.d.next = bit_cast::<DA_W, FRAME_W>(self.pages.read_data.val()) << 12;
                     self.a_page_left.d.next = self.page_bytes.val();
-                    if bit_cast::<MSG_W, PAGE_BYTES_W>(self.page_bytes.val()) > self.a_left.q.val() {
+                    if bit_cast::<MSG_W, PAGE_BYTES_W>(self.page_bytes.val()) > self.a_left.q.val()
+                    {
                         self.a_page_left.d.next = self.a_left.q.val().get_bits::<PAGE_BYTES_W>(0);
                     }
                 }
@@ -427,12 +462,14 @@ impl Logic for SendEngine {
                         self.a_da.d.next =
                             self.a_da.q.val() + bit_cast::<DA_W, PAGE_BYTES_W>(self.a_chunk.val());
                         self.a_page_left.d.next = self.a_page_left.q.val() - self.a_chunk.val();
-                        self.a_left.d.next =
-                            self.a_left.q.val() - bit_cast::<MSG_W, PAGE_BYTES_W>(self.a_chunk.val());
+                        self.a_left.d.next = self.a_left.q.val()
+                            - bit_cast::<MSG_W, PAGE_BYTES_W>(self.a_chunk.val());
                         if self.a_page_left.q.val() == self.a_chunk.val() {
                             self.a_page.d.next = self.a_page.q.val() + self.page_one.val();
                             self.a_state.d.next = PrepState::PageLoad;
-                            if self.a_left.q.val() == bit_cast::<MSG_W, PAGE_BYTES_W>(self.a_chunk.val()) {
+                            if self.a_left.q.val()
+                                == bit_cast::<MSG_W, PAGE_BYTES_W>(self.a_chunk.val())
+                            {
                                 self.a_word.d.next = 0.into();
                                 self.a_state.d.next = PrepState::Load;
                             }
@@ -485,7 +522,9 @@ impl Logic for SendEngine {
         self.cmp_opcode.next = self.b_opcode.q.val();
         self.cmp_status.next = self.b_status.q.val();
         self.cmp_bytes.next = 0.into();
-        if (self.b_status.q.val() == self.st_ok.val()) && (self.b_opcode.q.val() == self.op_send.val()) {
+        if (self.b_status.q.val() == self.st_ok.val())
+            && (self.b_opcode.q.val() == self.op_send.val())
+        {
             self.cmp_bytes.next = bit_cast::<32, MSG_W>(self.b_length.q.val());
         }
         self.b_take.next = false;

@@ -60,11 +60,11 @@ use abi::{regs, Status};
 use rust_hdl::prelude::*;
 
 use crate::consts::*;
-use crate::with_defaults;
 use crate::prot_table::ProtTable;
 use crate::shortcut_check::ShortcutCheck;
 use crate::speck_decrypt::SpeckDecrypt;
 use crate::walker::Walker;
+use crate::with_defaults;
 use crate::xlate_cache::{XlateCache, VPAGE_W};
 
 #[derive(Copy, Clone, PartialEq, Eq, Debug, LogicState)]

@@ -233,7 +233,8 @@ impl Testbed {
     /// before a doorbell (decoded elsewhere) relies on it.
     pub fn set_vi_ctrl(&mut self, vi: usize, cfg: ViConfig) {
         self.write_core_reg(regs::vi_reg(vi, regs::VI_CTRL), cfg.ctrl_word());
-        self.sim.read_reg(u32::from(regs::vi_reg(vi, regs::VI_CTRL)));
+        self.sim
+            .read_reg(u32::from(regs::vi_reg(vi, regs::VI_CTRL)));
     }
 
     /// Registers `len` bytes at `va` in `pd`: fresh pinned frames, mapped page by page.
@@ -348,7 +349,9 @@ impl Testbed {
             .iter()
             .map(|&reg| self.sim.read_reg(u32::from(regs::queue_reg(vi, reg))))
             .collect();
-            let faults = self.sim.read_reg(u32::from(regs::vi_reg(vi, regs::VI_FAULTS)));
+            let faults = self
+                .sim
+                .read_reg(u32::from(regs::vi_reg(vi, regs::VI_FAULTS)));
             out += &format!(
                 "| VI {vi}: sq_head {} rq_head {} cq_tail {} db_drops {} rx_drops {} faults {faults:#x} ",
                 r[0], r[1], r[2], r[3], r[4]

@@ -40,14 +40,19 @@ fn run_device(
             if t.sim.violations.is_empty() {
                 Ok(())
             } else {
-                Err(format!("DMA firewall: {:?}", &t.sim.violations[..t.sim.violations.len().min(5)]))
+                Err(format!(
+                    "DMA firewall: {:?}",
+                    &t.sim.violations[..t.sim.violations.len().min(5)]
+                ))
             }
         },
     );
 }
 
 fn key(n: u128) -> Key {
-    Key::from_u128(0x0f0e_0d0c_0b0a_0908_0706_0504_0302_0100 ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+    Key::from_u128(
+        0x0f0e_0d0c_0b0a_0908_0706_0504_0302_0100 ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+    )
 }
 
 #[test]
@@ -64,7 +69,12 @@ fn loopback_messages_arrive_byte_for_byte() {
         t.create_vi(1, 1, TranslationMode::Shortcut, key(2), 6);
         let n = 24;
         let max = 64 * 1024u64;
-        let src = t.register(0, 0x7000_0000_0000 - (n as u64 + 1) * max, (n as u64 + 1) * max, Access::Read);
+        let src = t.register(
+            0,
+            0x7000_0000_0000 - (n as u64 + 1) * max,
+            (n as u64 + 1) * max,
+            Access::Read,
+        );
         let dst = t.register(1, 0x2000_0000, (n as u64) * max, Access::ReadWrite);
         let mut expected = vec![];
         let mut sources = vec![];
@@ -87,8 +97,13 @@ fn loopback_messages_arrive_byte_for_byte() {
         let mut got_recv = vec![];
         while got_recv.len() < n as usize {
             if sent < n && t.sq_outstanding(0, got_send.len() as u32) < 8 {
-                let len = if rng.gen_bool(0.3) { rng.gen_range(1..=64) } else { rng.gen_range(1..=max as u32) };
-                let off = u64::from(sent) * max + u64::from(rng.gen_range(0..=(max as u32 - len) / 4) * 4);
+                let len = if rng.gen_bool(0.3) {
+                    rng.gen_range(1..=64)
+                } else {
+                    rng.gen_range(1..=max as u32)
+                };
+                let off = u64::from(sent) * max
+                    + u64::from(rng.gen_range(0..=(max as u32 - len) / 4) * 4);
                 let va = src.va + off;
                 let payload: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
                 assert!(t.sim.mem.write(src.da + off, &payload));
@@ -120,13 +135,28 @@ fn loopback_messages_arrive_byte_for_byte() {
         }
         for (i, c) in got_recv.iter().enumerate() {
             let want = &expected[i];
-            if c.status() != Some(Status::Ok) || c.wr_id != 1000 + i as u32 || c.bytes as usize != want.len() || c.peer != 0 {
-                return Err(format!("receive completion {i}: {c:?}, expected {} bytes", want.len()));
+            if c.status() != Some(Status::Ok)
+                || c.wr_id != 1000 + i as u32
+                || c.bytes as usize != want.len()
+                || c.peer != 0
+            {
+                return Err(format!(
+                    "receive completion {i}: {c:?}, expected {} bytes",
+                    want.len()
+                ));
             }
             let va = dst.va + i as u64 * max;
-            let bytes = t.sim.mem.read(dst.da + (va - dst.va), want.len()).expect("buffer");
+            let bytes = t
+                .sim
+                .mem
+                .read(dst.da + (va - dst.va), want.len())
+                .expect("buffer");
             if bytes != want.as_slice() {
-                let at = bytes.iter().zip(want).position(|(a, b)| a != b).unwrap_or(0);
+                let at = bytes
+                    .iter()
+                    .zip(want)
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(0);
                 let differ = bytes.iter().zip(want).filter(|(a, b)| a != b).count();
                 return Err(format!(
                     "message {i} ({} bytes, source offset {:#x}) differs at byte {at} ({differ} bytes differ)",
@@ -138,7 +168,11 @@ fn loopback_messages_arrive_byte_for_byte() {
         t.sim.run(2000);
         got_send.extend(t.poll(0));
         for (i, c) in got_send.iter().enumerate() {
-            if c.status() != Some(Status::Ok) || c.wr_id != i as u32 || c.bytes as usize != expected[i].len() || c.index as usize != i {
+            if c.status() != Some(Status::Ok)
+                || c.wr_id != i as u32
+                || c.bytes as usize != expected[i].len()
+                || c.index as usize != i
+            {
                 return Err(format!("send completion {i}: {c:?}"));
             }
         }
@@ -170,7 +204,11 @@ fn fuzz_descriptor(t: &Testbed, v: &FuzzVi, rng: &mut SmallRng) -> Descriptor {
         length: len,
         wr_id: rng.gen(),
         va,
-        shortcut: if v.physical { 0 } else { t.shortcut(v.vi, va).0 },
+        shortcut: if v.physical {
+            0
+        } else {
+            t.shortcut(v.vi, va).0
+        },
     };
     match rng.gen_range(0..40) {
         0 => d.opcode = rng.gen(),
@@ -193,10 +231,26 @@ fn fuzz_descriptor(t: &Testbed, v: &FuzzVi, rng: &mut SmallRng) -> Descriptor {
             let pd = t.pds[vi.pd].as_ref().expect("PD");
             let gen = pd.cfg.generation;
             let level = if rng.gen_range(12..=14) == 14 { 2 } else { 1 };
-            let table = pd.tables.table_frame(&t.sim.mem, va, level).expect("tables").expect("table");
+            let table = pd
+                .tables
+                .table_frame(&t.sim.mem, va, level)
+                .expect("tables")
+                .expect("table");
             d.shortcut = match rng.gen_range(0..3) {
-                0 => Shortcut::mint(&vi.cipher, table as u32, level, gen.wrapping_sub(1) & 0x7f, va),
-                1 => Shortcut::mint(&vi.cipher, (table + u64::from(pd.cfg.window.pages)) as u32, level, gen, va),
+                0 => Shortcut::mint(
+                    &vi.cipher,
+                    table as u32,
+                    level,
+                    gen.wrapping_sub(1) & 0x7f,
+                    va,
+                ),
+                1 => Shortcut::mint(
+                    &vi.cipher,
+                    (table + u64::from(pd.cfg.window.pages)) as u32,
+                    level,
+                    gen,
+                    va,
+                ),
                 _ => Shortcut::mint(&vi.cipher, table as u32, level, gen, va),
             }
             .0;
@@ -231,10 +285,26 @@ fn descriptor_fuzz_100k_every_descriptor_completes_as_the_golden_model_says() {
         let b2 = t.register(1, 0x10_0000, 160 * 1024, Access::Read);
         let b3 = t.register(2, 0x7fff_ffe0_0000 - 80 * 1024, 160 * 1024, Access::Read);
         let vis = [
-            FuzzVi { vi: 0, buffer: (b0.va, b0.len), physical: false },
-            FuzzVi { vi: 1, buffer: (b0.va, b0.len), physical: false },
-            FuzzVi { vi: 2, buffer: (b2.da, b2.len), physical: true },
-            FuzzVi { vi: 3, buffer: (b3.va, b3.len), physical: false },
+            FuzzVi {
+                vi: 0,
+                buffer: (b0.va, b0.len),
+                physical: false,
+            },
+            FuzzVi {
+                vi: 1,
+                buffer: (b0.va, b0.len),
+                physical: false,
+            },
+            FuzzVi {
+                vi: 2,
+                buffer: (b2.da, b2.len),
+                physical: true,
+            },
+            FuzzVi {
+                vi: 3,
+                buffer: (b3.va, b3.len),
+                physical: false,
+            },
         ];
         let bytes_at = |t: &Testbed, vi: usize, va: u64, len: usize| -> Vec<u8> {
             let (buf_va, buf_da) = match vi {
@@ -242,12 +312,17 @@ fn descriptor_fuzz_100k_every_descriptor_completes_as_the_golden_model_says() {
                 2 => (b2.da, b2.da),
                 _ => (b3.va, b3.da),
             };
-            t.sim.mem.read(buf_da + (va - buf_va), len).expect("buffer").to_vec()
+            t.sim
+                .mem
+                .read(buf_da + (va - buf_va), len)
+                .expect("buffer")
+                .to_vec()
         };
         let mut posted = 0usize;
         let mut pending: Vec<std::collections::VecDeque<(Descriptor, Status, u32, u16)>> =
             vec![Default::default(); 4];
-        let mut frames_expected: Vec<std::collections::VecDeque<Vec<u8>>> = vec![Default::default(); 4];
+        let mut frames_expected: Vec<std::collections::VecDeque<Vec<u8>>> =
+            vec![Default::default(); 4];
         let mut seen = std::collections::BTreeSet::new();
         let mut last_progress = t.sim.cycle();
         let mut completed = 0usize;
@@ -261,7 +336,14 @@ fn descriptor_fuzz_100k_every_descriptor_completes_as_the_golden_model_says() {
                 if t.golden.vi(v.vi).locked {
                     // Unlock (a VI_CTRL write clears faults and the lock) before posting.
                     let cfg = t.golden.vi(v.vi);
-                    t.set_vi_ctrl(v.vi, abi::ViConfig { faults: 0, locked: false, ..cfg });
+                    t.set_vi_ctrl(
+                        v.vi,
+                        abi::ViConfig {
+                            faults: 0,
+                            locked: false,
+                            ..cfg
+                        },
+                    );
                 }
                 let batch = rng.gen_range(1..=16).min(total - posted);
                 for _ in 0..batch {
@@ -279,15 +361,35 @@ fn descriptor_fuzz_100k_every_descriptor_completes_as_the_golden_model_says() {
                 // counted, nothing is fetched; ringing again once enabled delivers the batch.
                 if v.vi == 2 && rng.gen_bool(0.05) {
                     let cfg = t.golden.vi(2);
-                    let drops = t.sim.read_reg(u32::from(abi::regs::queue_reg(2, abi::regs::DOORBELL_DROPS)));
-                    t.set_vi_ctrl(2, abi::ViConfig { enabled: false, ..cfg });
+                    let drops = t.sim.read_reg(u32::from(abi::regs::queue_reg(
+                        2,
+                        abi::regs::DOORBELL_DROPS,
+                    )));
+                    t.set_vi_ctrl(
+                        2,
+                        abi::ViConfig {
+                            enabled: false,
+                            ..cfg
+                        },
+                    );
                     t.ring(2, QueueKind::Send);
                     t.sim.run(500);
-                    let after = t.sim.read_reg(u32::from(abi::regs::queue_reg(2, abi::regs::DOORBELL_DROPS)));
+                    let after = t.sim.read_reg(u32::from(abi::regs::queue_reg(
+                        2,
+                        abi::regs::DOORBELL_DROPS,
+                    )));
                     if after != drops + 1 || !t.poll(2).is_empty() {
-                        return Err(format!("doorbell of a disabled VI: drops {drops} -> {after}"));
+                        return Err(format!(
+                            "doorbell of a disabled VI: drops {drops} -> {after}"
+                        ));
                     }
-                    t.set_vi_ctrl(2, abi::ViConfig { enabled: true, ..cfg });
+                    t.set_vi_ctrl(
+                        2,
+                        abi::ViConfig {
+                            enabled: true,
+                            ..cfg
+                        },
+                    );
                     disabled_rounds += 1;
                 }
                 t.ring(v.vi, QueueKind::Send);
@@ -298,7 +400,12 @@ fn descriptor_fuzz_100k_every_descriptor_completes_as_the_golden_model_says() {
                     let Some((d, status, bytes, index)) = pending[v.vi].pop_front() else {
                         return Err(format!("VI {}: unexpected completion {c:?}", v.vi));
                     };
-                    if c.status() != Some(status) || c.bytes != bytes || c.wr_id != d.wr_id || c.index != index & 0xfff || c.opcode != d.opcode {
+                    if c.status() != Some(status)
+                        || c.bytes != bytes
+                        || c.wr_id != d.wr_id
+                        || c.index != index & 0xfff
+                        || c.opcode != d.opcode
+                    {
                         return Err(format!(
                             "VI {} descriptor {d:x?}: completion {c:?}, expected {status:?} with {bytes} bytes, index {index}",
                             v.vi
@@ -315,7 +422,10 @@ fn descriptor_fuzz_100k_every_descriptor_completes_as_the_golden_model_says() {
                 };
                 let want = frames_expected[usize::from(h.src) % 4].pop_front();
                 if want.as_deref() != Some(payload.as_slice()) {
-                    return Err(format!("frame from VI {} ({} bytes) differs from its buffer", h.src, h.length));
+                    return Err(format!(
+                        "frame from VI {} ({} bytes) differs from its buffer",
+                        h.src, h.length
+                    ));
                 }
             }
             if t.sim.cycle() - last_progress > 400_000 {
@@ -329,10 +439,19 @@ fn descriptor_fuzz_100k_every_descriptor_completes_as_the_golden_model_says() {
             return Err("frames missing or left over".into());
         }
         let must = [
-            Status::Ok, Status::BadOpcode, Status::BadLength, Status::Misaligned, Status::BadDest,
-            Status::ShortcutVaTag, Status::ShortcutGeneration, Status::ShortcutWindow,
-            Status::ShortcutPadding, Status::CrossesTable, Status::NotPresent,
-            Status::AddrRange, Status::ViLocked,
+            Status::Ok,
+            Status::BadOpcode,
+            Status::BadLength,
+            Status::Misaligned,
+            Status::BadDest,
+            Status::ShortcutVaTag,
+            Status::ShortcutGeneration,
+            Status::ShortcutWindow,
+            Status::ShortcutPadding,
+            Status::CrossesTable,
+            Status::NotPresent,
+            Status::AddrRange,
+            Status::ViLocked,
         ];
         if total >= 50_000 {
             if let Some(s) = must.iter().find(|s| !seen.contains(s)) {
@@ -348,4 +467,445 @@ fn descriptor_fuzz_100k_every_descriptor_completes_as_the_golden_model_says() {
         );
         Ok(())
     });
+}
+
+/// Posts one descriptor on `queue` of `vi`, rings, and waits for its completion.
+fn one(
+    t: &mut Testbed,
+    vi: usize,
+    queue: QueueKind,
+    d: &Descriptor,
+) -> Result<abi::Completion, String> {
+    t.post(vi, queue, d);
+    t.ring(vi, queue);
+    for _ in 0..2000 {
+        t.sim.run(100);
+        if let Some(c) = t.poll(vi).pop() {
+            return Ok(c);
+        }
+    }
+    Err(format!(
+        "VI {vi}: no completion for {d:x?} in 200,000 cycles"
+    ))
+}
+
+#[test]
+fn every_status_end_to_end_through_the_queues() {
+    use abi::pte::{Pte, PTE_PINNED, PTE_PRESENT};
+    use abi::shortcut::Plaintext;
+    run_device(
+        "device-statuses",
+        HostConfig {
+            stall: 0.1,
+            ..Default::default()
+        },
+        true,
+        |t, _seed| {
+            let mut seen = std::collections::BTreeMap::new();
+            t.create_pd(0, 64, true, false);
+            t.create_pd(1, 64, false, true);
+            t.create_vi(0, 0, TranslationMode::Shortcut, key(20), 4);
+            t.create_vi(1, 1, TranslationMode::Shortcut, key(21), 4);
+            t.create_vi(2, 0, TranslationMode::FullWalk, key(22), 4);
+            t.create_vi(3, 0, TranslationMode::Shortcut, key(23), 4);
+            let buf = t.register(0, 0x4000_0000 - 8192, 16384, Access::Read);
+            let rbuf = t.register(1, 0x5000_0000, 16384, Access::ReadWrite);
+            let gen = t.pds[0].as_ref().expect("PD").cfg.generation;
+            let window = t.pds[0].as_ref().expect("PD").cfg.window;
+            let leaf = t.pds[0]
+                .as_ref()
+                .expect("PD")
+                .tables
+                .table_frame(&t.sim.mem, buf.va, 1)
+                .expect("t")
+                .expect("leaf");
+            let send = |t: &Testbed, vi: usize, va: u64, len: u32| Descriptor {
+                opcode: Opcode::Send as u8,
+                dest: 1,
+                length: len,
+                wr_id: 7,
+                va,
+                shortcut: if t.vis[vi].as_ref().expect("VI").mode == TranslationMode::Shortcut {
+                    t.shortcut(vi, va).0
+                } else {
+                    0
+                },
+            };
+            let seal = |t: &Testbed, vi: usize, p: Plaintext| {
+                t.vis[vi].as_ref().expect("VI").cipher.encrypt(p.pack())
+            };
+            let mut check_send =
+                |t: &mut Testbed, vi: usize, d: Descriptor, want: Status| -> Result<(), String> {
+                    let (golden, _) = t.expect_send(vi, &d);
+                    let c = one(t, vi, QueueKind::Send, &d)?;
+                    if c.status() != Some(want) || golden != want {
+                        return Err(format!(
+                            "{want:?}: device {:?}, golden {golden:?}, for {d:x?}",
+                            c.status()
+                        ));
+                    }
+                    seen.insert(want, ());
+                    Ok(())
+                };
+            // A receive buffer for every good send of VI 0 (they go to VI 1 through the loopback).
+            for i in 0..8 {
+                let d = Descriptor {
+                    opcode: Opcode::Recv as u8,
+                    length: 16384,
+                    wr_id: 100 + i,
+                    va: rbuf.va,
+                    shortcut: t.shortcut(1, rbuf.va).0,
+                    ..Default::default()
+                };
+                t.post(1, QueueKind::Recv, &d);
+            }
+            t.ring(1, QueueKind::Recv);
+
+            check_send(t, 0, send(t, 0, buf.va, 100), Status::Ok)?;
+            check_send(
+                t,
+                0,
+                Descriptor {
+                    opcode: 9,
+                    ..send(t, 0, buf.va, 8)
+                },
+                Status::BadOpcode,
+            )?;
+            check_send(t, 0, send(t, 0, buf.va, 0), Status::BadLength)?;
+            check_send(t, 0, send(t, 0, buf.va + 2, 8), Status::Misaligned)?;
+            check_send(
+                t,
+                0,
+                Descriptor {
+                    dest: 9,
+                    ..send(t, 0, buf.va, 8)
+                },
+                Status::BadDest,
+            )?;
+            check_send(
+                t,
+                0,
+                Descriptor {
+                    va: 1 << 47,
+                    ..send(t, 0, buf.va, 8)
+                },
+                Status::AddrRange,
+            )?;
+            let p = |level: u8, generation: u8, table_frame: u32, va_tag: u32| Plaintext {
+                table_frame,
+                level,
+                generation,
+                va_tag,
+            };
+            let tag = abi::shortcut::va_tag(buf.va, 1);
+            check_send(
+                t,
+                0,
+                Descriptor {
+                    shortcut: seal(t, 0, p(0, gen, leaf as u32, tag)),
+                    ..send(t, 0, buf.va, 8)
+                },
+                Status::ShortcutLevel,
+            )?;
+            check_send(
+                t,
+                0,
+                Descriptor {
+                    shortcut: seal(t, 0, p(1, gen, leaf as u32, tag | 1 << 26)),
+                    ..send(t, 0, buf.va, 8)
+                },
+                Status::ShortcutPadding,
+            )?;
+            check_send(
+                t,
+                0,
+                Descriptor {
+                    shortcut: seal(t, 0, p(1, gen, leaf as u32, tag ^ 1)),
+                    ..send(t, 0, buf.va, 8)
+                },
+                Status::ShortcutVaTag,
+            )?;
+            check_send(
+                t,
+                0,
+                Descriptor {
+                    shortcut: seal(t, 0, p(1, gen - 1, leaf as u32, tag)),
+                    ..send(t, 0, buf.va, 8)
+                },
+                Status::ShortcutGeneration,
+            )?;
+            check_send(
+                t,
+                0,
+                Descriptor {
+                    shortcut: seal(t, 0, p(1, gen, window.base + window.pages, tag)),
+                    ..send(t, 0, buf.va, 8)
+                },
+                Status::ShortcutWindow,
+            )?;
+            // The buffer straddles 0x4000_0000, a leaf table's boundary.
+            check_send(
+                t,
+                0,
+                send(t, 0, 0x4000_0000 - 64, 128),
+                Status::CrossesTable,
+            )?;
+            check_send(t, 0, send(t, 0, buf.va + 16384, 8), Status::NotPresent)?;
+            {
+                let pd = t.pds[0].as_mut().expect("PD");
+                pd.tables
+                    .set_leaf(&mut t.sim.mem, 0x4000_4000, Pte::new(0x1234, PTE_PRESENT))
+                    .expect("leaf");
+                pd.tables
+                    .set_leaf(
+                        &mut t.sim.mem,
+                        0x4000_5000,
+                        Pte::new(1 << 30, PTE_PRESENT | PTE_PINNED),
+                    )
+                    .expect("leaf");
+            }
+            check_send(t, 0, send(t, 0, 0x4000_4000, 8), Status::NotPinned)?;
+            check_send(t, 0, send(t, 0, 0x4000_5000, 8), Status::FrameRange)?;
+            // A root entry of VI 2's PD (full walks) pointing outside the table window.
+            let root = t.pds[0].as_ref().expect("PD").tables.root();
+            let far_va = 0x0000_7f00_0000_0000u64;
+            t.sim.mem.write(
+                root * 4096 + abi::level_index(far_va, 4) * 8,
+                &Pte::table(u64::from(window.base + window.pages) + 5)
+                    .0
+                    .to_le_bytes(),
+            );
+            check_send(t, 2, send(t, 2, far_va, 8), Status::WalkWindow)?;
+            check_send(t, 2, send(t, 2, buf.va, 64), Status::Ok)?;
+            // VI 3: bad mode, then an invalid PD, then a PD that may not be read.
+            let cfg3 = t.golden.vi(3);
+            t.set_vi_ctrl(3, abi::ViConfig { mode: 3, ..cfg3 });
+            check_send(t, 3, send(t, 0, buf.va, 8), Status::BadMode)?;
+            t.set_vi_ctrl(3, abi::ViConfig { pd: 5, ..cfg3 });
+            check_send(t, 3, send(t, 0, buf.va, 8), Status::PdInvalid)?;
+            t.set_vi_ctrl(3, abi::ViConfig { pd: 1, ..cfg3 });
+            check_send(t, 3, send(t, 0, buf.va, 8), Status::OpDenied)?;
+            // A PD whose table window is not backed by memory: the table read fails.
+            let far = abi::shortcut::TableWindow {
+                base: 0x0800_0000,
+                pages: 4,
+            };
+            t.sim.firewall.table_windows[6] = 0x80_0000_0000..0x80_0000_4000;
+            t.configure_pd(
+                6,
+                abi::PdConfig {
+                    valid: true,
+                    generation: 1,
+                    allow_read: true,
+                    allow_write: false,
+                    window: far,
+                },
+            );
+            t.set_vi_ctrl(
+                3,
+                abi::ViConfig {
+                    pd: 6,
+                    mode: TranslationMode::FullWalk as u8,
+                    ..cfg3
+                },
+            );
+            check_send(t, 3, send(t, 2, buf.va, 8), Status::DmaError)?;
+            // Locking: with a threshold of 1, the first forged shortcut locks the VI and the next
+            // descriptor of the same doorbell completes with vi_locked.
+            t.set_vi_ctrl(3, cfg3);
+            t.write_core_reg(abi::regs::FAULT_THRESHOLD, 1);
+            let forged = Descriptor {
+                shortcut: 0x0123_4567_89ab_cdef,
+                ..send(t, 3, buf.va, 8)
+            };
+            let e1 = t.expect_send(3, &forged).0;
+            let e2 = t.expect_send(3, &forged).0;
+            t.post(3, QueueKind::Send, &forged);
+            t.post(3, QueueKind::Send, &forged);
+            t.ring(3, QueueKind::Send);
+            t.sim.run(3000);
+            let cs = t.poll(3);
+            if cs.len() != 2
+                || cs[1].status() != Some(Status::ViLocked)
+                || !e1.is_fault()
+                || e2 != Status::ViLocked
+                || cs[0].status() != Some(e1)
+            {
+                return Err(format!("locking: {cs:?}, golden {e1:?} {e2:?}"));
+            }
+            seen.insert(Status::ViLocked, ());
+            t.write_core_reg(abi::regs::FAULT_THRESHOLD, 0);
+            // Disabling a VI with a descriptor on its way: it completes with vi_disabled.
+            t.set_vi_ctrl(3, cfg3);
+            t.post(3, QueueKind::Send, &send(t, 3, buf.va, 8));
+            t.ring(3, QueueKind::Send);
+            t.set_vi_ctrl(
+                3,
+                abi::ViConfig {
+                    enabled: false,
+                    ..cfg3
+                },
+            );
+            t.sim.run(3000);
+            let cs = t.poll(3);
+            if cs.len() != 1 || cs[0].status() != Some(Status::ViDisabled) {
+                return Err(format!("disabled: {cs:?}"));
+            }
+            seen.insert(Status::ViDisabled, ());
+
+            for s in Status::ALL {
+                if Status::CHECK_ORDER.contains(s)
+                    && !seen.contains_key(s)
+                    && *s != Status::ReadOnly
+                {
+                    return Err(format!("{s:?} not reproduced"));
+                }
+            }
+            Ok(())
+        },
+    );
+}
+
+#[test]
+fn receive_statuses_and_malformed_frames() {
+    run_device(
+        "device-receive",
+        HostConfig {
+            stall: 0.1,
+            ..Default::default()
+        },
+        true,
+        |t, seed| {
+            let mut rng = SmallRng::seed_from_u64(seed);
+            t.create_pd(0, 64, true, false);
+            t.create_pd(1, 64, false, true);
+            t.create_vi(0, 0, TranslationMode::Shortcut, key(30), 4);
+            t.create_vi(1, 1, TranslationMode::Shortcut, key(31), 4);
+            let src = t.register(0, 0x1000_0000, 8192, Access::Read);
+            let rbuf = t.register(1, 0x5000_0000, 8192, Access::ReadWrite);
+            let ro = t.register(1, 0x6000_0000, 4096, Access::Read);
+            let payload: Vec<u8> = (0..100).map(|_| rng.gen()).collect();
+            t.sim.mem.write(src.da, &payload);
+            let recv = |t: &Testbed, va: u64, len: u32, opcode: u8, wr_id: u32| Descriptor {
+                opcode,
+                length: len,
+                wr_id,
+                va,
+                shortcut: t.shortcut(1, va).0,
+                ..Default::default()
+            };
+            let cases = [
+                (
+                    recv(t, ro.va, 4096, Opcode::Recv as u8, 1),
+                    Status::ReadOnly,
+                ),
+                (
+                    recv(t, rbuf.va, 16, Opcode::Recv as u8, 2),
+                    Status::BufferTooSmall,
+                ),
+                (
+                    recv(t, rbuf.va, 4096, Opcode::Send as u8, 3),
+                    Status::BadOpcode,
+                ),
+                (
+                    recv(t, rbuf.va + 1, 4096, Opcode::Recv as u8, 4),
+                    Status::Misaligned,
+                ),
+                (recv(t, rbuf.va, 4096, Opcode::Recv as u8, 5), Status::Ok),
+            ];
+            for (d, _) in &cases {
+                t.post(1, QueueKind::Recv, d);
+            }
+            t.ring(1, QueueKind::Recv);
+            let send = Descriptor {
+                opcode: Opcode::Send as u8,
+                dest: 1,
+                length: 100,
+                wr_id: 9,
+                va: src.va,
+                shortcut: t.shortcut(0, src.va).0,
+            };
+            for (d, want) in &cases {
+                let c = one(t, 0, QueueKind::Send, &send)?;
+                if c.status() != Some(Status::Ok) {
+                    return Err(format!("send: {c:?}"));
+                }
+                let mut r = vec![];
+                t.sim.run_until(50_000, |_| false);
+                r.extend(t.poll(1));
+                let c = r.pop().ok_or("no receive completion")?;
+                let bytes = if *want == Status::Ok { 100 } else { 0 };
+                if c.status() != Some(*want)
+                    || c.wr_id != d.wr_id
+                    || c.bytes != bytes
+                    || c.peer != 0
+                    || c.queue != QueueKind::Recv
+                {
+                    return Err(format!("receive {want:?}: {c:?}"));
+                }
+            }
+            if t.sim.mem.read(rbuf.da, 100).expect("buffer") != payload.as_slice() {
+                return Err("received payload differs".into());
+            }
+            // External frames: loopback off, frames injected on the RX port.
+            t.sim.write_reg(u32::from(abi::regs::DEVICE_CTRL), 0);
+            let inject = |t: &mut Testbed, words: &[u32]| {
+                for (i, w) in words.iter().enumerate() {
+                    t.sim.rx_input.push_back((*w, i + 1 == words.len()));
+                }
+            };
+            let bad_before = t.sim.read_reg(u32::from(abi::regs::RX_BAD_FRAMES));
+            let drops_before = t
+                .sim
+                .read_reg(u32::from(abi::regs::queue_reg(1, abi::regs::RX_DROPS)));
+            // Bad magic, and a destination the device does not have: dropped and counted.
+            inject(t, &[0x1234_0001, 8, 1, 2]);
+            inject(t, &abi::frames::frame_words(7, 0, &[1, 2, 3]));
+            // No receive descriptor posted: dropped, counted for the VI.
+            inject(t, &abi::frames::frame_words(1, 0, &[1, 2, 3]));
+            t.sim.run(3000);
+            let bad = t.sim.read_reg(u32::from(abi::regs::RX_BAD_FRAMES)) - bad_before;
+            let drops = t
+                .sim
+                .read_reg(u32::from(abi::regs::queue_reg(1, abi::regs::RX_DROPS)))
+                - drops_before;
+            if bad != 2 || drops != 1 || !t.poll(1).is_empty() {
+                return Err(format!("dropped frames: bad {bad}, drops {drops}"));
+            }
+            // A frame that ends early and one that runs long: bad_frame on a posted descriptor.
+            for _ in 0..3 {
+                t.post(
+                    1,
+                    QueueKind::Recv,
+                    &recv(t, rbuf.va, 4096, Opcode::Recv as u8, 77),
+                );
+            }
+            t.ring(1, QueueKind::Recv);
+            let mut short = abi::frames::frame_words(1, 2, &[7; 64]);
+            short.truncate(6);
+            inject(t, &short);
+            let mut long = abi::frames::frame_words(1, 2, &[7; 16]);
+            long.extend([0xdead, 0xbeef]);
+            inject(t, &long);
+            inject(t, &abi::frames::frame_words(1, 3, &payload));
+            t.sim.run(5000);
+            let cs = t.poll(1);
+            let st: Vec<_> = cs.iter().map(|c| c.status()).collect();
+            if st
+                != [
+                    Some(Status::BadFrame),
+                    Some(Status::BadFrame),
+                    Some(Status::Ok),
+                ]
+                || cs[2].peer != 3
+                || cs[2].bytes != 100
+            {
+                return Err(format!("frames: {cs:?}"));
+            }
+            if t.sim.mem.read(rbuf.da, 100).expect("buffer") != payload.as_slice() {
+                return Err("payload after malformed frames differs".into());
+            }
+            Ok(())
+        },
+    );
 }
