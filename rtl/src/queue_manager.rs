@@ -13,8 +13,9 @@
 //!   4 descriptors (or 1 at the ring's end or near the tail) into the descriptor FIFO, as long
 //!   as the FIFO has room for every word in flight; several reads are in flight at once, never
 //!   past the tail. Each descriptor's VI and queue index go into a second FIFO beside it.
-//! * **Completion writer**: takes one completion at a time, waits while the VI's CQ is full
-//!   (back-pressure, never an overwrite), writes the 16-byte entry with its phase bit, and
+//! * **Completion writer**: takes one completion at a time (latched, so its producer moves
+//!   on), waits while the VI's CQ is full (back-pressure, never an overwrite), writes the
+//!   16-byte entry with its phase bit, and
 //!   raises the VI's event when it is armed (the arm is consumed).
 //! * **Receive slots**: the receive engine asks for VI `v`'s next receive descriptor; the
 //!   answer grants it (and reserves a CQ entry) or refuses it (VI closed, RQ empty, CQ full),
@@ -27,7 +28,7 @@
 //! | `fetch_req_*` | | out | descriptor reads: `valid/ready`, `da`, `len` bytes |
 //! | `fetch_rd_*` | | in | their data: `valid`, `data`, `error` (never back-pressured) |
 //! | `desc_*` | | out | descriptor words (`valid/ready/data`); `desc_meta` = VI and index, valid with every word |
-//! | `cmp_*` | | in | a completion to write (`valid/ready`, held until taken) |
+//! | `cmp_*` | | in | a completion to write (`valid/ready`; taken, and latched, as soon as its CQ has room) |
 //! | `cq_req_*`, `cq_wd_*` | | out | CQ entry writes: request, then 4 data words |
 //! | `rq_query`, `rq_vi` | 1, 2 | in | the receive engine asks for a receive descriptor (held until answered) |
 //! | `rq_answer`, `rq_granted`, `rq_da`, `rq_index` | | out | the answer (one cycle) |
@@ -291,6 +292,15 @@ pub struct QueueManager {
     c_slot_da: Signal<Local, Bits<DA_W>>,
     c_phase: Signal<Local, Bit>,
     c_done: Signal<Local, Bit>,
+    c_vi: Signal<Local, Bits<DVI_W>>,
+    l_vi: DFF<Bits<DVI_W>>,
+    l_recv: DFF<Bit>,
+    l_wr_id: DFF<Bits<32>>,
+    l_bytes: DFF<Bits<32>>,
+    l_index: DFF<Bits<IDX_W>>,
+    l_peer: DFF<Bits<8>>,
+    l_opcode: DFF<Bits<8>>,
+    l_status: DFF<Bits<STATUS_W>>,
 
     // Receive grants.
     r_answer: DFF<Bit>,
@@ -427,7 +437,7 @@ impl Default for QueueManager {
             m_is_db, m_is_queue, m_is_global, m_in_range, db_value, s_sq_base, s_rq_base, s_cq_base, s_sq_log2, s_rq_log2, s_cq_log2, s_sq_head, s_rq_head, s_cq_tail, s_sq_tail, s_rq_tail, s_cq_head, s_db_drops, s_rx_drops, s_armed, p_base, p_slot, c_base, c_slot, c_lap, q_base, q_slot, read_value, f_state, f_rr,
             f_vi, f_da, f_count, f_index, f_inflight, f_pick_ok, f_pick_vi, f_pick_burst,
             f_single, f_burst, f_rot, f_offset, f_word, f_take, r_take, c_take, f_add, f_credit, f_arrive, f_issue, c_state, c_word, c_room,
-            c_slot_da, c_phase, c_done, r_answer, r_granted, r_da, r_index, r_serve, masks_sq,
+            c_slot_da, c_phase, c_done, c_vi, l_vi, l_recv, l_wr_id, l_bytes, l_index, l_peer, l_opcode, l_status, r_answer, r_granted, r_da, r_index, r_serve, masks_sq,
             masks_rq, masks_cq, sq_used, cq_used, cq_free, to_end
         })
     }
@@ -459,6 +469,14 @@ impl Logic for QueueManager {
             f_word,
             c_state,
             c_word,
+            l_vi,
+            l_recv,
+            l_wr_id,
+            l_bytes,
+            l_index,
+            l_peer,
+            l_opcode,
+            l_status,
             r_answer,
             r_granted,
             r_da,
@@ -873,12 +891,18 @@ impl Logic for QueueManager {
         self.meta_fifo.out_ready.next = self.desc_meta_pop.val();
 
         // ---- Completion writer ----
+        // A completion is taken (and its fields latched) as soon as its CQ has room; the
+        // entry is written from the latch.
+        self.c_vi.next = self.l_vi.q.val();
+        if self.c_state.q.val() == CqState::Idle {
+            self.c_vi.next = self.cmp_vi.val();
+        }
         self.c_room.next = false;
         self.c_base.next = 0.into();
         self.c_slot.next = 0.into();
         self.c_lap.next = 0.into();
         for i in 0..4 {
-            if self.cmp_vi.val() == self.vi_ids[i].val() {
+            if self.c_vi.val() == self.vi_ids[i].val() {
                 self.c_room.next = self.cq_used[i].val() <= self.masks_cq[i].val();
                 self.c_base.next = self.cq_base[i].q.val();
                 self.c_slot.next = self.cq_tail[i].q.val() & self.masks_cq[i].val();
@@ -891,27 +915,37 @@ impl Logic for QueueManager {
         self.c_phase.next = !self.c_lap.val().get_bit(0);
         self.cq_req_valid.next = false;
         self.cq_req_da.next = self.c_slot_da.val();
-        self.cq_req_vi.next = self.cmp_vi.val();
+        self.cq_req_vi.next = self.l_vi.q.val();
         self.cq_wd_valid.next = false;
         self.cq_wd_last.next = self.c_word.q.val() == self.word_last.val();
-        self.cq_wd_data.next = self.cmp_wr_id.val();
+        self.cq_wd_data.next = self.l_wr_id.q.val();
         if self.c_word.q.val() == self.w1.val() {
-            self.cq_wd_data.next = self.cmp_bytes.val();
+            self.cq_wd_data.next = self.l_bytes.q.val();
         }
         if self.c_word.q.val() == self.w2.val() {
-            self.cq_wd_data.next = bit_cast::<32, IDX_W>(self.cmp_index.val())
-                | (bit_cast::<32, 8>(self.cmp_peer.val()) << 16)
-                | (bit_cast::<32, 8>(self.cmp_opcode.val()) << 24);
+            self.cq_wd_data.next = bit_cast::<32, IDX_W>(self.l_index.q.val())
+                | (bit_cast::<32, 8>(self.l_peer.q.val()) << 16)
+                | (bit_cast::<32, 8>(self.l_opcode.q.val()) << 24);
         }
         if self.c_word.q.val() == self.word_last.val() {
-            self.cq_wd_data.next = bit_cast::<32, STATUS_W>(self.cmp_status.val())
-                | (bit_cast::<32, 1>(self.cmp_recv.val().into()) << 8)
+            self.cq_wd_data.next = bit_cast::<32, STATUS_W>(self.l_status.q.val())
+                | (bit_cast::<32, 1>(self.l_recv.q.val().into()) << 8)
                 | (bit_cast::<32, 1>(self.c_phase.val().into()) << 31);
         }
         self.c_done.next = false;
+        self.cmp_ready.next = false;
         match self.c_state.q.val() {
             CqState::Idle => {
                 if self.cmp_valid.val() && self.c_room.val() {
+                    self.cmp_ready.next = true;
+                    self.l_vi.d.next = self.cmp_vi.val();
+                    self.l_recv.d.next = self.cmp_recv.val();
+                    self.l_wr_id.d.next = self.cmp_wr_id.val();
+                    self.l_bytes.d.next = self.cmp_bytes.val();
+                    self.l_index.d.next = self.cmp_index.val();
+                    self.l_peer.d.next = self.cmp_peer.val();
+                    self.l_opcode.d.next = self.cmp_opcode.val();
+                    self.l_status.d.next = self.cmp_status.val();
                     self.c_state.d.next = CqState::Request;
                 }
             }
@@ -936,9 +970,8 @@ impl Logic for QueueManager {
                 self.c_state.d.next = CqState::Idle;
             }
         }
-        self.cmp_ready.next = self.c_done.val();
         for i in 0..4 {
-            if self.c_done.val() && self.cmp_vi.val() == self.vi_ids[i].val() {
+            if self.c_done.val() && self.l_vi.q.val() == self.vi_ids[i].val() {
                 self.c_take[i].next = true;
                 self.cq_tail[i].d.next = self.cq_tail[i].q.val() + self.idx_one.val();
                 if self.armed[i].q.val() {
