@@ -164,9 +164,6 @@ pub struct Device {
     x_push: Signal<Local, Bit>,
     x_pop: Signal<Local, Bit>,
     x_ids: [Constant<Bits<2>>; 4],
-    // Completion mux.
-    c_busy: DFF<Bit>,
-    c_recv: DFF<Bit>,
     // DMA arbiter.
     d_valid: DFF<Bit>,
     d_write: DFF<Bit>,
@@ -222,7 +219,7 @@ impl Default for Device {
             dma_rd_tag, dma_rd_last, dma_rd_error, event_valid, event_ready, event_vi, tx_valid,
             tx_ready, tx_data, tx_last, rx_valid, rx_ready, rx_data, rx_last, qm, send, recv,
             m_to_xl, m_read_pending, m_take, x_owner, x_wr, x_rd, x_head_recv, x_pick_recv,
-            x_push, x_pop, c_busy, c_recv, d_valid, d_write, d_da, d_len, d_tag, d_owner,
+            x_push, x_pop, d_valid, d_write, d_da, d_len, d_tag, d_owner,
             d_load, d_client, t_low, t_half, t_error, rd_client
         })
     }
@@ -237,8 +234,6 @@ impl Logic for Device {
             m_read_pending,
             x_wr,
             x_rd,
-            c_busy,
-            c_recv,
             d_valid,
             d_write,
             d_da,
@@ -371,18 +366,9 @@ impl Logic for Device {
         self.event_vi.next = self.qm.event_vi.val();
         self.qm.event_ready.next = self.event_ready.val();
 
-        // ---- Completions: one writer, the receive engine first ----
-        if !self.c_busy.q.val() {
-            if self.recv.cmp_valid.val() {
-                self.c_busy.d.next = true;
-                self.c_recv.d.next = true;
-            } else if self.send.cmp_valid.val() {
-                self.c_busy.d.next = true;
-                self.c_recv.d.next = false;
-            }
-        }
-        self.qm.cmp_valid.next = false;
-        self.qm.cmp_recv.next = self.c_recv.q.val();
+        // ---- Completions: one writer, the receive engine first (it takes one in a cycle) ----
+        self.qm.cmp_valid.next = self.recv.cmp_valid.val() || self.send.cmp_valid.val();
+        self.qm.cmp_recv.next = self.recv.cmp_valid.val();
         self.qm.cmp_vi.next = self.send.cmp_vi.val();
         self.qm.cmp_wr_id.next = self.send.cmp_wr_id.val();
         self.qm.cmp_bytes.next = self.send.cmp_bytes.val();
@@ -390,26 +376,16 @@ impl Logic for Device {
         self.qm.cmp_peer.next = self.send.cmp_peer.val();
         self.qm.cmp_opcode.next = self.send.cmp_opcode.val();
         self.qm.cmp_status.next = self.send.cmp_status.val();
-        self.send.cmp_ready.next = false;
-        self.recv.cmp_ready.next = false;
-        if self.c_busy.q.val() {
-            if self.c_recv.q.val() {
-                self.qm.cmp_valid.next = self.recv.cmp_valid.val();
-                self.qm.cmp_vi.next = self.recv.cmp_vi.val();
-                self.qm.cmp_wr_id.next = self.recv.cmp_wr_id.val();
-                self.qm.cmp_bytes.next = self.recv.cmp_bytes.val();
-                self.qm.cmp_index.next = self.recv.cmp_index.val();
-                self.qm.cmp_peer.next = self.recv.cmp_peer.val();
-                self.qm.cmp_opcode.next = self.recv.cmp_opcode.val();
-                self.qm.cmp_status.next = self.recv.cmp_status.val();
-                self.recv.cmp_ready.next = self.qm.cmp_ready.val();
-            } else {
-                self.qm.cmp_valid.next = self.send.cmp_valid.val();
-                self.send.cmp_ready.next = self.qm.cmp_ready.val();
-            }
-            if self.qm.cmp_ready.val() {
-                self.c_busy.d.next = false;
-            }
+        self.recv.cmp_ready.next = self.recv.cmp_valid.val() && self.qm.cmp_ready.val();
+        self.send.cmp_ready.next = !self.recv.cmp_valid.val() && self.qm.cmp_ready.val();
+        if self.recv.cmp_valid.val() {
+            self.qm.cmp_vi.next = self.recv.cmp_vi.val();
+            self.qm.cmp_wr_id.next = self.recv.cmp_wr_id.val();
+            self.qm.cmp_bytes.next = self.recv.cmp_bytes.val();
+            self.qm.cmp_index.next = self.recv.cmp_index.val();
+            self.qm.cmp_peer.next = self.recv.cmp_peer.val();
+            self.qm.cmp_opcode.next = self.recv.cmp_opcode.val();
+            self.qm.cmp_status.next = self.recv.cmp_status.val();
         }
 
         // ---- Network port ----
@@ -556,7 +532,6 @@ impl Logic for Device {
             self.m_read_pending.d.next = false;
             self.x_wr.d.next = 0.into();
             self.x_rd.d.next = 0.into();
-            self.c_busy.d.next = false;
             self.d_valid.d.next = false;
             self.d_owner.d.next = WriteOwner::None;
             self.t_half.d.next = false;

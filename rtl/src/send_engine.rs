@@ -179,6 +179,8 @@ pub struct SendEngine {
     a_first_room: Signal<Local, Bits<PAGE_BYTES_W>>,
     a_issue: Signal<Local, Bits<9>>,
     a_arrive: Signal<Local, Bits<9>>,
+    a_push: Signal<Local, Bit>,
+    a_push_status: Signal<Local, Bits<STATUS_W>>,
     // The slot between the stages.
     s_full: DFF<Bit>,
     s_meta: DFF<Bits<META_W>>,
@@ -267,7 +269,7 @@ impl Default for SendEngine {
             cmp_index, cmp_peer, cmp_opcode, cmp_status, tx_frame, pages, tx_fifo, a_state,
             a_word, a_opcode, a_dest, a_error, a_length, a_wr_id, a_va, a_shortcut, a_meta,
             a_status, a_pages, a_page, a_da, a_page_left, a_left, a_inflight, a_chunk,
-            a_chunk_words, a_credit, a_first_room, a_issue, a_arrive, s_full, s_meta, s_wr_id,
+            a_chunk_words, a_credit, a_first_room, a_issue, a_arrive, a_push, a_push_status, s_full, s_meta, s_wr_id,
             s_length, s_dest, s_opcode, s_status, b_state, b_meta, b_wr_id, b_length, b_dest,
             b_opcode, b_status, b_words, b_error, b_take
         })
@@ -351,6 +353,8 @@ impl Logic for SendEngine {
         // Bytes from the buffer's first byte to the end of its page.
         self.a_first_room.next = self.page_bytes.val()
             - bit_cast::<PAGE_BYTES_W, 12>(self.a_va.q.val().get_bits::<12>(0));
+        self.a_push.next = false;
+        self.a_push_status.next = self.a_status.q.val();
         match self.a_state.q.val() {
             PrepState::Load => {
                 if self.desc_valid.val() {
@@ -420,12 +424,25 @@ impl Logic for SendEngine {
                     if self.xl_rsp_status.val() == self.st_ok.val() {
                         self.pages.write_enable.next = true;
                         self.a_pages.d.next = self.a_pages.q.val() + self.page_one.val();
+                        // The first page is read straight from its response.
+                        if !self.a_pages.q.val().any() {
+                            self.a_da.d.next = self.xl_rsp_da.val();
+                            self.a_page_left.d.next = self.a_first_room.val();
+                            if bit_cast::<MSG_W, PAGE_BYTES_W>(self.a_first_room.val())
+                                > self.a_length.q.val().get_bits::<MSG_W>(0)
+                            {
+                                self.a_page_left.d.next =
+                                    self.a_length.q.val().get_bits::<PAGE_BYTES_W>(0);
+                            }
+                        }
                     }
                     if self.xl_rsp_last.val() {
                         self.a_status.d.next = self.xl_rsp_status.val();
                         self.a_page.d.next = 0.into();
                         self.a_left.d.next = self.a_length.q.val().get_bits::<MSG_W>(0);
                         self.a_state.d.next = PrepState::Push;
+                        self.a_push_status.next = self.xl_rsp_status.val();
+                        self.a_push.next = !self.s_full.q.val();
                     }
                 }
             }
@@ -434,23 +451,10 @@ impl Logic for SendEngine {
                 self.a_state.d.next = PrepState::PageStart;
             }
             PrepState::PageStart => {
-                if !self.a_page.q.val().any() {
-                    self.a_da.d.next = (bit_cast::<DA_W, FRAME_W>(self.pages.read_data.val())
-                        << 12)
-                        | bit_cast::<DA_W, 12>(self.a_va.q.val().get_bits::<12>(0));
-                    self.a_page_left.d.next = self.a_first_room.val();
-                    if bit_cast::<MSG_W, PAGE_BYTES_W>(self.a_first_room.val())
-                        > self.a_left.q.val()
-                    {
-                        self.a_page_left.d.next = self.a_left.q.val().get_bits::<PAGE_BYTES_W>(0);
-                    }
-                } else {
-                    self.a_da.d.next = bit_cast::<DA_W, FRAME_W>(self.pages.read_data.val()) << 12;
-                    self.a_page_left.d.next = self.page_bytes.val();
-                    if bit_cast::<MSG_W, PAGE_BYTES_W>(self.page_bytes.val()) > self.a_left.q.val()
-                    {
-                        self.a_page_left.d.next = self.a_left.q.val().get_bits::<PAGE_BYTES_W>(0);
-                    }
+                self.a_da.d.next = bit_cast::<DA_W, FRAME_W>(self.pages.read_data.val()) << 12;
+                self.a_page_left.d.next = self.page_bytes.val();
+                if bit_cast::<MSG_W, PAGE_BYTES_W>(self.page_bytes.val()) > self.a_left.q.val() {
+                    self.a_page_left.d.next = self.a_left.q.val().get_bits::<PAGE_BYTES_W>(0);
                 }
                 self.a_state.d.next = PrepState::Burst;
             }
@@ -478,27 +482,29 @@ impl Logic for SendEngine {
                 }
             }
             PrepState::Push => {
-                if !self.s_full.q.val() {
-                    self.s_full.d.next = true;
-                    self.s_meta.d.next = self.a_meta.q.val();
-                    self.s_wr_id.d.next = self.a_wr_id.q.val();
-                    self.s_length.d.next = self.a_length.q.val().get_bits::<MSG_W>(0);
-                    self.s_dest.d.next = self.a_dest.q.val();
-                    self.s_opcode.d.next = self.a_opcode.q.val();
-                    self.s_status.d.next = self.a_status.q.val();
-                    self.a_word.d.next = 0.into();
-                    self.a_state.d.next = PrepState::Load;
-                    // A good send's payload is read after its context is handed on, so the
-                    // transmit stage drains the TX FIFO while the reads go on.
-                    if (self.a_status.q.val() == self.st_ok.val())
-                        && (self.a_opcode.q.val() == self.op_send.val())
-                    {
-                        self.a_state.d.next = PrepState::PageLoad;
-                    }
-                }
+                self.a_push_status.next = self.a_status.q.val();
+                self.a_push.next = !self.s_full.q.val();
             }
             _ => {
                 self.a_state.d.next = PrepState::Load;
+            }
+        }
+        // The context goes to the transmit stage; a good send's payload is read after that, so
+        // the transmit stage drains the TX FIFO while the reads go on.
+        if self.a_push.val() {
+            self.s_full.d.next = true;
+            self.s_meta.d.next = self.a_meta.q.val();
+            self.s_wr_id.d.next = self.a_wr_id.q.val();
+            self.s_length.d.next = self.a_length.q.val().get_bits::<MSG_W>(0);
+            self.s_dest.d.next = self.a_dest.q.val();
+            self.s_opcode.d.next = self.a_opcode.q.val();
+            self.s_status.d.next = self.a_push_status.val();
+            self.a_word.d.next = 0.into();
+            self.a_state.d.next = PrepState::Load;
+            if (self.a_push_status.val() == self.st_ok.val())
+                && (self.a_opcode.q.val() == self.op_send.val())
+            {
+                self.a_state.d.next = PrepState::Burst;
             }
         }
         self.a_inflight.d.next = self.a_inflight.q.val() + self.a_issue.val() - self.a_arrive.val();
