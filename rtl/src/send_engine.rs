@@ -9,7 +9,8 @@
 //!   the page frames in block RAM. Only when every page translated does it read the payload:
 //!   page by page, in bursts of at most [`BURST_BYTES`], each issued only when the TX FIFO has
 //!   room for all its words (so read data is never back-pressured). The descriptor's context
-//!   goes to the second stage through a one-entry slot before its payload is read.
+//!   goes to the second stage through a queue of [`CTX_DEPTH`] contexts before its payload is
+//!   read, so the reads of several descriptors are in flight while one frame goes out.
 //! * **transmit**: for a good send, a frame: the two header words of `abi::frames`, then the
 //!   payload words from the TX FIFO; then the completion (for failed descriptors and NOPs
 //!   only the completion), held on `cmp_*` until the completion writer takes it.
@@ -41,6 +42,11 @@ use crate::with_defaults;
 pub const BURST_BYTES: u64 = 256;
 /// Width of a message length (up to `MAX_MESSAGE_LEN`).
 pub const MSG_W: usize = 17;
+/// Descriptors handed from the prepare stage to the transmit stage and not yet taken: the
+/// payload reads of this many descriptors overlap the frame being sent.
+pub const CTX_DEPTH: usize = 4;
+/// Bits of a packed descriptor context.
+const CTX_W: usize = 84;
 
 const _: () = assert!(IDX_W == 12);
 const _: () = assert!(MAX_MESSAGE_LEN == 1 << (MSG_W - 1));
@@ -182,13 +188,18 @@ pub struct SendEngine {
     a_push: Signal<Local, Bit>,
     a_push_status: Signal<Local, Bits<STATUS_W>>,
     // The slot between the stages.
-    s_full: DFF<Bit>,
-    s_meta: DFF<Bits<META_W>>,
-    s_wr_id: DFF<Bits<32>>,
-    s_length: DFF<Bits<MSG_W>>,
-    s_dest: DFF<Bits<8>>,
-    s_opcode: DFF<Bits<8>>,
-    s_status: DFF<Bits<STATUS_W>>,
+    ctx: [DFF<Bits<CTX_W>>; CTX_DEPTH],
+    q_wr: DFF<Bits<2>>,
+    q_rd: DFF<Bits<2>>,
+    q_count: DFF<Bits<3>>,
+    q_full: Signal<Local, Bit>,
+    q_new: Signal<Local, Bits<CTX_W>>,
+    q_head: Signal<Local, Bits<CTX_W>>,
+    q_pop: Signal<Local, Bit>,
+    q_ids: [Constant<Bits<2>>; CTX_DEPTH],
+    q_one: Constant<Bits<2>>,
+    q_count_one: Constant<Bits<3>>,
+    q_count_full: Constant<Bits<3>>,
     // Transmit stage.
     b_state: DFF<TxState>,
     b_meta: DFF<Bits<META_W>>,
@@ -260,6 +271,10 @@ impl Default for SendEngine {
             st_misaligned: status_const(Status::Misaligned),
             st_bad_dest: status_const(Status::BadDest),
             st_dma: status_const(Status::DmaError),
+            q_ids: [konst(0), konst(1), konst(2), konst(3)],
+            q_one: konst(1),
+            q_count_one: konst(1),
+            q_count_full: konst(CTX_DEPTH as u64),
         } defaults {
             clock, reset, desc_valid, desc_ready, desc_data, desc_meta, desc_meta_pop,
             xl_req_valid, xl_req_ready, xl_req_vi, xl_req_va, xl_req_shortcut, xl_req_length,
@@ -269,8 +284,8 @@ impl Default for SendEngine {
             cmp_index, cmp_peer, cmp_opcode, cmp_status, tx_frame, pages, tx_fifo, a_state,
             a_word, a_opcode, a_dest, a_error, a_length, a_wr_id, a_va, a_shortcut, a_meta,
             a_status, a_pages, a_page, a_da, a_page_left, a_left, a_inflight, a_chunk,
-            a_chunk_words, a_credit, a_first_room, a_issue, a_arrive, a_push, a_push_status, s_full, s_meta, s_wr_id,
-            s_length, s_dest, s_opcode, s_status, b_state, b_meta, b_wr_id, b_length, b_dest,
+            a_chunk_words, a_credit, a_first_room, a_issue, a_arrive, a_push, a_push_status, ctx, q_wr, q_rd, q_count,
+            q_full, q_new, q_head, q_pop, b_state, b_meta, b_wr_id, b_length, b_dest,
             b_opcode, b_status, b_words, b_error, b_take
         })
     }
@@ -299,13 +314,9 @@ impl Logic for SendEngine {
             a_page_left,
             a_left,
             a_inflight,
-            s_full,
-            s_meta,
-            s_wr_id,
-            s_length,
-            s_dest,
-            s_opcode,
-            s_status,
+            q_wr,
+            q_rd,
+            q_count,
             b_state,
             b_meta,
             b_wr_id,
@@ -318,6 +329,18 @@ impl Logic for SendEngine {
         );
         clock!(self, clock, pages, tx_fifo);
         self.tx_fifo.reset.next = self.reset.val();
+
+        for i in 0..4 {
+            self.ctx[i].clock.next = self.clock.val();
+            self.ctx[i].d.next = self.ctx[i].q.val();
+        }
+        self.q_full.next = self.q_count.q.val() == self.q_count_full.val();
+        self.q_head.next = 0.into();
+        for i in 0..4 {
+            if self.q_rd.q.val() == self.q_ids[i].val() {
+                self.q_head.next = self.ctx[i].q.val();
+            }
+        }
 
         // ---- Prepare ----
         self.desc_ready.next = self.a_state.q.val() == PrepState::Load;
@@ -442,7 +465,7 @@ impl Logic for SendEngine {
                         self.a_left.d.next = self.a_length.q.val().get_bits::<MSG_W>(0);
                         self.a_state.d.next = PrepState::Push;
                         self.a_push_status.next = self.xl_rsp_status.val();
-                        self.a_push.next = !self.s_full.q.val();
+                        self.a_push.next = !self.q_full.val();
                     }
                 }
             }
@@ -483,7 +506,7 @@ impl Logic for SendEngine {
             }
             PrepState::Push => {
                 self.a_push_status.next = self.a_status.q.val();
-                self.a_push.next = !self.s_full.q.val();
+                self.a_push.next = !self.q_full.val();
             }
             _ => {
                 self.a_state.d.next = PrepState::Load;
@@ -491,14 +514,21 @@ impl Logic for SendEngine {
         }
         // The context goes to the transmit stage; a good send's payload is read after that, so
         // the transmit stage drains the TX FIFO while the reads go on.
+        // Contexts packed: meta 83:70, wr_id 69:38, length 37:21, dest 20:13, opcode 12:5,
+        // status 4:0.
+        self.q_new.next = (bit_cast::<CTX_W, META_W>(self.a_meta.q.val()) << 70)
+            | (bit_cast::<CTX_W, 32>(self.a_wr_id.q.val()) << 38)
+            | (bit_cast::<CTX_W, MSG_W>(self.a_length.q.val().get_bits::<MSG_W>(0)) << 21)
+            | (bit_cast::<CTX_W, 8>(self.a_dest.q.val()) << 13)
+            | (bit_cast::<CTX_W, 8>(self.a_opcode.q.val()) << 5)
+            | bit_cast::<CTX_W, STATUS_W>(self.a_push_status.val());
+        for i in 0..4 {
+            if self.a_push.val() && (self.q_wr.q.val() == self.q_ids[i].val()) {
+                self.ctx[i].d.next = self.q_new.val();
+            }
+        }
         if self.a_push.val() {
-            self.s_full.d.next = true;
-            self.s_meta.d.next = self.a_meta.q.val();
-            self.s_wr_id.d.next = self.a_wr_id.q.val();
-            self.s_length.d.next = self.a_length.q.val().get_bits::<MSG_W>(0);
-            self.s_dest.d.next = self.a_dest.q.val();
-            self.s_opcode.d.next = self.a_opcode.q.val();
-            self.s_status.d.next = self.a_push_status.val();
+            self.q_wr.d.next = self.q_wr.q.val() + self.q_one.val();
             self.a_word.d.next = 0.into();
             self.a_state.d.next = PrepState::Load;
             if (self.a_push_status.val() == self.st_ok.val())
@@ -536,7 +566,7 @@ impl Logic for SendEngine {
         self.b_take.next = false;
         match self.b_state.q.val() {
             TxState::Idle => {
-                self.b_take.next = self.s_full.q.val();
+                self.b_take.next = self.q_count.q.val().any();
             }
             TxState::Header0 => {
                 self.tx_valid.next = true;
@@ -574,7 +604,7 @@ impl Logic for SendEngine {
                     self.cmp_bytes.next = 0.into();
                 }
                 if self.cmp_ready.val() {
-                    self.b_take.next = self.s_full.q.val();
+                    self.b_take.next = self.q_count.q.val().any();
                     self.b_state.d.next = TxState::Idle;
                 }
             }
@@ -583,29 +613,39 @@ impl Logic for SendEngine {
             }
         }
         // The next descriptor moves from the slot as soon as the previous one is done.
+        self.q_pop.next = self.b_take.val();
         if self.b_take.val() {
-            self.s_full.d.next = false;
-            self.b_meta.d.next = self.s_meta.q.val();
-            self.b_wr_id.d.next = self.s_wr_id.q.val();
-            self.b_length.d.next = self.s_length.q.val();
-            self.b_dest.d.next = self.s_dest.q.val();
-            self.b_opcode.d.next = self.s_opcode.q.val();
-            self.b_status.d.next = self.s_status.q.val();
+            self.q_rd.d.next = self.q_rd.q.val() + self.q_one.val();
+            self.b_meta.d.next = self.q_head.val().get_bits::<META_W>(70);
+            self.b_wr_id.d.next = self.q_head.val().get_bits::<32>(38);
+            self.b_length.d.next = self.q_head.val().get_bits::<MSG_W>(21);
+            self.b_dest.d.next = self.q_head.val().get_bits::<8>(13);
+            self.b_opcode.d.next = self.q_head.val().get_bits::<8>(5);
+            self.b_status.d.next = self.q_head.val().get_bits::<STATUS_W>(0);
             self.b_error.d.next = false;
-            self.b_words.d.next = (self.s_length.q.val() + self.msg_three.val()) >> 2;
+            self.b_words.d.next =
+                (self.q_head.val().get_bits::<MSG_W>(21) + self.msg_three.val()) >> 2;
             self.b_state.d.next = TxState::Complete;
-            if (self.s_status.q.val() == self.st_ok.val())
-                && (self.s_opcode.q.val() == self.op_send.val())
+            if (self.q_head.val().get_bits::<STATUS_W>(0) == self.st_ok.val())
+                && (self.q_head.val().get_bits::<8>(5) == self.op_send.val())
             {
                 self.b_state.d.next = TxState::Header0;
             }
         }
 
+        if self.a_push.val() && !self.q_pop.val() {
+            self.q_count.d.next = self.q_count.q.val() + self.q_count_one.val();
+        }
+        if self.q_pop.val() && !self.a_push.val() {
+            self.q_count.d.next = self.q_count.q.val() - self.q_count_one.val();
+        }
         if self.reset.val() {
+            self.q_count.d.next = 0.into();
+            self.q_wr.d.next = 0.into();
+            self.q_rd.d.next = 0.into();
             self.a_state.d.next = PrepState::Load;
             self.a_word.d.next = 0.into();
             self.a_inflight.d.next = 0.into();
-            self.s_full.d.next = false;
             self.b_state.d.next = TxState::Idle;
         }
     }
