@@ -256,6 +256,73 @@ pub fn precheck(d: &Descriptor, queue: QueueKind, num_vis: usize) -> Option<Stat
     None
 }
 
+/// `docs/queues.md`, rendered from the constants of this module.
+pub fn markdown() -> String {
+    let ops = [Opcode::Send, Opcode::Recv, Opcode::Nop]
+        .iter()
+        .map(|o| format!("`{o:?}` = {}", *o as u8))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "# Queues\n\n\
+         Generated from `abi::queues` by `make docs`; do not edit by hand.\n\n\
+         Each VI has a send queue (SQ), a receive queue (RQ) and a completion queue (CQ): rings \
+         of `2^n` entries (n ≤ {MAX_RING_LOG2}) at page-aligned device addresses that the \
+         registrar programs (`SQ_BASE`, `RQ_BASE`, `CQ_BASE`, `RING_SIZES` in \
+         [registers.md](registers.md)). Indices are free-running {RING_INDEX_BITS}-bit counters; \
+         index `i` lives in slot `i mod 2^n`. Words are little-endian.\n\n\
+         ## Descriptors ({DESC_BYTES} bytes, SQ and RQ)\n\n\
+         | word | bits | field | meaning |\n|---|---|---|---|\n\
+         | 0 | 7:0 | `opcode` | {ops}; anything else completes with `bad_opcode` |\n\
+         | 0 | 15:8 | `dest` | destination VI of a send |\n\
+         | 0 | 31:16 | — | reserved, ignored |\n\
+         | {DESC_W_LENGTH} | 31:0 | `length` | bytes to send (1 to {MAX_MESSAGE_LEN}), or the receive buffer's size |\n\
+         | {DESC_W_WR_ID} | 31:0 | `wr_id` | returned in the completion |\n\
+         | 3 | 31:0 | — | reserved, ignored |\n\
+         | {DESC_W_VA}–{} | 63:0 | `va` | buffer address, a multiple of {BUFFER_ALIGN}: virtual, or a device address in physical mode |\n\
+         | {DESC_W_SHORTCUT}–{} | 63:0 | `shortcut` | the buffer's shortcut ([shortcut.md](shortcut.md)); ignored in full-walk and physical mode |\n\n\
+         A buffer may span several pages but at most one leaf table in shortcut mode \
+         (`crosses_table` otherwise). Before translating, the device checks, in this order: \
+         the opcode (`bad_opcode`), the length (`bad_length`), the alignment (`misaligned`) \
+         and, for a send, the destination (`bad_dest`); a `nop` completes at once with `ok`.\n\n\
+         ## Completions ({CQE_BYTES} bytes, CQ)\n\n\
+         | word | bits | field | meaning |\n|---|---|---|---|\n\
+         | 0 | 31:0 | `wr_id` | the descriptor's `wr_id` |\n\
+         | 1 | 31:0 | `bytes` | bytes sent or received; 0 when the descriptor failed |\n\
+         | 2 | {}:{CQE_INDEX_SHIFT} | `index` | the descriptor's index in its queue |\n\
+         | 2 | {}:{CQE_PEER_SHIFT} | `peer` | send: destination VI; receive: the frame's source VI |\n\
+         | 2 | 31:{CQE_OPCODE_SHIFT} | `opcode` | the descriptor's opcode byte |\n\
+         | 3 | {}:{CQE_STATUS_SHIFT} | `status` | a status code of [translation.md](translation.md) and `abi::Status` |\n\
+         | 3 | {CQE_RECV_BIT} | `recv` | the entry reports a receive descriptor |\n\
+         | 3 | {CQE_PHASE_BIT} | `phase` | 1 on the first pass over the ring, 0 on the second, … |\n\n\
+         The host polls memory, never a register: an entry is new when its phase is the one \
+         expected for its index. Every descriptor the device fetched gets exactly one \
+         completion, in queue order per queue.\n\n\
+         ## Doorbells\n\n\
+         Each VI has a 4 KiB doorbell page (`DOORBELL_BASE + VI × DOORBELL_STRIDE`): writing \
+         `SQ_TAIL` or `RQ_TAIL` publishes descriptors up to that index; writing `CQ_HEAD` \
+         returns consumed completions; writing `CQ_ARM` asks for an event at the next \
+         completion. One doorbell write per batch is enough. A doorbell write is ignored, \
+         and counted in `DOORBELL_DROPS`, when the VI is disabled or locked or when the value \
+         is impossible (a tail more than the ring size ahead of the device's head, a CQ head \
+         past the tail); nothing is fetched for it.\n\n\
+         ## Flow control\n\n\
+         The device fetches a descriptor only when its VI's CQ has room for its completion \
+         (one entry is kept for a receive), so a full CQ holds back only its own VI: it is \
+         back-pressure, never an overwrite. A frame for a VI without a posted receive \
+         descriptor or without CQ room is dropped and counted in `RX_DROPS`.\n\n\
+         ## Registrar duties\n\n\
+         Register writes are posted: after changing a VI's control word, read a register \
+         back before relying on it. Writing `RING_SIZES` resets the VI's queue indices; do \
+         it only while the VI is disabled and quiet.\n",
+        DESC_W_VA + 1,
+        DESC_W_SHORTCUT + 1,
+        CQE_INDEX_SHIFT + RING_INDEX_BITS - 1,
+        CQE_PEER_SHIFT + 7,
+        CQE_STATUS_SHIFT + 7,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,5 +382,16 @@ mod tests {
             ..good
         };
         assert_eq!(precheck(&d, QueueKind::Send, 4), None);
+    }
+
+    #[test]
+    fn docs_queues_md_is_generated_from_this_module() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/queues.md");
+        let text = markdown();
+        if std::env::var_os("SKIPWALK_WRITE_DOCS").is_some() {
+            std::fs::write(&path, &text).expect("write docs/queues.md");
+        }
+        let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(on_disk == text, "docs/queues.md is stale: run `make docs`");
     }
 }

@@ -287,21 +287,26 @@ fn main() {
             })
             .collect();
         json += &format!(",\n  \"blocks\": {{\n{}\n  }}", rows.join(",\n"));
-        eprintln!("place and route (a minute or two)");
-        let (_, text) = rtl::verilog::blocks()
-            .into_iter()
-            .next()
-            .expect("translator");
-        match rtl::flow::place_and_route(&text, "bench-translator", 100.0) {
-            Ok(r) => {
-                json += &format!(
-                    ",\n  \"ice40_hx8k\": {{\"logic_cells\": {}, \"luts\": {}, \"flip_flops\": {}, \"brams\": {}, \"fmax_mhz\": {:.2}, \"target_mhz\": {:.0}, \"timing_met\": {}}}",
-                    r.block.logic_cells, r.block.luts, r.block.flip_flops, r.brams, r.fmax_mhz, r.target_mhz, r.timing_met
-                );
-            }
-            Err(e) => {
-                eprintln!("place and route failed: {e}");
-                std::process::exit(1);
+        for (name, key) in [
+            ("translator", "ice40_hx8k"),
+            ("device", "ice40_hx8k_device"),
+        ] {
+            eprintln!("place and route of the {name} (minutes)");
+            let (_, text) = rtl::verilog::blocks()
+                .into_iter()
+                .find(|(n, _)| *n == name)
+                .expect("block");
+            match rtl::flow::place_and_route(&text, &format!("bench-{name}"), 100.0) {
+                Ok(r) => {
+                    json += &format!(
+                        ",\n  \"{key}\": {{\"logic_cells\": {}, \"luts\": {}, \"flip_flops\": {}, \"brams\": {}, \"fmax_mhz\": {:.2}, \"target_mhz\": {:.0}, \"timing_met\": {}}}",
+                        r.block.logic_cells, r.block.luts, r.block.flip_flops, r.brams, r.fmax_mhz, r.target_mhz, r.timing_met
+                    );
+                }
+                Err(e) => {
+                    eprintln!("place and route of the {name} failed: {e}");
+                    std::process::exit(1);
+                }
             }
         }
     }

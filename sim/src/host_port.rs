@@ -177,6 +177,8 @@ pub struct PortStats {
     pub read_words: u64,
     /// Write data words taken.
     pub write_words: u64,
+    /// Wall-clock time spent inside the Verilator model (evaluation and clock edges).
+    pub model_time: std::time::Duration,
 }
 
 /// The Device's Verilator model with its host around it.
@@ -308,7 +310,9 @@ impl DeviceSim {
             _ => m.set_mmio_req_valid(0),
         }
         m.set_mmio_rsp_ready(1);
+        let started = std::time::Instant::now();
         m.eval();
+        self.stats.model_time += started.elapsed();
 
         // -- handshakes at this edge --
         if m.dma_req_valid() == 1 && req_ready && !stall_req {
@@ -406,7 +410,9 @@ impl DeviceSim {
                 self.mmio = None;
             }
         }
+        let started = std::time::Instant::now();
         self.model.step();
+        self.stats.model_time += started.elapsed();
     }
 
     /// Runs `n` cycles.
