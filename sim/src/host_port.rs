@@ -260,7 +260,12 @@ impl DeviceSim {
         let req_ready = self.reads.len() + self.writes.len() < self.cfg.max_outstanding;
         let stall_req = self.cfg.stall > 0.0 && self.rng.gen_bool(self.cfg.stall);
         m.set_dma_req_ready(u64::from(req_ready && !stall_req));
-        let rd = self.reads.front().filter(|r| r.ready_at <= now);
+        // Read data, RX words, events and MMIO read data are held back at random too.
+        let hold_rd = self.cfg.stall > 0.0 && self.rng.gen_bool(self.cfg.stall);
+        let hold_rx = self.cfg.stall > 0.0 && self.rng.gen_bool(self.cfg.stall);
+        let event_ready = self.cfg.stall <= 0.0 || !self.rng.gen_bool(self.cfg.stall);
+        let rsp_ready = self.cfg.stall <= 0.0 || !self.rng.gen_bool(self.cfg.stall);
+        let rd = self.reads.front().filter(|r| r.ready_at <= now && !hold_rd);
         let rd_word = rd.map(|r| {
             let da = r.da + 4 * r.sent as u64;
             let word = if r.error {
@@ -288,13 +293,13 @@ impl DeviceSim {
         let tx_ready = self.cfg.stall <= 0.0 || !self.rng.gen_bool(self.cfg.stall);
         let m = &mut self.model;
         m.set_tx_ready(u64::from(tx_ready));
-        let rx = self.rx_input.front().copied();
+        let rx = self.rx_input.front().copied().filter(|_| !hold_rx);
         m.set_rx_valid(u64::from(rx.is_some()));
         if let Some((w, last)) = rx {
             m.set_rx_data(u64::from(w));
             m.set_rx_last(u64::from(last));
         }
-        m.set_event_ready(1);
+        m.set_event_ready(u64::from(event_ready));
         match self.mmio {
             Some(MmioOp::Write(a, v)) => {
                 m.set_mmio_req_valid(1);
@@ -309,7 +314,7 @@ impl DeviceSim {
             }
             _ => m.set_mmio_req_valid(0),
         }
-        m.set_mmio_rsp_ready(1);
+        m.set_mmio_rsp_ready(u64::from(rsp_ready));
         let started = std::time::Instant::now();
         m.eval();
         self.stats.model_time += started.elapsed();
@@ -396,7 +401,7 @@ impl DeviceSim {
         if rx.is_some() && m.rx_ready() == 1 {
             self.rx_input.pop_front();
         }
-        if m.event_valid() == 1 {
+        if m.event_valid() == 1 && event_ready {
             self.events.push(m.event_vi() as u8);
         }
         match self.mmio {
@@ -404,7 +409,7 @@ impl DeviceSim {
             Some(MmioOp::Read(..)) if m.mmio_req_ready() == 1 => self.mmio = Some(MmioOp::WaitRead),
             _ => {}
         }
-        if m.mmio_rsp_valid() == 1 {
+        if m.mmio_rsp_valid() == 1 && rsp_ready {
             self.mmio_result = Some(m.mmio_rsp_data() as u32);
             if matches!(self.mmio, Some(MmioOp::WaitRead)) {
                 self.mmio = None;

@@ -228,6 +228,30 @@ impl Testbed {
         });
     }
 
+    /// Resizes VI `vi`'s rings within the page each was given (and resets its indices).
+    pub fn resize_rings(&mut self, vi: usize, sq_log2: u32, rq_log2: u32, cq_log2: u32) {
+        assert!(
+            DESC_BYTES << sq_log2.max(rq_log2) <= PAGE_SIZE && CQE_BYTES << cq_log2 <= PAGE_SIZE
+        );
+        let v = self.vis[vi].as_mut().expect("VI exists");
+        v.sq.log2 = sq_log2;
+        v.rq.log2 = rq_log2;
+        v.cq.log2 = cq_log2;
+        (v.sq_tail, v.rq_tail, v.cq_head) = (0, 0, 0);
+        let (sq, rq, cq) = (v.sq, v.rq, v.cq);
+        self.sim.firewall.rings[vi] = [
+            sq.base..sq.base + (DESC_BYTES << sq_log2),
+            rq.base..rq.base + (DESC_BYTES << rq_log2),
+            cq.base..cq.base + (CQE_BYTES << cq_log2),
+        ];
+        self.sim.write_reg(
+            u32::from(regs::queue_reg(vi, regs::RING_SIZES)),
+            regs::RING_SIZES_SQ.put(sq_log2)
+                | regs::RING_SIZES_RQ.put(rq_log2)
+                | regs::RING_SIZES_CQ.put(cq_log2),
+        );
+    }
+
     /// Writes VI `vi`'s control register (enable, mode, PD, key slot; clears its faults).
     /// Register writes are posted: the read-back makes sure the write has taken effect
     /// before a doorbell (decoded elsewhere) relies on it.
