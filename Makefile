@@ -39,12 +39,14 @@ test: deps
 verilog:
 	$(CARGO) run --release -p rtl --bin skipwalk-verilog -- $(VERILOG_DIR)
 
-# Benchmarks: the translation core (JSON), then simulation speed (JSON).
+# Benchmarks, each printing JSON: the translation core (and the FPGA flow on the translator
+# and the Device), the Device's four translation modes in Verilator, simulation speed.
 bench: deps
 	$(CARGO) bench -p rtl --bench translator
+	$(CARGO) bench -p sim --bench device
 	$(CARGO) bench -p sim --bench speed
 
-# Regenerates the documents made from the code (docs/registers.md from abi::regs).
+# Regenerates the documents made from the code (registers, queues and frames from abi).
 docs:
 	SKIPWALK_WRITE_DOCS=1 $(CARGO) test -p abi docs_
 
