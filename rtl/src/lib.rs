@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod bram;
 pub mod consts;
+pub mod descriptor_regs;
 pub mod device;
 pub mod fifo;
 pub mod flow;

@@ -22,7 +22,7 @@
 //! | `chk_locked`      | 1     | out | that VI is locked (as of the previous cycle)          |
 //! | `pd_index`        | 3     | in  | PD to read (result next cycle)                        |
 //! | `pd_valid` … `pd_win_pages` | | out | the PD's configuration                            |
-//! | `fault_valid`     | 1     | in  | count a shortcut fault against `chk_vi` (held a cycle; faults at least 2 cycles apart) |
+//! | `fault_valid`     | 1     | in  | count a shortcut fault against `chk_vi` (held a cycle; faults at least 2 cycles apart, and not in the cycle after a write of that VI's `VI_CTRL` or a reset: the count is read from a register) |
 //! | `open_vi`         | 3     | in  | VI to query for the doorbells                         |
 //! | `open_vi_open`    | 1     | out | that VI is enabled and not locked (combinational)     |
 

@@ -32,6 +32,7 @@ use abi::Status;
 use rust_hdl::prelude::*;
 
 use crate::consts::{konst, status_const, DA_W, PAGE_BYTES_W, STATUS_W};
+use crate::descriptor_regs::DescriptorRegs;
 use crate::queue_manager::{DMA_LEN_W, DVI_W, IDX_W};
 use crate::send_engine::MSG_W;
 use crate::with_defaults;
@@ -160,6 +161,7 @@ pub struct RxEngine {
     /// A malformed frame was dropped.
     pub rx_bad: Signal<Out, Bit>,
 
+    desc: DescriptorRegs,
     state: DFF<RxState>,
     dest: DFF<Bits<8>>,
     src: DFF<Bits<8>>,
@@ -167,13 +169,6 @@ pub struct RxEngine {
     length: DFF<Bits<32>>,
     index: DFF<Bits<IDX_W>>,
     da: DFF<Bits<DA_W>>,
-    word: DFF<Bits<3>>,
-    d_error: DFF<Bit>,
-    d_opcode: DFF<Bits<8>>,
-    d_length: DFF<Bits<32>>,
-    d_wr_id: DFF<Bits<32>>,
-    d_va: DFF<Bits<64>>,
-    d_shortcut: DFF<Bits<64>>,
     status: DFF<Bits<STATUS_W>>,
     page_last: DFF<Bit>,
     bytes: DFF<Bits<PAGE_BYTES_W>>,
@@ -187,13 +182,6 @@ pub struct RxEngine {
     len_max: Constant<Bits<32>>,
     dest_limit: Constant<Bits<8>>,
     magic: Constant<Bits<16>>,
-    word_one: Constant<Bits<3>>,
-    word_last: Constant<Bits<3>>,
-    w1: Constant<Bits<3>>,
-    w2: Constant<Bits<3>>,
-    w4: Constant<Bits<3>>,
-    w5: Constant<Bits<3>>,
-    w6: Constant<Bits<3>>,
     desc_len: Constant<Bits<DMA_LEN_W>>,
     pb_three: Constant<Bits<PAGE_BYTES_W>>,
     pb_one: Constant<Bits<PAGE_BYTES_W>>,
@@ -215,13 +203,6 @@ impl Default for RxEngine {
             len_max: konst(MAX_MESSAGE_LEN),
             dest_limit: konst(abi::DEVICE_VIS as u64),
             magic: konst(u64::from(FRAME_MAGIC)),
-            word_one: konst(1),
-            word_last: konst(7),
-            w1: konst(1),
-            w2: konst(2),
-            w4: konst(4),
-            w5: konst(5),
-            w6: konst(6),
             desc_len: konst(DESC_BYTES),
             pb_three: konst(3),
             pb_one: konst(1),
@@ -242,8 +223,7 @@ impl Default for RxEngine {
             xl_rsp_status, xl_rsp_da, xl_rsp_bytes, xl_rsp_last, wr_req_valid, wr_req_ready,
             wr_req_da, wr_req_len, wr_valid, wr_ready, wr_data, wr_last, cmp_valid, cmp_ready,
             cmp_vi, cmp_wr_id, cmp_bytes, cmp_index, cmp_peer, cmp_opcode, cmp_status, rx_frame,
-            rx_bad, state, dest, src, magic_ok, length, index, da, word, d_error, d_opcode,
-            d_length, d_wr_id, d_va, d_shortcut, status, page_last, bytes, words, frame_words,
+            rx_bad, state, dest, src, magic_ok, length, index, da, desc, status, page_last, bytes, words, frame_words,
             seen_last, xl_open, rx_words
         })
     }
@@ -262,13 +242,6 @@ impl Logic for RxEngine {
             length,
             index,
             da,
-            word,
-            d_error,
-            d_opcode,
-            d_length,
-            d_wr_id,
-            d_va,
-            d_shortcut,
             status,
             page_last,
             bytes,
@@ -279,6 +252,12 @@ impl Logic for RxEngine {
         );
         // Payload words announced by a header's length word.
         self.rx_words.next = (self.rx_data.val() + self.msg_three.val()) >> 2;
+        self.desc.clock.next = self.clock.val();
+        self.desc.reset.next = self.reset.val();
+        self.desc.word_valid.next =
+            self.rd_rd_valid.val() && (self.state.q.val() == RxState::DescWait);
+        self.desc.word_data.next = self.rd_rd_data.val();
+        self.desc.word_error.next = self.rd_rd_error.val();
         self.rx_ready.next = false;
         self.rq_query.next = false;
         self.rq_vi.next = self.dest.q.val().get_bits::<DVI_W>(0);
@@ -288,8 +267,8 @@ impl Logic for RxEngine {
         self.dma_vi.next = self.dest.q.val().get_bits::<DVI_W>(0);
         self.xl_req_valid.next = false;
         self.xl_req_vi.next = bit_cast::<3, DVI_W>(self.dest.q.val().get_bits::<DVI_W>(0));
-        self.xl_req_va.next = self.d_va.q.val();
-        self.xl_req_shortcut.next = self.d_shortcut.q.val();
+        self.xl_req_va.next = self.desc.va.val();
+        self.xl_req_shortcut.next = self.desc.shortcut.val();
         self.xl_req_length.next = self.length.q.val();
         self.xl_rsp_ready.next = false;
         self.wr_req_valid.next = false;
@@ -300,14 +279,14 @@ impl Logic for RxEngine {
         self.wr_last.next = self.words.q.val() == self.pb_one.val();
         self.cmp_valid.next = false;
         self.cmp_vi.next = self.dest.q.val().get_bits::<DVI_W>(0);
-        self.cmp_wr_id.next = self.d_wr_id.q.val();
+        self.cmp_wr_id.next = self.desc.wr_id.val();
         self.cmp_bytes.next = 0.into();
         if self.status.q.val() == self.st_ok.val() {
             self.cmp_bytes.next = self.length.q.val();
         }
         self.cmp_index.next = self.index.q.val();
         self.cmp_peer.next = self.src.q.val();
-        self.cmp_opcode.next = self.d_opcode.q.val();
+        self.cmp_opcode.next = self.desc.opcode.val();
         self.cmp_status.next = self.status.q.val();
         self.rx_frame.next = false;
         self.rx_bad.next = false;
@@ -365,8 +344,6 @@ impl Logic for RxEngine {
             }
             RxState::DescRequest => {
                 self.rd_req_valid.next = true;
-                self.word.d.next = 0.into();
-                self.d_error.d.next = false;
                 self.seen_last.d.next = false;
                 self.xl_open.d.next = false;
                 if self.rd_req_ready.val() {
@@ -374,51 +351,24 @@ impl Logic for RxEngine {
                 }
             }
             RxState::DescWait => {
-                if self.rd_rd_valid.val() {
-                    self.word.d.next = self.word.q.val() + self.word_one.val();
-                    if self.rd_rd_error.val() {
-                        self.d_error.d.next = true;
-                    }
-                    if !self.word.q.val().any() {
-                        self.d_opcode.d.next = self.rd_rd_data.val().get_bits::<8>(0);
-                    }
-                    if self.word.q.val() == self.w1.val() {
-                        self.d_length.d.next = self.rd_rd_data.val();
-                    }
-                    if self.word.q.val() == self.w2.val() {
-                        self.d_wr_id.d.next = self.rd_rd_data.val();
-                    }
-                    if self.word.q.val() == self.w4.val() {
-                        self.d_va.d.next = bit_cast::<64, 32>(self.rd_rd_data.val());
-                    }
-                    if self.word.q.val() == self.w5.val() {
-                        self.d_va.d.next =
-                            self.d_va.q.val() | (bit_cast::<64, 32>(self.rd_rd_data.val()) << 32);
-                    }
-                    if self.word.q.val() == self.w6.val() {
-                        self.d_shortcut.d.next = bit_cast::<64, 32>(self.rd_rd_data.val());
-                    }
-                    if self.word.q.val() == self.word_last.val() {
-                        self.d_shortcut.d.next = self.d_shortcut.q.val()
-                            | (bit_cast::<64, 32>(self.rd_rd_data.val()) << 32);
-                        self.state.d.next = RxState::DescCheck;
-                    }
+                if self.desc.last.val() {
+                    self.state.d.next = RxState::DescCheck;
                 }
             }
             RxState::DescCheck => {
                 self.state.d.next = RxState::Finish;
                 self.status.d.next = self.st_ok.val();
-                if self.d_error.q.val() {
+                if self.desc.error.val() {
                     self.status.d.next = self.st_dma.val();
-                } else if self.d_opcode.q.val() != self.op_recv.val() {
+                } else if self.desc.opcode.val() != self.op_recv.val() {
                     self.status.d.next = self.st_bad_opcode.val();
-                } else if !self.d_length.q.val().any()
-                    || (self.d_length.q.val() > self.len_max.val())
+                } else if !self.desc.length.val().any()
+                    || (self.desc.length.val() > self.len_max.val())
                 {
                     self.status.d.next = self.st_bad_length.val();
-                } else if self.d_va.q.val().get_bits::<2>(0).any() {
+                } else if self.desc.va.val().get_bits::<2>(0).any() {
                     self.status.d.next = self.st_misaligned.val();
-                } else if self.length.q.val() > self.d_length.q.val() {
+                } else if self.length.q.val() > self.desc.length.val() {
                     self.status.d.next = self.st_too_small.val();
                 } else {
                     self.state.d.next = RxState::XlRequest;

@@ -34,6 +34,7 @@ use rust_hdl::prelude::*;
 
 use crate::bram::BlockRam;
 use crate::consts::{konst, status_const, DA_W, FRAME_W, PAGE_BYTES_W, STATUS_W};
+use crate::descriptor_regs::DescriptorRegs;
 use crate::fifo::Fifo;
 use crate::queue_manager::{DMA_LEN_W, DVI_W, IDX_W, META_W};
 use crate::with_defaults;
@@ -158,19 +159,12 @@ pub struct SendEngine {
     /// A frame was sent.
     pub tx_frame: Signal<Out, Bit>,
 
+    desc: DescriptorRegs,
     pages: BlockRam<Bits<FRAME_W>, 5>,
     tx_fifo: Fifo<Bits<33>, 8, 9>,
 
     // Prepare stage.
     a_state: DFF<PrepState>,
-    a_word: DFF<Bits<3>>,
-    a_opcode: DFF<Bits<8>>,
-    a_dest: DFF<Bits<8>>,
-    a_error: DFF<Bit>,
-    a_length: DFF<Bits<32>>,
-    a_wr_id: DFF<Bits<32>>,
-    a_va: DFF<Bits<64>>,
-    a_shortcut: DFF<Bits<64>>,
     a_meta: DFF<Bits<META_W>>,
     a_status: DFF<Bits<STATUS_W>>,
     a_pages: DFF<Bits<5>>,
@@ -216,13 +210,6 @@ pub struct SendEngine {
     op_nop: Constant<Bits<8>>,
     len_max: Constant<Bits<32>>,
     dest_limit: Constant<Bits<8>>,
-    word_last: Constant<Bits<3>>,
-    word_one: Constant<Bits<3>>,
-    w1: Constant<Bits<3>>,
-    w2: Constant<Bits<3>>,
-    w4: Constant<Bits<3>>,
-    w5: Constant<Bits<3>>,
-    w6: Constant<Bits<3>>,
     page_one: Constant<Bits<5>>,
     page_bytes: Constant<Bits<PAGE_BYTES_W>>,
     burst: Constant<Bits<PAGE_BYTES_W>>,
@@ -248,13 +235,6 @@ impl Default for SendEngine {
             op_nop: konst(Opcode::Nop as u64),
             len_max: konst(MAX_MESSAGE_LEN),
             dest_limit: konst(abi::DEVICE_VIS as u64),
-            word_last: konst(7),
-            word_one: konst(1),
-            w1: konst(1),
-            w2: konst(2),
-            w4: konst(4),
-            w5: konst(5),
-            w6: konst(6),
             page_one: konst(1),
             page_bytes: konst(abi::PAGE_SIZE),
             burst: konst(BURST_BYTES),
@@ -282,7 +262,7 @@ impl Default for SendEngine {
             pl_req_ready, pl_req_da, pl_req_len, pl_req_vi, pl_rd_valid, pl_rd_data, pl_rd_error, tx_valid,
             tx_ready, tx_data, tx_last, cmp_valid, cmp_ready, cmp_vi, cmp_wr_id, cmp_bytes,
             cmp_index, cmp_peer, cmp_opcode, cmp_status, tx_frame, pages, tx_fifo, a_state,
-            a_word, a_opcode, a_dest, a_error, a_length, a_wr_id, a_va, a_shortcut, a_meta,
+            desc, a_meta,
             a_status, a_pages, a_page, a_da, a_page_left, a_left, a_inflight, a_chunk,
             a_chunk_words, a_credit, a_first_room, a_issue, a_arrive, a_push, a_push_status, ctx, q_wr, q_rd, q_count,
             q_full, q_new, q_head, q_pop, b_state, b_meta, b_wr_id, b_length, b_dest,
@@ -298,14 +278,6 @@ impl Logic for SendEngine {
             self,
             clock,
             a_state,
-            a_word,
-            a_opcode,
-            a_dest,
-            a_error,
-            a_length,
-            a_wr_id,
-            a_va,
-            a_shortcut,
             a_meta,
             a_status,
             a_pages,
@@ -327,7 +299,8 @@ impl Logic for SendEngine {
             b_words,
             b_error
         );
-        clock!(self, clock, pages, tx_fifo);
+        clock!(self, clock, desc, pages, tx_fifo);
+        self.desc.reset.next = self.reset.val();
         self.tx_fifo.reset.next = self.reset.val();
 
         for i in 0..4 {
@@ -344,12 +317,17 @@ impl Logic for SendEngine {
 
         // ---- Prepare ----
         self.desc_ready.next = self.a_state.q.val() == PrepState::Load;
+        // Word 0's reserved bit 31 carries the fetcher's read-error flag.
+        self.desc.word_valid.next =
+            self.desc_valid.val() && (self.a_state.q.val() == PrepState::Load);
+        self.desc.word_data.next = self.desc_data.val();
+        self.desc.word_error.next = self.desc_data.val().get_bit(31) && self.desc.first.val();
         self.desc_meta_pop.next = false;
         self.xl_req_valid.next = false;
         self.xl_req_vi.next = bit_cast::<3, DVI_W>(self.a_meta.q.val().get_bits::<DVI_W>(12));
-        self.xl_req_va.next = self.a_va.q.val();
-        self.xl_req_shortcut.next = self.a_shortcut.q.val();
-        self.xl_req_length.next = self.a_length.q.val();
+        self.xl_req_va.next = self.desc.va.val();
+        self.xl_req_shortcut.next = self.desc.shortcut.val();
+        self.xl_req_length.next = self.desc.length.val();
         self.xl_rsp_ready.next = self.a_state.q.val() == PrepState::XlResponse;
         self.pages.write_enable.next = false;
         self.pages.write_address.next = self.a_pages.q.val();
@@ -375,60 +353,35 @@ impl Logic for SendEngine {
         }
         // Bytes from the buffer's first byte to the end of its page.
         self.a_first_room.next = self.page_bytes.val()
-            - bit_cast::<PAGE_BYTES_W, 12>(self.a_va.q.val().get_bits::<12>(0));
+            - bit_cast::<PAGE_BYTES_W, 12>(self.desc.va.val().get_bits::<12>(0));
         self.a_push.next = false;
         self.a_push_status.next = self.a_status.q.val();
         match self.a_state.q.val() {
             PrepState::Load => {
-                if self.desc_valid.val() {
-                    self.a_word.d.next = self.a_word.q.val() + self.word_one.val();
-                    if !self.a_word.q.val().any() {
-                        self.a_opcode.d.next = self.desc_data.val().get_bits::<8>(0);
-                        self.a_dest.d.next = self.desc_data.val().get_bits::<8>(8);
-                        self.a_error.d.next = self.desc_data.val().get_bit(31);
-                    }
-                    if self.a_word.q.val() == self.w1.val() {
-                        self.a_length.d.next = self.desc_data.val();
-                    }
-                    if self.a_word.q.val() == self.w2.val() {
-                        self.a_wr_id.d.next = self.desc_data.val();
-                    }
-                    if self.a_word.q.val() == self.w4.val() {
-                        self.a_va.d.next = bit_cast::<64, 32>(self.desc_data.val());
-                    }
-                    if self.a_word.q.val() == self.w5.val() {
-                        self.a_va.d.next =
-                            self.a_va.q.val() | (bit_cast::<64, 32>(self.desc_data.val()) << 32);
-                    }
-                    if self.a_word.q.val() == self.w6.val() {
-                        self.a_shortcut.d.next = bit_cast::<64, 32>(self.desc_data.val());
-                    }
-                    if self.a_word.q.val() == self.word_last.val() {
-                        self.a_shortcut.d.next = self.a_shortcut.q.val()
-                            | (bit_cast::<64, 32>(self.desc_data.val()) << 32);
-                        self.a_meta.d.next = self.desc_meta.val();
-                        self.desc_meta_pop.next = true;
-                        self.a_state.d.next = PrepState::Check;
-                    }
+                if self.desc.last.val() {
+                    self.a_meta.d.next = self.desc_meta.val();
+                    self.desc_meta_pop.next = true;
+                    self.a_state.d.next = PrepState::Check;
                 }
             }
             PrepState::Check => {
                 // The checks of abi::queues::precheck, in its order.
                 self.a_status.d.next = self.st_ok.val();
                 self.a_state.d.next = PrepState::Push;
-                if self.a_error.q.val() {
+                if self.desc.error.val() {
                     self.a_status.d.next = self.st_dma.val();
-                } else if (self.a_opcode.q.val() != self.op_send.val())
-                    && (self.a_opcode.q.val() != self.op_nop.val())
+                } else if (self.desc.opcode.val() != self.op_send.val())
+                    && (self.desc.opcode.val() != self.op_nop.val())
                 {
                     self.a_status.d.next = self.st_bad_opcode.val();
-                } else if self.a_opcode.q.val() == self.op_send.val() {
-                    if !self.a_length.q.val().any() || (self.a_length.q.val() > self.len_max.val())
+                } else if self.desc.opcode.val() == self.op_send.val() {
+                    if !self.desc.length.val().any()
+                        || (self.desc.length.val() > self.len_max.val())
                     {
                         self.a_status.d.next = self.st_bad_length.val();
-                    } else if self.a_va.q.val().get_bits::<2>(0).any() {
+                    } else if self.desc.va.val().get_bits::<2>(0).any() {
                         self.a_status.d.next = self.st_misaligned.val();
-                    } else if self.a_dest.q.val() >= self.dest_limit.val() {
+                    } else if self.desc.dest.val() >= self.dest_limit.val() {
                         self.a_status.d.next = self.st_bad_dest.val();
                     } else {
                         self.a_state.d.next = PrepState::XlRequest;
@@ -452,17 +405,17 @@ impl Logic for SendEngine {
                             self.a_da.d.next = self.xl_rsp_da.val();
                             self.a_page_left.d.next = self.a_first_room.val();
                             if bit_cast::<MSG_W, PAGE_BYTES_W>(self.a_first_room.val())
-                                > self.a_length.q.val().get_bits::<MSG_W>(0)
+                                > self.desc.length.val().get_bits::<MSG_W>(0)
                             {
                                 self.a_page_left.d.next =
-                                    self.a_length.q.val().get_bits::<PAGE_BYTES_W>(0);
+                                    self.desc.length.val().get_bits::<PAGE_BYTES_W>(0);
                             }
                         }
                     }
                     if self.xl_rsp_last.val() {
                         self.a_status.d.next = self.xl_rsp_status.val();
                         self.a_page.d.next = 0.into();
-                        self.a_left.d.next = self.a_length.q.val().get_bits::<MSG_W>(0);
+                        self.a_left.d.next = self.desc.length.val().get_bits::<MSG_W>(0);
                         self.a_state.d.next = PrepState::Push;
                         self.a_push_status.next = self.xl_rsp_status.val();
                         self.a_push.next = !self.q_full.val();
@@ -497,7 +450,6 @@ impl Logic for SendEngine {
                             if self.a_left.q.val()
                                 == bit_cast::<MSG_W, PAGE_BYTES_W>(self.a_chunk.val())
                             {
-                                self.a_word.d.next = 0.into();
                                 self.a_state.d.next = PrepState::Load;
                             }
                         }
@@ -517,10 +469,10 @@ impl Logic for SendEngine {
         // Contexts packed: meta 83:70, wr_id 69:38, length 37:21, dest 20:13, opcode 12:5,
         // status 4:0.
         self.q_new.next = (bit_cast::<CTX_W, META_W>(self.a_meta.q.val()) << 70)
-            | (bit_cast::<CTX_W, 32>(self.a_wr_id.q.val()) << 38)
-            | (bit_cast::<CTX_W, MSG_W>(self.a_length.q.val().get_bits::<MSG_W>(0)) << 21)
-            | (bit_cast::<CTX_W, 8>(self.a_dest.q.val()) << 13)
-            | (bit_cast::<CTX_W, 8>(self.a_opcode.q.val()) << 5)
+            | (bit_cast::<CTX_W, 32>(self.desc.wr_id.val()) << 38)
+            | (bit_cast::<CTX_W, MSG_W>(self.desc.length.val().get_bits::<MSG_W>(0)) << 21)
+            | (bit_cast::<CTX_W, 8>(self.desc.dest.val()) << 13)
+            | (bit_cast::<CTX_W, 8>(self.desc.opcode.val()) << 5)
             | bit_cast::<CTX_W, STATUS_W>(self.a_push_status.val());
         for i in 0..4 {
             if self.a_push.val() && (self.q_wr.q.val() == self.q_ids[i].val()) {
@@ -529,10 +481,9 @@ impl Logic for SendEngine {
         }
         if self.a_push.val() {
             self.q_wr.d.next = self.q_wr.q.val() + self.q_one.val();
-            self.a_word.d.next = 0.into();
             self.a_state.d.next = PrepState::Load;
             if (self.a_push_status.val() == self.st_ok.val())
-                && (self.a_opcode.q.val() == self.op_send.val())
+                && (self.desc.opcode.val() == self.op_send.val())
             {
                 self.a_state.d.next = PrepState::Burst;
             }
@@ -644,7 +595,6 @@ impl Logic for SendEngine {
             self.q_wr.d.next = 0.into();
             self.q_rd.d.next = 0.into();
             self.a_state.d.next = PrepState::Load;
-            self.a_word.d.next = 0.into();
             self.a_inflight.d.next = 0.into();
             self.b_state.d.next = TxState::Idle;
         }

@@ -8,7 +8,7 @@
 //!
 //! | port             | width | dir | meaning                                               |
 //! |------------------|-------|-----|-------------------------------------------------------|
-//! | `clock`, `reset` | 1     | in  | clock; synchronous reset (drops the job in flight)    |
+//! | `clock`, `reset` | 1     | in  | clock; synchronous reset (drops the job in flight and its read's response) |
 //! | `job_valid`      | 1     | in  | a walk job is offered                                 |
 //! | `job_ready`      | 1     | out | the walker is idle                                    |
 //! | `job_level`      | 3     | in  | level of `job_table` (1 leaf … 4 root)                |
@@ -305,6 +305,10 @@ impl Logic for Walker {
         }
         if self.reset.val() {
             self.state.d.next = WalkState::Idle;
+            // A read still in flight answers with the old tag and is dropped.
+            if self.state.q.val() == WalkState::Wait {
+                self.tag.d.next = self.tag.q.val() + self.tag_one.val();
+            }
         }
     }
 }
