@@ -258,6 +258,43 @@ pub struct QueueManager {
     c_lap: Signal<Local, Bits<IDX_W>>,
     q_base: Signal<Local, Bits<FRAME_W>>,
     q_slot: Signal<Local, Bits<IDX_W>>,
+    s_sq_mask: Signal<Local, Bits<IDX_W>>,
+    s_rq_mask: Signal<Local, Bits<IDX_W>>,
+    db_sq_ok: Signal<Local, Bit>,
+    db_rq_ok: Signal<Local, Bit>,
+    db_cq_ok: Signal<Local, Bit>,
+    db_drops_next: Signal<Local, Bits<16>>,
+    p_head: Signal<Local, Bits<IDX_W>>,
+    p_tail: Signal<Local, Bits<IDX_W>>,
+    p_sq_log2: Signal<Local, Bits<4>>,
+    p_cq_tail: Signal<Local, Bits<IDX_W>>,
+    p_cq_head: Signal<Local, Bits<IDX_W>>,
+    p_cq_log2: Signal<Local, Bits<4>>,
+    p_pending: Signal<Local, Bits<IDX_W>>,
+    p_mask: Signal<Local, Bits<IDX_W>>,
+    p_cq_mask: Signal<Local, Bits<IDX_W>>,
+    p_used: Signal<Local, Bits<IDX_W>>,
+    p_cq_free: Signal<Local, Bits<IDX_W>>,
+    p_to_end: Signal<Local, Bits<IDX_W>>,
+    f_new_head: Signal<Local, Bits<IDX_W>>,
+    c_tail: Signal<Local, Bits<IDX_W>>,
+    c_head: Signal<Local, Bits<IDX_W>>,
+    c_log2: Signal<Local, Bits<4>>,
+    c_mask: Signal<Local, Bits<IDX_W>>,
+    c_new_tail: Signal<Local, Bits<IDX_W>>,
+    q_head: Signal<Local, Bits<IDX_W>>,
+    q_tail: Signal<Local, Bits<IDX_W>>,
+    q_log2: Signal<Local, Bits<4>>,
+    g_cq_tail: Signal<Local, Bits<IDX_W>>,
+    g_cq_head: Signal<Local, Bits<IDX_W>>,
+    g_cq_log2: Signal<Local, Bits<4>>,
+    q_pending: Signal<Local, Bits<IDX_W>>,
+    q_drops: Signal<Local, Bits<16>>,
+    q_mask: Signal<Local, Bits<IDX_W>>,
+    g_cq_mask: Signal<Local, Bits<IDX_W>>,
+    q_grant: Signal<Local, Bit>,
+    q_new_head: Signal<Local, Bits<IDX_W>>,
+    q_drops_next: Signal<Local, Bits<16>>,
     read_value: Signal<Local, Bits<32>>,
 
     // Fetcher.
@@ -271,16 +308,11 @@ pub struct QueueManager {
     f_pick_ok: Signal<Local, Bit>,
     f_pick_vi: Signal<Local, Bits<DVI_W>>,
     f_pick_burst: Signal<Local, Bit>,
-    f_single: [Signal<Local, Bit>; DVIS],
-    f_burst: [Signal<Local, Bit>; DVIS],
-    f_rot: [Signal<Local, Bit>; DVIS],
-    f_offset: Signal<Local, Bits<DVI_W>>,
     f_word: DFF<Bits<3>>,
     f_take: [Signal<Local, Bit>; DVIS],
     r_take: [Signal<Local, Bit>; DVIS],
     c_take: [Signal<Local, Bit>; DVIS],
     f_add: Signal<Local, Bits<IDX_W>>,
-    vi_offs: [Constant<Bits<DVI_W>>; DVIS],
     f_credit: Signal<Local, Bits<9>>,
     f_arrive: Signal<Local, Bits<9>>,
     f_issue: Signal<Local, Bits<9>>,
@@ -308,14 +340,6 @@ pub struct QueueManager {
     r_da: DFF<Bits<DA_W>>,
     r_index: DFF<Bits<IDX_W>>,
     r_serve: Signal<Local, Bit>,
-
-    masks_sq: [Signal<Local, Bits<IDX_W>>; DVIS],
-    masks_rq: [Signal<Local, Bits<IDX_W>>; DVIS],
-    masks_cq: [Signal<Local, Bits<IDX_W>>; DVIS],
-    sq_used: [Signal<Local, Bits<IDX_W>>; DVIS],
-    cq_used: [Signal<Local, Bits<IDX_W>>; DVIS],
-    cq_free: [Signal<Local, Bits<IDX_W>>; DVIS],
-    to_end: [Signal<Local, Bits<IDX_W>>; DVIS],
 
     ones: Constant<Bits<IDX_W>>,
     idx_one: Constant<Bits<IDX_W>>,
@@ -371,7 +395,6 @@ impl Default for QueueManager {
         let ids = [konst(0), konst(1), konst(2), konst(3)];
         with_defaults!(QueueManager {
             vi_ids: ids,
-            vi_offs: ids,
             ones: konst(abi::mask(abi::queues::RING_INDEX_BITS)),
             idx_one: konst(1),
             idx_two: konst(2),
@@ -434,11 +457,10 @@ impl Default for QueueManager {
             rq_log2, cq_log2, sq_tail, sq_head, rq_tail, rq_head, cq_head, cq_tail, cq_pending,
             armed, event_pending, db_drops, rx_drops, loopback_on, tx_frames, rx_frames,
             rx_bad_frames, m_write, m_read, m_addr, m_wdata, rsp_valid, rsp_data, m_vi, m_reg,
-            m_is_db, m_is_queue, m_is_global, m_in_range, db_value, s_sq_base, s_rq_base, s_cq_base, s_sq_log2, s_rq_log2, s_cq_log2, s_sq_head, s_rq_head, s_cq_tail, s_sq_tail, s_rq_tail, s_cq_head, s_db_drops, s_rx_drops, s_armed, p_base, p_slot, c_base, c_slot, c_lap, q_base, q_slot, read_value, f_state, f_rr,
+            m_is_db, m_is_queue, m_is_global, m_in_range, db_value, s_sq_base, s_rq_base, s_cq_base, s_sq_log2, s_rq_log2, s_cq_log2, s_sq_head, s_rq_head, s_cq_tail, s_sq_tail, s_rq_tail, s_cq_head, s_db_drops, s_rx_drops, s_armed, p_base, p_slot, c_base, c_slot, c_lap, q_base, q_slot, s_sq_mask, s_rq_mask, db_sq_ok, db_rq_ok, db_cq_ok, db_drops_next, p_head, p_tail, p_sq_log2, p_cq_tail, p_cq_head, p_cq_log2, p_pending, p_mask, p_cq_mask, p_used, p_cq_free, p_to_end, f_new_head, c_tail, c_head, c_log2, c_mask, c_new_tail, q_head, q_tail, q_log2, g_cq_tail, g_cq_head, g_cq_log2, q_pending, q_drops, q_mask, g_cq_mask, q_grant, q_new_head, q_drops_next, read_value, f_state, f_rr,
             f_vi, f_da, f_count, f_index, f_inflight, f_pick_ok, f_pick_vi, f_pick_burst,
-            f_single, f_burst, f_rot, f_offset, f_word, f_take, r_take, c_take, f_add, f_credit, f_arrive, f_issue, c_state, c_word, c_room,
-            c_slot_da, c_phase, c_done, c_vi, l_vi, l_recv, l_wr_id, l_bytes, l_index, l_peer, l_opcode, l_status, r_answer, r_granted, r_da, r_index, r_serve, masks_sq,
-            masks_rq, masks_cq, sq_used, cq_used, cq_free, to_end
+            f_word, f_take, r_take, c_take, f_add, f_credit, f_arrive, f_issue, c_state, c_word, c_room,
+            c_slot_da, c_phase, c_done, c_vi, l_vi, l_recv, l_wr_id, l_bytes, l_index, l_peer, l_opcode, l_status, r_answer, r_granted, r_da, r_index, r_serve
         })
     }
 }
@@ -519,27 +541,6 @@ impl Logic for QueueManager {
             self.db_drops[i].d.next = self.db_drops[i].q.val();
             self.rx_drops[i].clock.next = self.clock.val();
             self.rx_drops[i].d.next = self.rx_drops[i].q.val();
-            // Ring arithmetic on free-running indices.
-            self.masks_sq[i].next =
-                self.ones.val() >> (self.log2_span.val() - self.sq_log2[i].q.val());
-            self.masks_rq[i].next =
-                self.ones.val() >> (self.log2_span.val() - self.rq_log2[i].q.val());
-            self.masks_cq[i].next =
-                self.ones.val() >> (self.log2_span.val() - self.cq_log2[i].q.val());
-            self.sq_used[i].next = self.sq_tail[i].q.val() - self.sq_head[i].q.val();
-            self.cq_used[i].next = self.cq_tail[i].q.val() - self.cq_head[i].q.val();
-            self.cq_free[i].next = self.masks_cq[i].val() + self.idx_one.val()
-                - self.cq_used[i].val()
-                - self.cq_pending[i].q.val();
-            self.to_end[i].next = self.masks_sq[i].val() + self.idx_one.val()
-                - (self.sq_head[i].q.val() & self.masks_sq[i].val());
-            // A CQ entry stays free for a receive: the fetcher and the receive engine may
-            // reserve in the same cycle.
-            self.f_single[i].next =
-                self.sq_used[i].val().any() && (self.cq_free[i].val() >= self.idx_two.val());
-            self.f_burst[i].next = (self.sq_used[i].val() >= self.idx_four.val())
-                && (self.to_end[i].val() >= self.idx_four.val())
-                && (self.cq_free[i].val() >= self.idx_five.val());
             self.f_take[i].next = false;
             self.r_take[i].next = false;
             self.c_take[i].next = false;
@@ -632,6 +633,17 @@ impl Logic for QueueManager {
                 self.s_armed.next = self.armed[i].q.val();
             }
         }
+        // Doorbell checks on the addressed VI, computed once: a tail at most a ring ahead of
+        // the head, a CQ head not past the tail.
+        self.s_sq_mask.next = self.ones.val() >> (self.log2_span.val() - self.s_sq_log2.val());
+        self.s_rq_mask.next = self.ones.val() >> (self.log2_span.val() - self.s_rq_log2.val());
+        self.db_sq_ok.next = (self.db_value.val() - self.s_sq_head.val())
+            <= (self.s_sq_mask.val() + self.idx_one.val());
+        self.db_rq_ok.next = (self.db_value.val() - self.s_rq_head.val())
+            <= (self.s_rq_mask.val() + self.idx_one.val());
+        self.db_cq_ok.next = (self.db_value.val() - self.s_cq_head.val())
+            <= (self.s_cq_tail.val() - self.s_cq_head.val());
+        self.db_drops_next.next = self.s_db_drops.val() + self.cnt_one.val();
         if self.m_is_queue.val() {
             if self.m_reg.val() == self.q_sq_base.val() {
                 self.read_value.next = bit_cast::<32, FRAME_W>(self.s_sq_base.val());
@@ -714,41 +726,32 @@ impl Logic for QueueManager {
                 }
                 if self.m_is_db.val() {
                     if self.m_reg.val() == self.d_sq_tail.val() && self.m_write.q.val() {
-                        if self.open_vi_open.val()
-                            && (self.db_value.val() - self.sq_head[i].q.val()
-                                <= self.masks_sq[i].val() + self.idx_one.val())
-                        {
+                        if self.open_vi_open.val() && self.db_sq_ok.val() {
                             self.sq_tail[i].d.next = self.db_value.val();
                         } else {
-                            self.db_drops[i].d.next = self.db_drops[i].q.val() + self.cnt_one.val();
+                            self.db_drops[i].d.next = self.db_drops_next.val();
                         }
                     }
                     if self.m_reg.val() == self.d_rq_tail.val() && self.m_write.q.val() {
-                        if self.open_vi_open.val()
-                            && (self.db_value.val() - self.rq_head[i].q.val()
-                                <= self.masks_rq[i].val() + self.idx_one.val())
-                        {
+                        if self.open_vi_open.val() && self.db_rq_ok.val() {
                             self.rq_tail[i].d.next = self.db_value.val();
                         } else {
-                            self.db_drops[i].d.next = self.db_drops[i].q.val() + self.cnt_one.val();
+                            self.db_drops[i].d.next = self.db_drops_next.val();
                         }
                     }
                     if self.m_reg.val() == self.d_cq_head.val() && self.m_write.q.val() {
                         // The new head may not pass the tail.
-                        if self.open_vi_open.val()
-                            && (self.db_value.val() - self.cq_head[i].q.val()
-                                <= self.cq_used[i].val())
-                        {
+                        if self.open_vi_open.val() && self.db_cq_ok.val() {
                             self.cq_head[i].d.next = self.db_value.val();
                         } else {
-                            self.db_drops[i].d.next = self.db_drops[i].q.val() + self.cnt_one.val();
+                            self.db_drops[i].d.next = self.db_drops_next.val();
                         }
                     }
                     if self.m_reg.val() == self.d_cq_arm.val() && self.m_write.q.val() {
                         if self.open_vi_open.val() {
                             self.armed[i].d.next = true;
                         } else {
-                            self.db_drops[i].d.next = self.db_drops[i].q.val() + self.cnt_one.val();
+                            self.db_drops[i].d.next = self.db_drops_next.val();
                         }
                     }
                 }
@@ -776,40 +779,44 @@ impl Logic for QueueManager {
         }
 
         // ---- Fetcher ----
-        // Round robin: rotate the candidates so the VI after the last one served comes first.
-        for j in 0..4 {
-            self.f_rot[j].next = false;
-            for i in 0..4 {
-                if self.vi_ids[i].val() == self.f_rr.q.val() + self.vi_offs[j].val() {
-                    self.f_rot[j].next = self.f_single[i].val();
-                }
-            }
-        }
-        self.f_offset.next = 0.into();
-        if !self.f_rot[0].val() {
-            if self.f_rot[1].val() {
-                self.f_offset.next = self.vi_offs[1].val();
-            } else if self.f_rot[2].val() {
-                self.f_offset.next = self.vi_offs[2].val();
-            } else {
-                self.f_offset.next = self.vi_offs[3].val();
-            }
-        }
-        self.f_pick_vi.next = self.f_rr.q.val() + self.f_offset.val();
-        self.f_pick_ok.next = self.f_rot[0].val()
-            || self.f_rot[1].val()
-            || self.f_rot[2].val()
-            || self.f_rot[3].val();
-        self.f_pick_burst.next = false;
+        // One candidate VI a cycle, round robin: its state, then whether it has work.
         self.p_base.next = 0.into();
-        self.p_slot.next = 0.into();
+        self.p_head.next = 0.into();
+        self.p_tail.next = 0.into();
+        self.p_sq_log2.next = 0.into();
+        self.p_cq_tail.next = 0.into();
+        self.p_cq_head.next = 0.into();
+        self.p_cq_log2.next = 0.into();
+        self.p_pending.next = 0.into();
         for i in 0..4 {
-            if self.vi_ids[i].val() == self.f_pick_vi.val() {
-                self.f_pick_burst.next = self.f_burst[i].val();
+            if self.f_rr.q.val() == self.vi_ids[i].val() {
                 self.p_base.next = self.sq_base[i].q.val();
-                self.p_slot.next = self.sq_head[i].q.val() & self.masks_sq[i].val();
+                self.p_head.next = self.sq_head[i].q.val();
+                self.p_tail.next = self.sq_tail[i].q.val();
+                self.p_sq_log2.next = self.sq_log2[i].q.val();
+                self.p_cq_tail.next = self.cq_tail[i].q.val();
+                self.p_cq_head.next = self.cq_head[i].q.val();
+                self.p_cq_log2.next = self.cq_log2[i].q.val();
+                self.p_pending.next = self.cq_pending[i].q.val();
             }
         }
+        self.p_mask.next = self.ones.val() >> (self.log2_span.val() - self.p_sq_log2.val());
+        self.p_cq_mask.next = self.ones.val() >> (self.log2_span.val() - self.p_cq_log2.val());
+        self.p_slot.next = self.p_head.val() & self.p_mask.val();
+        self.p_used.next = self.p_tail.val() - self.p_head.val();
+        // Free CQ entries: entries - written and unread - promised.
+        self.p_cq_free.next = self.p_cq_mask.val() + self.idx_one.val()
+            - (self.p_cq_tail.val() - self.p_cq_head.val())
+            - self.p_pending.val();
+        self.p_to_end.next = self.p_mask.val() + self.idx_one.val() - self.p_slot.val();
+        // A CQ entry stays free for a receive: the fetcher and the receive engine may reserve
+        // in the same cycle.
+        self.f_pick_ok.next =
+            self.p_used.val().any() && (self.p_cq_free.val() >= self.idx_two.val());
+        self.f_pick_burst.next = (self.p_used.val() >= self.idx_four.val())
+            && (self.p_to_end.val() >= self.idx_four.val())
+            && (self.p_cq_free.val() >= self.idx_five.val());
+        self.f_pick_vi.next = self.f_rr.q.val();
         self.f_credit.next =
             self.words_cap.val() - self.desc_fifo.level.val() - self.f_inflight.q.val();
         self.f_arrive.next = 0.into();
@@ -830,12 +837,13 @@ impl Logic for QueueManager {
             | bit_cast::<META_W, IDX_W>(self.f_index.q.val());
         match self.f_state.q.val() {
             FetchState::Idle => {
+                self.f_rr.d.next = self.f_rr.q.val() + self.vi_one.val();
                 if self.f_pick_ok.val() && (self.f_credit.val() >= self.words_32.val()) {
                     self.f_vi.d.next = self.f_pick_vi.val();
-                    self.f_rr.d.next = self.f_pick_vi.val() + self.vi_one.val();
                     self.f_state.d.next = FetchState::Request;
                     self.f_da.d.next = (bit_cast::<DA_W, FRAME_W>(self.p_base.val()) << 12)
                         + (bit_cast::<DA_W, IDX_W>(self.p_slot.val()) << 5);
+                    self.f_index.d.next = self.p_head.val();
                     if self.f_pick_burst.val() {
                         self.f_count.d.next = self.count_four.val();
                         self.f_issue.next = self.words_32.val();
@@ -845,11 +853,11 @@ impl Logic for QueueManager {
                         self.f_issue.next = self.words_eight.val();
                         self.f_add.next = self.idx_one.val();
                     }
+                    self.f_new_head.next = self.p_head.val() + self.f_add.val();
                     for i in 0..4 {
                         if self.vi_ids[i].val() == self.f_pick_vi.val() {
                             self.f_take[i].next = true;
-                            self.f_index.d.next = self.sq_head[i].q.val();
-                            self.sq_head[i].d.next = self.sq_head[i].q.val() + self.f_add.val();
+                            self.sq_head[i].d.next = self.f_new_head.val();
                         }
                     }
                 }
@@ -897,18 +905,23 @@ impl Logic for QueueManager {
         if self.c_state.q.val() == CqState::Idle {
             self.c_vi.next = self.cmp_vi.val();
         }
-        self.c_room.next = false;
         self.c_base.next = 0.into();
-        self.c_slot.next = 0.into();
-        self.c_lap.next = 0.into();
+        self.c_tail.next = 0.into();
+        self.c_head.next = 0.into();
+        self.c_log2.next = 0.into();
         for i in 0..4 {
             if self.c_vi.val() == self.vi_ids[i].val() {
-                self.c_room.next = self.cq_used[i].val() <= self.masks_cq[i].val();
                 self.c_base.next = self.cq_base[i].q.val();
-                self.c_slot.next = self.cq_tail[i].q.val() & self.masks_cq[i].val();
-                self.c_lap.next = self.cq_tail[i].q.val() >> self.cq_log2[i].q.val();
+                self.c_tail.next = self.cq_tail[i].q.val();
+                self.c_head.next = self.cq_head[i].q.val();
+                self.c_log2.next = self.cq_log2[i].q.val();
             }
         }
+        self.c_mask.next = self.ones.val() >> (self.log2_span.val() - self.c_log2.val());
+        self.c_room.next = (self.c_tail.val() - self.c_head.val()) <= self.c_mask.val();
+        self.c_slot.next = self.c_tail.val() & self.c_mask.val();
+        self.c_lap.next = self.c_tail.val() >> self.c_log2.val();
+        self.c_new_tail.next = self.c_tail.val() + self.idx_one.val();
         self.c_slot_da.next = (bit_cast::<DA_W, FRAME_W>(self.c_base.val()) << 12)
             + (bit_cast::<DA_W, IDX_W>(self.c_slot.val()) << 4);
         // The phase flips with every pass over the ring.
@@ -973,7 +986,7 @@ impl Logic for QueueManager {
         for i in 0..4 {
             if self.c_done.val() && self.l_vi.q.val() == self.vi_ids[i].val() {
                 self.c_take[i].next = true;
-                self.cq_tail[i].d.next = self.cq_tail[i].q.val() + self.idx_one.val();
+                self.cq_tail[i].d.next = self.c_new_tail.val();
                 if self.armed[i].q.val() {
                     self.armed[i].d.next = false;
                     self.event_pending[i].d.next = true;
@@ -1010,23 +1023,49 @@ impl Logic for QueueManager {
         self.rq_da.next = self.r_da.q.val();
         self.rq_index.next = self.r_index.q.val();
         self.q_base.next = 0.into();
-        self.q_slot.next = 0.into();
+        self.q_head.next = 0.into();
+        self.q_tail.next = 0.into();
+        self.q_log2.next = 0.into();
+        self.g_cq_tail.next = 0.into();
+        self.g_cq_head.next = 0.into();
+        self.g_cq_log2.next = 0.into();
+        self.q_pending.next = 0.into();
+        self.q_drops.next = 0.into();
+        for i in 0..4 {
+            if self.rq_vi.val() == self.vi_ids[i].val() {
+                self.q_base.next = self.rq_base[i].q.val();
+                self.q_head.next = self.rq_head[i].q.val();
+                self.q_tail.next = self.rq_tail[i].q.val();
+                self.q_log2.next = self.rq_log2[i].q.val();
+                self.g_cq_tail.next = self.cq_tail[i].q.val();
+                self.g_cq_head.next = self.cq_head[i].q.val();
+                self.g_cq_log2.next = self.cq_log2[i].q.val();
+                self.q_pending.next = self.cq_pending[i].q.val();
+                self.q_drops.next = self.rx_drops[i].q.val();
+            }
+        }
+        self.q_mask.next = self.ones.val() >> (self.log2_span.val() - self.q_log2.val());
+        self.g_cq_mask.next = self.ones.val() >> (self.log2_span.val() - self.g_cq_log2.val());
+        self.q_slot.next = self.q_head.val() & self.q_mask.val();
+        self.q_grant.next = self.open_vi_open.val()
+            && (self.q_tail.val() != self.q_head.val())
+            && ((self.g_cq_mask.val() + self.idx_one.val()
+                - (self.g_cq_tail.val() - self.g_cq_head.val())
+                - self.q_pending.val())
+            .any());
+        self.q_new_head.next = self.q_head.val() + self.idx_one.val();
+        self.q_drops_next.next = self.q_drops.val() + self.cnt_one.val();
         for i in 0..4 {
             if self.r_serve.val() && self.rq_vi.val() == self.vi_ids[i].val() {
                 self.r_answer.d.next = true;
-                self.r_index.d.next = self.rq_head[i].q.val();
-                self.q_base.next = self.rq_base[i].q.val();
-                self.q_slot.next = self.rq_head[i].q.val() & self.masks_rq[i].val();
-                if self.open_vi_open.val()
-                    && (self.rq_tail[i].q.val() != self.rq_head[i].q.val())
-                    && self.cq_free[i].val().any()
-                {
+                self.r_index.d.next = self.q_head.val();
+                if self.q_grant.val() {
                     self.r_granted.d.next = true;
                     self.r_take[i].next = true;
-                    self.rq_head[i].d.next = self.rq_head[i].q.val() + self.idx_one.val();
+                    self.rq_head[i].d.next = self.q_new_head.val();
                 } else {
                     self.r_granted.d.next = false;
-                    self.rx_drops[i].d.next = self.rx_drops[i].q.val() + self.cnt_one.val();
+                    self.rx_drops[i].d.next = self.q_drops_next.val();
                 }
             }
         }
