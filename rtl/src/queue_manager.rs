@@ -306,6 +306,10 @@ pub struct QueueManager {
     f_index: DFF<Bits<IDX_W>>,
     f_inflight: DFF<Bits<9>>,
     f_pick_ok: Signal<Local, Bit>,
+    f_any: Signal<Local, Bit>,
+    f_rot: [Signal<Local, Bit>; DVIS],
+    f_offset: Signal<Local, Bits<DVI_W>>,
+    vi_offs: [Constant<Bits<DVI_W>>; DVIS],
     f_pick_vi: Signal<Local, Bits<DVI_W>>,
     f_pick_burst: Signal<Local, Bit>,
     f_word: DFF<Bits<3>>,
@@ -395,6 +399,7 @@ impl Default for QueueManager {
         let ids = [konst(0), konst(1), konst(2), konst(3)];
         with_defaults!(QueueManager {
             vi_ids: ids,
+            vi_offs: ids,
             ones: konst(abi::mask(abi::queues::RING_INDEX_BITS)),
             idx_one: konst(1),
             idx_two: konst(2),
@@ -458,7 +463,7 @@ impl Default for QueueManager {
             armed, event_pending, db_drops, rx_drops, loopback_on, tx_frames, rx_frames,
             rx_bad_frames, m_write, m_read, m_addr, m_wdata, rsp_valid, rsp_data, m_vi, m_reg,
             m_is_db, m_is_queue, m_is_global, m_in_range, db_value, s_sq_base, s_rq_base, s_cq_base, s_sq_log2, s_rq_log2, s_cq_log2, s_sq_head, s_rq_head, s_cq_tail, s_sq_tail, s_rq_tail, s_cq_head, s_db_drops, s_rx_drops, s_armed, p_base, p_slot, c_base, c_slot, c_lap, q_base, q_slot, s_sq_mask, s_rq_mask, db_sq_ok, db_rq_ok, db_cq_ok, db_drops_next, p_head, p_tail, p_sq_log2, p_cq_tail, p_cq_head, p_cq_log2, p_pending, p_mask, p_cq_mask, p_used, p_cq_free, p_to_end, f_new_head, c_tail, c_head, c_log2, c_mask, c_new_tail, q_head, q_tail, q_log2, g_cq_tail, g_cq_head, g_cq_log2, q_pending, q_drops, q_mask, g_cq_mask, q_grant, q_new_head, q_drops_next, read_value, f_state, f_rr,
-            f_vi, f_da, f_count, f_index, f_inflight, f_pick_ok, f_pick_vi, f_pick_burst,
+            f_vi, f_da, f_count, f_index, f_inflight, f_pick_ok, f_any, f_rot, f_offset, f_pick_vi, f_pick_burst,
             f_word, f_take, r_take, c_take, f_add, f_credit, f_arrive, f_issue, c_state, c_word, c_room,
             c_slot_da, c_phase, c_done, c_vi, l_vi, l_recv, l_wr_id, l_bytes, l_index, l_peer, l_opcode, l_status, r_answer, r_granted, r_da, r_index, r_serve
         })
@@ -779,7 +784,31 @@ impl Logic for QueueManager {
         }
 
         // ---- Fetcher ----
-        // One candidate VI a cycle, round robin: its state, then whether it has work.
+        // Round robin over the VIs with descriptors posted, starting after the last one tried;
+        // the one picked is then checked for CQ room and burst size on its own.
+        for j in 0..4 {
+            self.f_rot[j].next = false;
+            for i in 0..4 {
+                if self.vi_ids[i].val() == self.f_rr.q.val() + self.vi_offs[j].val() {
+                    self.f_rot[j].next = self.sq_tail[i].q.val() != self.sq_head[i].q.val();
+                }
+            }
+        }
+        self.f_offset.next = 0.into();
+        if !self.f_rot[0].val() {
+            if self.f_rot[1].val() {
+                self.f_offset.next = self.vi_offs[1].val();
+            } else if self.f_rot[2].val() {
+                self.f_offset.next = self.vi_offs[2].val();
+            } else {
+                self.f_offset.next = self.vi_offs[3].val();
+            }
+        }
+        self.f_pick_vi.next = self.f_rr.q.val() + self.f_offset.val();
+        self.f_any.next = self.f_rot[0].val()
+            || self.f_rot[1].val()
+            || self.f_rot[2].val()
+            || self.f_rot[3].val();
         self.p_base.next = 0.into();
         self.p_head.next = 0.into();
         self.p_tail.next = 0.into();
@@ -789,7 +818,7 @@ impl Logic for QueueManager {
         self.p_cq_log2.next = 0.into();
         self.p_pending.next = 0.into();
         for i in 0..4 {
-            if self.f_rr.q.val() == self.vi_ids[i].val() {
+            if self.f_pick_vi.val() == self.vi_ids[i].val() {
                 self.p_base.next = self.sq_base[i].q.val();
                 self.p_head.next = self.sq_head[i].q.val();
                 self.p_tail.next = self.sq_tail[i].q.val();
@@ -811,12 +840,10 @@ impl Logic for QueueManager {
         self.p_to_end.next = self.p_mask.val() + self.idx_one.val() - self.p_slot.val();
         // A CQ entry stays free for a receive: the fetcher and the receive engine may reserve
         // in the same cycle.
-        self.f_pick_ok.next =
-            self.p_used.val().any() && (self.p_cq_free.val() >= self.idx_two.val());
+        self.f_pick_ok.next = self.f_any.val() && (self.p_cq_free.val() >= self.idx_two.val());
         self.f_pick_burst.next = (self.p_used.val() >= self.idx_four.val())
             && (self.p_to_end.val() >= self.idx_four.val())
             && (self.p_cq_free.val() >= self.idx_five.val());
-        self.f_pick_vi.next = self.f_rr.q.val();
         self.f_credit.next =
             self.words_cap.val() - self.desc_fifo.level.val() - self.f_inflight.q.val();
         self.f_arrive.next = 0.into();
@@ -837,7 +864,9 @@ impl Logic for QueueManager {
             | bit_cast::<META_W, IDX_W>(self.f_index.q.val());
         match self.f_state.q.val() {
             FetchState::Idle => {
-                self.f_rr.d.next = self.f_rr.q.val() + self.vi_one.val();
+                if self.f_any.val() {
+                    self.f_rr.d.next = self.f_pick_vi.val() + self.vi_one.val();
+                }
                 if self.f_pick_ok.val() && (self.f_credit.val() >= self.words_32.val()) {
                     self.f_vi.d.next = self.f_pick_vi.val();
                     self.f_state.d.next = FetchState::Request;

@@ -16,9 +16,9 @@ use sim::host_port::HostConfig;
 use sim::testbed::{Buffer, Testbed};
 use sim::VDevice;
 
-/// Pages of the benchmark buffer: more than the translation cache holds, so modes that must
-/// miss do.
-const PAGES: u64 = 1024;
+/// Pages of the benchmark buffer: every send of a run that must miss the translation cache
+/// gets a page of its own (the phases of a run share one page counter).
+const PAGES: u64 = 8192;
 const VA: u64 = 0x10_0000_0000;
 
 struct Mode {
@@ -58,8 +58,8 @@ fn setup(m: &Mode, latency: u64) -> (Testbed, Buffer) {
         stall: 0.0,
         seed: 1,
     };
-    let mut t = Testbed::new(VDevice::new(), host, 64 << 20, false);
-    t.create_pd(0, 64, true, true);
+    let mut t = Testbed::new(VDevice::new(), host, 128 << 20, false);
+    t.create_pd(0, 32, true, true);
     for vi in 0..4 {
         t.create_vi(
             vi,
@@ -93,7 +93,7 @@ fn send(t: &Testbed, m: &Mode, buf: &Buffer, vi: usize, page: u64, len: u32) -> 
 }
 
 /// Keeps `vis` VIs' send queues full of `len`-byte sends until `total` completed; returns
-/// (cycles from the `skip`-th completion to the last, descriptors in that span, table reads
+/// (cycles from the completion that ends the first fifth to the last, descriptors in that span, table reads
 /// per descriptor over the whole run).
 fn stream(
     t: &mut Testbed,
@@ -102,22 +102,23 @@ fn stream(
     vis: usize,
     len: u32,
     total: usize,
-    skip: usize,
+    next_page: &mut u64,
 ) -> (u64, usize, f64) {
     let per_vi = total / vis;
     let total = per_vi * vis;
+    // The first fifth warms the pipeline up.
+    let skip = total / 5;
     // (posted, completed) per VI.
     let mut queues = vec![(0usize, 0usize); vis];
     let mut completed = 0;
-    let mut page = 0u64;
     let mut start = None;
     let reads0 = t.sim.stats.reads_by_client[CLIENT_TABLE as usize];
     while completed < total {
         for (vi, (posted, done)) in queues.iter_mut().enumerate() {
             if *posted - *done < 96 && *posted < per_vi {
                 for _ in 0..16.min(per_vi - *posted) {
-                    let d = send(t, m, buf, vi, page, len);
-                    page += 1;
+                    let d = send(t, m, buf, vi, *next_page, len);
+                    *next_page += 1;
                     t.post(vi, QueueKind::Send, &d);
                     *posted += 1;
                 }
@@ -145,10 +146,17 @@ fn stream(
 }
 
 /// Doorbell-to-completion cycles of single 64-byte sends on an idle device, p50.
-fn latency_p50(t: &mut Testbed, m: &Mode, buf: &Buffer, samples: usize) -> u64 {
+fn latency_p50(
+    t: &mut Testbed,
+    m: &Mode,
+    buf: &Buffer,
+    samples: usize,
+    next_page: &mut u64,
+) -> u64 {
     let mut lat = vec![];
     for i in 0..samples + 1 {
-        let d = send(t, m, buf, 0, 7 + 13 * i as u64, 64);
+        let d = send(t, m, buf, 0, *next_page, 64);
+        *next_page += 1;
         t.post(0, QueueKind::Send, &d);
         t.ring(0, QueueKind::Send);
         let rung = t.sim.cycle();
@@ -191,11 +199,13 @@ fn main() {
     for m in &MODES {
         eprintln!("{}: 64-byte sends, 4 VIs", m.name);
         let (mut t, buf) = setup(m, latency);
-        let (c64, d64, reads) = stream(&mut t, m, &buf, 4, 64, n64, n64 / 5);
+        let mut next_page = 0;
+        let (c64, d64, reads) = stream(&mut t, m, &buf, 4, 64, n64, &mut next_page);
         eprintln!("{}: latency", m.name);
-        let p50 = latency_p50(&mut t, m, &buf, samples);
+        let p50 = latency_p50(&mut t, m, &buf, samples, &mut next_page);
         eprintln!("{}: 4 KiB sends", m.name);
-        let (c4k, d4k, _) = stream(&mut t, m, &buf, 1, 4096, n4k, n4k / 5);
+        let (c4k, d4k, _) = stream(&mut t, m, &buf, 1, 4096, n4k, &mut next_page);
+        assert!(next_page <= PAGES, "pages reused");
         let efficiency = (d4k as f64 * 1024.0) / c4k as f64;
         cycles += t.sim.cycle();
         model_time += t.sim.stats.model_time;
