@@ -68,6 +68,9 @@ fn new_build(root: &Path) -> cc::Build {
         .std("c++17")
         .warnings(false)
         .flag_if_supported("-w")
+        // The models are built where they run (a build script), so the host's instruction
+        // set is fair game; it is worth ~15 % of simulation speed on the Device.
+        .flag_if_supported("-march=native")
         .include(root.join("include"))
         .include(root.join("include/vltstd"));
     build
