@@ -734,6 +734,31 @@ fn every_status_end_to_end_through_the_queues() {
                 return Err(format!("locking: {cs:?}, golden {e1:?} {e2:?}"));
             }
             seen.insert(Status::ViLocked, ());
+            // A locked VI's doorbell is ignored and counted; nothing is fetched.
+            let drops_reg = u32::from(abi::regs::queue_reg(3, abi::regs::DOORBELL_DROPS));
+            let drops = t.sim.read_reg(drops_reg);
+            let good = send(t, 3, buf.va, 8);
+            t.post(3, QueueKind::Send, &good);
+            t.ring(3, QueueKind::Send);
+            t.sim.run(2000);
+            if t.sim.read_reg(drops_reg) != drops + 1 || !t.poll(3).is_empty() {
+                return Err("the doorbell of a locked VI was not ignored".into());
+            }
+            // Unlocking (a VI_CTRL write) and ringing again delivers it.
+            t.set_vi_ctrl(3, cfg3);
+            let c = t.poll(3);
+            t.ring(3, QueueKind::Send);
+            let mut got = c;
+            for _ in 0..100 {
+                t.sim.run(100);
+                got.extend(t.poll(3));
+                if !got.is_empty() {
+                    break;
+                }
+            }
+            if got.len() != 1 || got[0].status() != Some(Status::Ok) {
+                return Err(format!("after unlocking: {got:?}"));
+            }
             t.write_core_reg(abi::regs::FAULT_THRESHOLD, 0);
             // Disabling a VI with a descriptor on its way: it completes with vi_disabled.
             t.set_vi_ctrl(3, cfg3);
