@@ -602,3 +602,208 @@ impl Logic for SendEngine {
 }
 
 crate::clocked!(SendEngine);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::{run_seeded, test_seed};
+    use abi::queues::{precheck, Descriptor, QueueKind};
+    use rand::rngs::SmallRng;
+    use rand::{Rng, SeedableRng};
+    use std::collections::VecDeque;
+
+    /// Device address of virtual address `va` in the test's mapping.
+    const DA_OFFSET: u64 = 0x10_0000_0000;
+    /// Virtual addresses with this bit fail translation.
+    const UNMAPPED: u64 = 1 << 40;
+
+    fn word_at(da: u64) -> u32 {
+        (da as u32).wrapping_mul(0x9e37_79b9) ^ (da >> 20) as u32
+    }
+
+    /// The engine alone, every handshake around it stalled at random: descriptors, the
+    /// translation port, payload reads and data, TX and completions. Frames and completions
+    /// are compared with what `abi::queues::precheck` and the test's page mapping say.
+    #[test]
+    fn frames_and_completions_under_random_stalls() {
+        run_seeded(
+            "send-engine",
+            test_seed(),
+            SendEngine::default,
+            |b, seed| {
+                let mut rng = SmallRng::seed_from_u64(seed);
+                let n = 300;
+                let descs: Vec<(Descriptor, u64)> = (0..n)
+                    .map(|i| {
+                        let mut d = Descriptor {
+                            opcode: Opcode::Send as u8,
+                            dest: rng.gen_range(0..4),
+                            length: rng.gen_range(1..=9000),
+                            wr_id: rng.gen(),
+                            va: rng.gen_range(0..1u64 << 30) & !3,
+                            shortcut: rng.gen(),
+                        };
+                        match rng.gen_range(0..12) {
+                            0 => d.opcode = Opcode::Nop as u8,
+                            1 => d.opcode = 0x7f,
+                            2 => d.length = 0,
+                            3 => d.va |= 2,
+                            4 => d.dest = 9,
+                            5 => d.va |= UNMAPPED,
+                            _ => {}
+                        }
+                        (d, (i as u64 & 3) << 12 | i as u64)
+                    })
+                    .collect();
+                let mut expected_cmp = VecDeque::new();
+                let mut expected_frames = VecDeque::new();
+                for (d, meta) in &descs {
+                    let status =
+                        precheck(d, QueueKind::Send, 4).unwrap_or(if d.va & UNMAPPED != 0 {
+                            Status::NotPresent
+                        } else {
+                            Status::Ok
+                        });
+                    let sends = status == Status::Ok && d.opcode == Opcode::Send as u8;
+                    let bytes = if sends { d.length } else { 0 };
+                    expected_cmp.push_back((meta & 0xfff, d.wr_id, bytes, status.code(), d.opcode));
+                    if sends {
+                        let mut w = abi::frames::FrameHeader {
+                            dest: d.dest,
+                            src: (meta >> 12) as u8,
+                            length: d.length,
+                        }
+                        .to_words()
+                        .to_vec();
+                        w.extend(
+                            (0..d.length.div_ceil(4))
+                                .map(|k| word_at(d.va + DA_OFFSET + 4 * u64::from(k))),
+                        );
+                        expected_frames.push_back(w);
+                    }
+                }
+                let (mut di, mut wi) = (0usize, 0usize);
+                let mut xl: VecDeque<(u64, u64, bool, u64)> = VecDeque::new(); // (ready_at, da, last, status)
+                let mut reads: VecDeque<(u64, u64, u64)> = VecDeque::new(); // (ready_at, da, words)
+                let mut frame = vec![];
+                let mut cycles = 0u64;
+                while !expected_cmp.is_empty() {
+                    cycles += 1;
+                    if cycles > 2_000_000 {
+                        return Err(format!(
+                            "stuck with {} completions to go",
+                            expected_cmp.len()
+                        ));
+                    }
+                    let now = b.cycle;
+                    let u = &mut b.uut;
+                    let offer = di < descs.len() && rng.gen_bool(0.7);
+                    u.desc_valid.next = offer;
+                    if di < descs.len() {
+                        u.desc_data.next = u64::from(descs[di].0.to_words()[wi]).into();
+                        u.desc_meta.next = descs[di].1.into();
+                    }
+                    let xl_ready = rng.gen_bool(0.5);
+                    u.xl_req_ready.next = xl_ready;
+                    let rsp = xl
+                        .front()
+                        .copied()
+                        .filter(|r| r.0 <= now && rng.gen_bool(0.7));
+                    u.xl_rsp_valid.next = rsp.is_some();
+                    if let Some((_, da, last, status)) = rsp {
+                        u.xl_rsp_da.next = da.into();
+                        u.xl_rsp_last.next = last;
+                        u.xl_rsp_status.next = status.into();
+                    }
+                    let pl_ready = rng.gen_bool(0.5);
+                    u.pl_req_ready.next = pl_ready;
+                    let word = reads
+                        .front()
+                        .copied()
+                        .filter(|r| r.0 <= now && rng.gen_bool(0.8));
+                    u.pl_rd_valid.next = word.is_some();
+                    u.pl_rd_error.next = false;
+                    if let Some((_, da, _)) = word {
+                        u.pl_rd_data.next = u64::from(word_at(da)).into();
+                    }
+                    let tx_ready = rng.gen_bool(0.6);
+                    u.tx_ready.next = tx_ready;
+                    let cmp_ready = rng.gen_bool(0.4);
+                    u.cmp_ready.next = cmp_ready;
+                    b.settle();
+                    let u = &b.uut;
+                    if offer && u.desc_ready.val() {
+                        wi += 1;
+                        if wi == 8 {
+                            if !u.desc_meta_pop.val() {
+                                return Err("metadata not popped with the last word".into());
+                            }
+                            wi = 0;
+                            di += 1;
+                        }
+                    }
+                    if u.xl_req_valid.val() && xl_ready {
+                        let va = u.xl_req_va.val().to_u64();
+                        let len = u.xl_req_length.val().to_u64();
+                        let delay = now + rng.gen_range(1..30);
+                        if va & UNMAPPED != 0 {
+                            xl.push_back((delay, 0, true, u64::from(Status::NotPresent.code())));
+                        } else {
+                            let pages = abi::pages_spanned(va, len);
+                            for p in 0..pages {
+                                let page_va = if p == 0 { va } else { (va & !0xfff) + p * 4096 };
+                                xl.push_back((delay, page_va + DA_OFFSET, p + 1 == pages, 0));
+                            }
+                        }
+                    }
+                    if rsp.is_some() && u.xl_rsp_ready.val() {
+                        xl.pop_front();
+                    }
+                    if u.pl_req_valid.val() && pl_ready {
+                        let da = u.pl_req_da.val().to_u64();
+                        let len = u.pl_req_len.val().to_u64();
+                        reads.push_back((now + rng.gen_range(0..40), da, len.div_ceil(4)));
+                    }
+                    if let Some((at, da, words)) = word {
+                        reads.pop_front();
+                        if words > 1 {
+                            reads.push_front((at, da + 4, words - 1));
+                        }
+                    }
+                    if u.tx_valid.val() && tx_ready {
+                        frame.push(u.tx_data.val().to_u64() as u32);
+                        if u.tx_last.val() {
+                            let want = expected_frames.pop_front().ok_or("unexpected frame")?;
+                            if frame != want {
+                                return Err(format!(
+                                    "frame of {} words differs from the expected {}",
+                                    frame.len(),
+                                    want.len()
+                                ));
+                            }
+                            frame.clear();
+                        }
+                    }
+                    if u.cmp_valid.val() && cmp_ready {
+                        let got = (
+                            u.cmp_index.val().to_u64(),
+                            u.cmp_wr_id.val().to_u64() as u32,
+                            u.cmp_bytes.val().to_u64() as u32,
+                            u.cmp_status.val().to_u64() as u8,
+                            u.cmp_opcode.val().to_u64() as u8,
+                        );
+                        let want = expected_cmp.pop_front().expect("pending");
+                        if got != want {
+                            return Err(format!("completion {got:?}, expected {want:?}"));
+                        }
+                    }
+                    b.tick();
+                }
+                if !expected_frames.is_empty() {
+                    return Err(format!("{} frames never sent", expected_frames.len()));
+                }
+                Ok(())
+            },
+        );
+    }
+}
