@@ -475,3 +475,253 @@ impl Logic for RxEngine {
 }
 
 crate::clocked!(RxEngine);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::{run_seeded, test_seed};
+    use abi::frames::frame_words;
+    use abi::queues::Descriptor;
+    use rand::rngs::SmallRng;
+    use rand::{Rng, SeedableRng};
+    use std::collections::{HashMap, VecDeque};
+
+    const DA_OFFSET: u64 = 0x20_0000_0000;
+    const UNMAPPED: u64 = 1 << 40;
+
+    /// What a frame must end in.
+    #[derive(Debug, PartialEq)]
+    enum Outcome {
+        /// Malformed header: dropped and counted.
+        Bad,
+        /// No receive descriptor granted: dropped.
+        Refused,
+        /// A completion with this status; for `Ok`, the payload at this buffer address.
+        Done(Status, u64, Vec<u8>),
+    }
+
+    /// The engine alone, every handshake around it stalled at random: frames, receive
+    /// grants, descriptor reads, the translation port, payload writes and completions.
+    #[test]
+    fn receives_under_random_stalls() {
+        run_seeded("rx-engine", test_seed(), RxEngine::default, |b, seed| {
+            let mut rng = SmallRng::seed_from_u64(seed);
+            let mut words: VecDeque<(u32, bool)> = VecDeque::new();
+            let mut outcomes = VecDeque::new();
+            let mut descs = VecDeque::new();
+            for i in 0..150u32 {
+                let len = rng.gen_range(1..=9000usize);
+                let payload: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
+                let dest = rng.gen_range(0..4u8);
+                let mut w = frame_words(dest, 1, &payload);
+                let kind = rng.gen_range(0..10);
+                if kind == 0 {
+                    w[0] ^= 1 << 20; // bad magic
+                    outcomes.push_back(Outcome::Bad);
+                } else if kind == 1 {
+                    outcomes.push_back(Outcome::Refused);
+                } else {
+                    let va = (u64::from(i) << 16) & !3;
+                    let mut d = Descriptor {
+                        opcode: Opcode::Recv as u8,
+                        length: len as u32 + rng.gen_range(0..100),
+                        wr_id: i,
+                        va,
+                        ..Default::default()
+                    };
+                    let status = match kind {
+                        2 => {
+                            d.opcode = 9;
+                            Status::BadOpcode
+                        }
+                        3 => {
+                            d.length = len as u32 - 1;
+                            if len == 1 {
+                                Status::BadLength
+                            } else {
+                                Status::BufferTooSmall
+                            }
+                        }
+                        4 => {
+                            d.va |= UNMAPPED;
+                            Status::NotPresent
+                        }
+                        _ => Status::Ok,
+                    };
+                    descs.push_back(d);
+                    outcomes.push_back(Outcome::Done(status, va, payload));
+                }
+                let n = w.len();
+                words.extend(w.into_iter().enumerate().map(|(k, x)| (x, k + 1 == n)));
+            }
+            let grants: Vec<bool> = outcomes
+                .iter()
+                .filter(|o| **o != Outcome::Bad)
+                .map(|o| *o != Outcome::Refused)
+                .collect();
+            let mut grant_i = 0;
+            let mut answer_at: Option<u64> = None;
+            let mut quiet = false;
+            let mut desc_reads: VecDeque<(u64, [u32; 8], usize)> = VecDeque::new();
+            let mut xl: VecDeque<(u64, u64, u64, bool, u64)> = VecDeque::new(); // at, da, bytes, last, status
+            let mut writes: VecDeque<(u64, u64)> = VecDeque::new(); // da, words left
+            let mut mem: HashMap<u64, u32> = HashMap::new();
+            let mut bad = 0;
+            let mut cycles = 0u64;
+            let mut pending_desc = VecDeque::new();
+            while outcomes.iter().any(|o| matches!(o, Outcome::Done(..))) || !words.is_empty() {
+                cycles += 1;
+                if cycles > 3_000_000 {
+                    return Err(format!("stuck: {} words left", words.len()));
+                }
+                let now = b.cycle;
+                let u = &mut b.uut;
+                let rx = words.front().copied().filter(|_| rng.gen_bool(0.7));
+                u.rx_valid.next = rx.is_some();
+                if let Some((w, last)) = rx {
+                    u.rx_data.next = u64::from(w).into();
+                    u.rx_last.next = last;
+                }
+                let answer = answer_at == Some(now);
+                u.rq_answer.next = answer;
+                u.rq_granted.next = answer && grants[grant_i];
+                u.rq_da.next = 0x1000.into();
+                u.rq_index.next = (grant_i as u64).into();
+                let rd_ready = rng.gen_bool(0.5);
+                u.rd_req_ready.next = rd_ready;
+                let rd = desc_reads
+                    .front()
+                    .copied()
+                    .filter(|r| r.0 <= now && rng.gen_bool(0.7));
+                u.rd_rd_valid.next = rd.is_some();
+                u.rd_rd_error.next = false;
+                if let Some((_, d, k)) = rd {
+                    u.rd_rd_data.next = u64::from(d[k]).into();
+                }
+                let xl_ready = rng.gen_bool(0.5);
+                u.xl_req_ready.next = xl_ready;
+                let rsp = xl
+                    .front()
+                    .copied()
+                    .filter(|r| r.0 <= now && rng.gen_bool(0.7));
+                u.xl_rsp_valid.next = rsp.is_some();
+                if let Some((_, da, bytes, last, status)) = rsp {
+                    u.xl_rsp_da.next = da.into();
+                    u.xl_rsp_bytes.next = bytes.into();
+                    u.xl_rsp_last.next = last;
+                    u.xl_rsp_status.next = status.into();
+                }
+                let wr_req_ready = rng.gen_bool(0.5);
+                u.wr_req_ready.next = wr_req_ready;
+                let wr_ready = !writes.is_empty() && rng.gen_bool(0.6);
+                u.wr_ready.next = wr_ready;
+                let cmp_ready = rng.gen_bool(0.5);
+                u.cmp_ready.next = cmp_ready;
+                b.settle();
+                let u = &b.uut;
+                if rx.is_some() && u.rx_ready.val() {
+                    words.pop_front();
+                }
+                if u.rx_bad.val() {
+                    bad += 1;
+                    if outcomes.pop_front() != Some(Outcome::Bad) {
+                        return Err("a good frame was counted as malformed".into());
+                    }
+                }
+                if answer {
+                    if !grants[grant_i] {
+                        if outcomes.pop_front() != Some(Outcome::Refused) {
+                            return Err("refusal out of order".into());
+                        }
+                    } else {
+                        pending_desc.push_back(descs.pop_front().expect("descriptor"));
+                    }
+                    grant_i += 1;
+                    answer_at = None;
+                    quiet = true;
+                } else if u.rq_query.val() && answer_at.is_none() && !quiet {
+                    answer_at = Some(now + rng.gen_range(1..6));
+                } else {
+                    quiet = false;
+                }
+                if u.rd_req_valid.val() && rd_ready {
+                    let d: Descriptor = pending_desc
+                        .pop_front()
+                        .ok_or("descriptor read without a grant")?;
+                    desc_reads.push_back((now + rng.gen_range(1..30), d.to_words(), 0));
+                }
+                if let Some((at, d, k)) = rd {
+                    desc_reads.pop_front();
+                    if k < 7 {
+                        desc_reads.push_front((at, d, k + 1));
+                    }
+                }
+                if u.xl_req_valid.val() && xl_ready {
+                    let va = u.xl_req_va.val().to_u64();
+                    let len = u.xl_req_length.val().to_u64();
+                    let at = now + rng.gen_range(1..30);
+                    if va & UNMAPPED != 0 {
+                        xl.push_back((at, 0, 0, true, u64::from(Status::NotPresent.code())));
+                    } else {
+                        abi::translator::for_each_page(va, len, |page_va, bytes| {
+                            xl.push_back((at, page_va + DA_OFFSET, u64::from(bytes), false, 0));
+                        });
+                        xl.back_mut().expect("a page").3 = true;
+                    }
+                }
+                if rsp.is_some() && u.xl_rsp_ready.val() {
+                    xl.pop_front();
+                }
+                if u.wr_req_valid.val() && wr_req_ready {
+                    let len = u.wr_req_len.val().to_u64();
+                    writes.push_back((u.wr_req_da.val().to_u64(), len.div_ceil(4)));
+                }
+                if wr_ready && u.wr_valid.val() {
+                    let (da, left) = writes.pop_front().expect("write");
+                    mem.insert(da, u.wr_data.val().to_u64() as u32);
+                    if u.wr_last.val() != (left == 1) {
+                        return Err("write data `last` misplaced".into());
+                    }
+                    if left > 1 {
+                        writes.push_front((da + 4, left - 1));
+                    }
+                }
+                if u.cmp_valid.val() && cmp_ready {
+                    let Some(Outcome::Done(status, va, payload)) = outcomes.pop_front() else {
+                        return Err("completion for a dropped frame".into());
+                    };
+                    let got = u.cmp_status.val().to_u64() as u8;
+                    if got != status.code()
+                        || u.cmp_bytes.val().to_u64()
+                            != if status == Status::Ok {
+                                payload.len() as u64
+                            } else {
+                                0
+                            }
+                    {
+                        return Err(format!("completion status {got}, expected {status:?}"));
+                    }
+                    if status == Status::Ok {
+                        for (k, chunk) in payload.chunks(4).enumerate() {
+                            let w = mem
+                                .get(&(va + DA_OFFSET + 4 * k as u64))
+                                .copied()
+                                .unwrap_or(!0);
+                            if w.to_le_bytes()[..chunk.len()] != *chunk {
+                                return Err(format!(
+                                    "payload word {k} of {} bytes differs",
+                                    payload.len()
+                                ));
+                            }
+                        }
+                    }
+                }
+                b.tick();
+            }
+            if bad == 0 {
+                return Err("no malformed frame was generated".into());
+            }
+            Ok(())
+        });
+    }
+}
