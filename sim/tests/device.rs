@@ -1030,3 +1030,152 @@ fn full_cq_holds_back_only_its_vi_events_and_doorbell_checks() {
         },
     );
 }
+
+#[test]
+fn receive_fuzz_every_frame_completes_as_the_golden_model_says() {
+    use abi::translator::TranslationRequest;
+    let total: usize = std::env::var("SKIPWALK_FUZZ_DESCRIPTORS")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+        .map_or(2_000, |n| (n / 20).max(200));
+    run_device(
+        "device-receive-fuzz",
+        HostConfig {
+            stall: 0.1,
+            ..Default::default()
+        },
+        true,
+        |t, seed| {
+            let mut rng = SmallRng::seed_from_u64(seed);
+            t.create_pd(0, 16, true, false);
+            t.create_pd(1, 64, false, true);
+            t.create_vi(0, 0, TranslationMode::Shortcut, key(50), 5);
+            t.create_vi(1, 1, TranslationMode::Shortcut, key(51), 5);
+            let src = t.register(0, 0x1000_0000, 8192, Access::Read);
+            // The receive buffer straddles a leaf table's boundary; a read-only page sits after it.
+            let rbuf = t.register(1, 0x4000_0000 - 64 * 1024, 128 * 1024, Access::ReadWrite);
+            let ro = t.register(1, 0x4000_0000 + 64 * 1024, 4096, Access::Read);
+            let mut done = 0;
+            let mut seen = std::collections::BTreeSet::new();
+            while done < total {
+                let batch = 8.min(total - done);
+                let mut expect = vec![];
+                for i in 0..batch {
+                    let len = rng.gen_range(1..=2048u32);
+                    let payload: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
+                    let off = rng.gen_range(0..(128 * 1024 - 2048) / 4u64) * 4;
+                    let mut d = Descriptor {
+                        opcode: Opcode::Recv as u8,
+                        length: len + rng.gen_range(0..64),
+                        wr_id: (done + i) as u32,
+                        va: rbuf.va + off,
+                        shortcut: 0,
+                        ..Default::default()
+                    };
+                    match rng.gen_range(0..16) {
+                        0 => d.opcode = rng.gen_range(3..=255),
+                        1 => d.length = 0,
+                        2 => d.length = len - 1,
+                        3 => d.va += 2,
+                        4 => d.va = ro.va,
+                        5 => d.va = rbuf.va + 128 * 1024 + 8192, // unmapped
+                        _ => {}
+                    }
+                    d.shortcut = if d.va >> 12 == (rbuf.va + 128 * 1024 + 8192) >> 12 {
+                        t.shortcut(1, rbuf.va).0
+                    } else {
+                        t.shortcut(1, d.va & !3).0
+                    };
+                    if rng.gen_range(0..16) == 0 {
+                        d.shortcut = rng.gen();
+                    }
+                    // What the receive must complete with.
+                    let status =
+                        abi::queues::precheck(&d, QueueKind::Recv, 4).unwrap_or_else(|| {
+                            if len > d.length {
+                                Status::BufferTooSmall
+                            } else {
+                                t.golden
+                                    .translate(
+                                        &t.sim.mem,
+                                        &TranslationRequest {
+                                            vi: 1,
+                                            va: d.va,
+                                            shortcut: Shortcut(d.shortcut),
+                                            length: len,
+                                            write: true,
+                                        },
+                                    )
+                                    .status
+                            }
+                        });
+                    t.post(1, QueueKind::Recv, &d);
+                    expect.push((d, len, status, payload));
+                }
+                t.ring(1, QueueKind::Recv);
+                let mut got = vec![];
+                for (i, (d, len, status, payload)) in expect.iter().enumerate() {
+                    // One frame at a time: its payload sits in the source buffer until it is sent,
+                    // and its receive buffer is checked before the next frame may overwrite it.
+                    assert!(t.sim.mem.write(src.da, payload));
+                    let s = Descriptor {
+                        opcode: Opcode::Send as u8,
+                        dest: 1,
+                        length: *len,
+                        wr_id: i as u32,
+                        va: src.va,
+                        shortcut: t.shortcut(0, src.va).0,
+                    };
+                    let c = one(t, 0, QueueKind::Send, &s)?;
+                    if c.status() != Some(Status::Ok) {
+                        return Err(format!("send: {c:?}"));
+                    }
+                    for _ in 0..200 {
+                        got.extend(t.poll(1));
+                        if got.len() > i {
+                            break;
+                        }
+                        t.sim.run(100);
+                    }
+                    let Some(c) = got.get(i) else {
+                        return Err(format!(
+                            "no receive completion for frame {i}; {}",
+                            t.state()
+                        ));
+                    };
+                    let bytes = if *status == Status::Ok { *len } else { 0 };
+                    if c.status() != Some(*status)
+                        || c.bytes != bytes
+                        || c.wr_id != d.wr_id
+                        || c.opcode != d.opcode
+                    {
+                        return Err(format!(
+                            "receive {d:x?} of {len} bytes: {c:?}, expected {status:?}"
+                        ));
+                    }
+                    if *status == Status::Ok
+                        && t.sim
+                            .mem
+                            .read(rbuf.da + (d.va - rbuf.va), payload.len())
+                            .expect("buffer")
+                            != payload.as_slice()
+                    {
+                        return Err(format!("received payload of {len} bytes differs"));
+                    }
+                    seen.insert(*status);
+                }
+                if got.len() != batch {
+                    return Err(format!(
+                        "{} receive completions for {batch} frames",
+                        got.len()
+                    ));
+                }
+                done += batch;
+            }
+            if total >= 1000 && seen.len() < 8 {
+                return Err(format!("too few outcomes: {seen:?}"));
+            }
+            Ok(())
+        },
+    );
+}
