@@ -172,7 +172,6 @@ pub struct Device {
     d_tag: DFF<Bits<DMA_TAG_W>>,
     d_owner: DFF<WriteOwner>,
     d_load: Signal<Local, Bit>,
-    d_client: Signal<Local, Bits<4>>,
     // Table-entry assembly.
     t_low: DFF<Bits<32>>,
     t_half: DFF<Bit>,
@@ -189,7 +188,6 @@ pub struct Device {
     cq_len: Constant<Bits<DMA_LEN_W>>,
     xl_page_limit: Constant<Bits<4>>,
     two_one: Constant<Bits<2>>,
-    three_bits: Constant<Bits<3>>,
 }
 
 const _: () = assert!(TAG_W == 4 && DMA_TAG_W == 12);
@@ -210,7 +208,6 @@ impl Default for Device {
             cq_len: konst(abi::queues::CQE_BYTES),
             xl_page_limit: konst(u64::from(abi::regs::QUEUE_BASE >> 12)),
             two_one: konst(1),
-            three_bits: konst(1),
         } defaults {
             clock, reset, mmio_req_valid, mmio_req_ready, mmio_req_write, mmio_req_addr,
             mmio_req_wdata, mmio_rsp_valid, mmio_rsp_ready, mmio_rsp_data, dma_req_valid,
@@ -220,7 +217,7 @@ impl Default for Device {
             tx_ready, tx_data, tx_last, rx_valid, rx_ready, rx_data, rx_last, qm, send, recv,
             m_to_xl, m_read_pending, m_take, x_owner, x_wr, x_rd, x_head_recv, x_pick_recv,
             x_push, x_pop, d_valid, d_write, d_da, d_len, d_tag, d_owner,
-            d_load, d_client, t_low, t_half, t_error, rd_client
+            d_load, t_low, t_half, t_error, rd_client
         })
     }
 }
@@ -417,7 +414,6 @@ impl Logic for Device {
         self.recv.wr_req_ready.next = false;
         self.qm.fetch_req_ready.next = false;
         self.send.pl_req_ready.next = false;
-        self.d_client.next = 0.into();
         if self.d_load.val() {
             if self.translator.pte_req_valid.val() {
                 self.translator.pte_req_ready.next = true;

@@ -313,9 +313,10 @@ pub struct QueueManager {
     f_pick_vi: Signal<Local, Bits<DVI_W>>,
     f_pick_burst: Signal<Local, Bit>,
     f_word: DFF<Bits<3>>,
-    f_take: [Signal<Local, Bit>; DVIS],
-    r_take: [Signal<Local, Bit>; DVIS],
-    c_take: [Signal<Local, Bit>; DVIS],
+    // Completions promised or written this cycle, per VI (added to / taken from cq_pending).
+    f_take: [Signal<Local, Bits<IDX_W>>; DVIS],
+    r_take: [Signal<Local, Bits<IDX_W>>; DVIS],
+    c_take: [Signal<Local, Bits<IDX_W>>; DVIS],
     f_add: Signal<Local, Bits<IDX_W>>,
     f_credit: Signal<Local, Bits<9>>,
     f_arrive: Signal<Local, Bits<9>>,
@@ -363,7 +364,6 @@ pub struct QueueManager {
     words_cap: Constant<Bits<9>>,
     len_desc: Constant<Bits<DMA_LEN_W>>,
     len_burst: Constant<Bits<DMA_LEN_W>>,
-    da_desc: Constant<Bits<DA_W>>,
     word_last: Constant<Bits<2>>,
     word_one: Constant<Bits<2>>,
     w1: Constant<Bits<2>>,
@@ -372,7 +372,6 @@ pub struct QueueManager {
     page_queue: Constant<Bits<4>>,
     page_global: Constant<Bits<4>>,
     top_zero: Constant<Bits<2>>,
-    top_one: Constant<Bits<2>>,
     g_ctrl: Constant<Bits<12>>,
     g_caps: Constant<Bits<12>>,
     g_tx: Constant<Bits<12>>,
@@ -418,7 +417,6 @@ impl Default for QueueManager {
             words_cap: konst(256),
             len_desc: konst(DESC_BYTES),
             len_burst: konst(4 * DESC_BYTES),
-            da_desc: konst(DESC_BYTES),
             word_last: konst(3),
             word_one: konst(1),
             w1: konst(1),
@@ -427,7 +425,6 @@ impl Default for QueueManager {
             page_queue: konst(u64::from(regs::QUEUE_BASE >> 12)),
             page_global: konst(0),
             top_zero: konst(0),
-            top_one: konst(1),
             g_ctrl: konst(u64::from(regs::DEVICE_CTRL)),
             g_caps: konst(u64::from(regs::CAPS)),
             g_tx: konst(u64::from(regs::TX_FRAMES)),
@@ -546,9 +543,9 @@ impl Logic for QueueManager {
             self.db_drops[i].d.next = self.db_drops[i].q.val();
             self.rx_drops[i].clock.next = self.clock.val();
             self.rx_drops[i].d.next = self.rx_drops[i].q.val();
-            self.f_take[i].next = false;
-            self.r_take[i].next = false;
-            self.c_take[i].next = false;
+            self.f_take[i].next = 0.into();
+            self.r_take[i].next = 0.into();
+            self.c_take[i].next = 0.into();
         }
         self.loopback.next = self.loopback_on.q.val();
 
@@ -885,7 +882,7 @@ impl Logic for QueueManager {
                     self.f_new_head.next = self.p_head.val() + self.f_add.val();
                     for i in 0..4 {
                         if self.vi_ids[i].val() == self.f_pick_vi.val() {
-                            self.f_take[i].next = true;
+                            self.f_take[i].next = self.f_add.val();
                             self.sq_head[i].d.next = self.f_new_head.val();
                         }
                     }
@@ -1014,7 +1011,7 @@ impl Logic for QueueManager {
         }
         for i in 0..4 {
             if self.c_done.val() && self.l_vi.q.val() == self.vi_ids[i].val() {
-                self.c_take[i].next = true;
+                self.c_take[i].next = self.idx_one.val();
                 self.cq_tail[i].d.next = self.c_new_tail.val();
                 if self.armed[i].q.val() {
                     self.armed[i].d.next = false;
@@ -1090,7 +1087,7 @@ impl Logic for QueueManager {
                 self.r_index.d.next = self.q_head.val();
                 if self.q_grant.val() {
                     self.r_granted.d.next = true;
-                    self.r_take[i].next = true;
+                    self.r_take[i].next = self.idx_one.val();
                     self.rq_head[i].d.next = self.q_new_head.val();
                 } else {
                     self.r_granted.d.next = false;
@@ -1104,30 +1101,9 @@ impl Logic for QueueManager {
 
         // ---- Promised completions: fetched or granted, minus written ----
         for i in 0..4 {
-            self.cq_pending[i].d.next = self.cq_pending[i].q.val();
-            if self.f_take[i].val() {
-                self.cq_pending[i].d.next = self.cq_pending[i].q.val() + self.f_add.val();
-            }
-            if self.r_take[i].val() {
-                self.cq_pending[i].d.next = self.cq_pending[i].q.val() + self.idx_one.val();
-            }
-            if self.c_take[i].val() {
-                self.cq_pending[i].d.next = self.cq_pending[i].q.val() - self.idx_one.val();
-            }
-            if self.f_take[i].val() && self.c_take[i].val() {
-                self.cq_pending[i].d.next =
-                    self.cq_pending[i].q.val() + self.f_add.val() - self.idx_one.val();
-            }
-            if self.f_take[i].val() && self.r_take[i].val() {
-                self.cq_pending[i].d.next =
-                    self.cq_pending[i].q.val() + self.f_add.val() + self.idx_one.val();
-            }
-            if self.r_take[i].val() && self.c_take[i].val() {
-                self.cq_pending[i].d.next = self.cq_pending[i].q.val();
-            }
-            if self.f_take[i].val() && self.r_take[i].val() && self.c_take[i].val() {
-                self.cq_pending[i].d.next = self.cq_pending[i].q.val() + self.f_add.val();
-            }
+            self.cq_pending[i].d.next =
+                self.cq_pending[i].q.val() + self.f_take[i].val() + self.r_take[i].val()
+                    - self.c_take[i].val();
         }
 
         if self.reset.val() {

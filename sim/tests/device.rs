@@ -27,8 +27,7 @@ fn run_device(
                 None => VDevice::new(),
                 Some(path) => VDevice::with_waveform(path)?,
             };
-            let seeded = HostConfig { ..host };
-            Ok(Testbed::new(model, seeded, 32 << 20, loopback))
+            Ok(Testbed::new(model, host, 32 << 20, loopback))
         },
         |t, seed| {
             let r = body(t, seed);
@@ -47,6 +46,15 @@ fn run_device(
             }
         },
     );
+}
+
+/// Descriptors of the send fuzz: 100,000, or `SKIPWALK_FUZZ_DESCRIPTORS` for a longer or a
+/// shorter campaign (the receive fuzz takes a fiftieth of it).
+fn fuzz_descriptors() -> usize {
+    std::env::var("SKIPWALK_FUZZ_DESCRIPTORS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000)
 }
 
 fn key(n: u128) -> Key {
@@ -262,10 +270,7 @@ fn fuzz_descriptor(t: &Testbed, v: &FuzzVi, rng: &mut SmallRng) -> Descriptor {
 
 #[test]
 fn descriptor_fuzz_100k_every_descriptor_completes_as_the_golden_model_says() {
-    let total: usize = std::env::var("SKIPWALK_FUZZ_DESCRIPTORS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(100_000);
+    let total = fuzz_descriptors();
     let host = HostConfig {
         stall: 0.1,
         ..Default::default()
@@ -856,7 +861,7 @@ fn receive_statuses_and_malformed_frames() {
                     return Err(format!("send: {c:?}"));
                 }
                 let mut r = vec![];
-                t.sim.run_until(50_000, |_| false);
+                t.sim.run(50_000);
                 r.extend(t.poll(1));
                 let c = r.pop().ok_or("no receive completion")?;
                 let bytes = if *want == Status::Ok { 100 } else { 0 };
@@ -1034,10 +1039,7 @@ fn full_cq_holds_back_only_its_vi_events_and_doorbell_checks() {
 #[test]
 fn receive_fuzz_every_frame_completes_as_the_golden_model_says() {
     use abi::translator::TranslationRequest;
-    let total: usize = std::env::var("SKIPWALK_FUZZ_DESCRIPTORS")
-        .ok()
-        .and_then(|s| s.parse::<usize>().ok())
-        .map_or(2_000, |n| (n / 20).max(200));
+    let total = (fuzz_descriptors() / 50).max(200);
     run_device(
         "device-receive-fuzz",
         HostConfig {
