@@ -156,6 +156,21 @@ impl TableBuilder {
         Ok(Some(table))
     }
 
+    /// Frame of the leaf table that serves `va`, building the path to it when missing. A
+    /// registrar mapping many pages finds each leaf table once and then writes the entries
+    /// at [`TableBuilder::leaf_entry_da`] itself.
+    pub fn leaf_table(&mut self, mem: &mut impl TableMemory, va: u64) -> Result<u64, TableError> {
+        Self::check_va(va & !mask(PAGE_SHIFT))?;
+        Ok(self
+            .table_for(mem, va & !mask(PAGE_SHIFT), 1, true)?
+            .expect("created on the way"))
+    }
+
+    /// Device address of the entry for `va` in the leaf table `leaf_frame`.
+    pub fn leaf_entry_da(leaf_frame: u64, va: u64) -> u64 {
+        entry_da(leaf_frame, level_index(va, 1))
+    }
+
     /// Maps the page at `va` to `frame`. `pinned` must be set only for frames the registrar
     /// has really pinned.
     pub fn map(
@@ -249,6 +264,27 @@ mod tests {
         assert!(b.unmap(&mut mem, 0x7f00_0020_2000).is_err());
         assert_eq!(
             b.map(&mut mem, 0x8000_0000_0000, 1, Access::Read, true),
+            Err(TableError::BadVa(0x8000_0000_0000))
+        );
+    }
+
+    #[test]
+    fn leaf_table_is_the_one_map_uses() {
+        let mut mem = MemoryImage::new();
+        let win = TableWindow {
+            base: 0x40,
+            pages: 8,
+        };
+        let mut b = TableBuilder::new(win, &mut mem).unwrap();
+        let va = 0x7f00_0020_3000;
+        let leaf = b.leaf_table(&mut mem, va + 0x123).unwrap();
+        assert_eq!(b.tables_used(), 4);
+        assert_eq!(b.table_frame(&mem, va, 1).unwrap(), Some(leaf));
+        b.map(&mut mem, va, 0x99, Access::Read, true).unwrap();
+        let entry = mem.read_u64(TableBuilder::leaf_entry_da(leaf, va)).unwrap();
+        assert_eq!(Pte(entry).frame(), 0x99);
+        assert_eq!(
+            b.leaf_table(&mut mem, 0x8000_0000_0000),
             Err(TableError::BadVa(0x8000_0000_0000))
         );
     }

@@ -8,6 +8,7 @@
 //! ([`host_port`]: host memory, DMA firewall, MMIO, network) and a small registrar
 //! ([`testbed`]). The Verilog is what ships.
 
+pub mod bench;
 pub mod host_port;
 pub mod testbed;
 

@@ -1,0 +1,342 @@
+//! `skipwalk`: the registrar daemon, the demo, benchmarks and debugging tools.
+//!
+//! Data goes to stdout (`--json` for machines), progress to stderr. Exit codes: 0 success,
+//! 1 failure (the message says what failed), 2 bad arguments (clap's usage message).
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use skipwalk::daemon::Daemon;
+use skipwalk::demo::{self, DemoConfig, Role};
+use skipwalk::registrar::{DeviceInfo, Registrar};
+use skipwalk::shortcut_cmd::{self, ShortcutArgs};
+use skipwalk::sim_backend::SimBackend;
+
+/// skipwalk: user-level I/O with keyed address-translation shortcuts.
+#[derive(Parser, Debug)]
+#[command(name = "skipwalk", version, about)]
+struct Cli {
+    /// Device backend: `sim` (the Verilator model of the Device, in this process).
+    #[arg(short = 'd', long = "device", global = true, default_value = "sim", value_parser = parse_device)]
+    device: Device,
+    /// Print the result as one JSON object on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// A backend named by `-d`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Device {
+    Sim,
+}
+
+fn parse_device(s: &str) -> Result<Device, String> {
+    match s {
+        "sim" => Ok(Device::Sim),
+        other if other.starts_with("serial:") || other.starts_with("vfio:") => Err(format!(
+            "{other:?}: that backend is not built yet; expected `sim`"
+        )),
+        other => Err(format!("{other:?}: expected `sim`")),
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Registrar and two applications in three processes exchange messages over the
+    /// loopback port; every byte checked, forged and stale shortcuts tried.
+    Demo(DemoArgs),
+    /// The four translation modes side by side on the device model.
+    Bench(BenchArgs),
+    /// Runs the registrar and the device; applications connect over a Unix socket.
+    Daemon(DaemonArgs),
+    /// Device identity, capabilities, VIs and counters (from a running daemon with
+    /// `--socket`, else from a fresh device).
+    Info(InfoArgs),
+    /// The shortcut codec, for debugging.
+    Shortcut(ShortcutArgs),
+    /// One application of the demo (started by `skipwalk demo`).
+    #[command(hide = true)]
+    DemoApp(DemoAppArgs),
+}
+
+#[derive(Args, Debug)]
+struct DemoArgs {
+    /// Messages the sender sends (1 B to 64 KiB each).
+    #[arg(long, default_value_t = 96, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    messages: u32,
+    /// Seed of the message sizes and payloads.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Host memory latency of the device model, in clock cycles.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    latency: u64,
+}
+
+#[derive(Args, Debug)]
+struct BenchArgs {
+    /// Host memory latency, in clock cycles.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    latency: u64,
+    /// Fewer samples (about ten times faster, noisier).
+    #[arg(long)]
+    quick: bool,
+}
+
+#[derive(Args, Debug)]
+struct DaemonArgs {
+    /// Socket to listen on.
+    #[arg(long, default_value_os_t = default_socket())]
+    socket: PathBuf,
+    /// Host memory latency of the device model, in clock cycles.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    latency: u64,
+    /// Internal loopback off: frames leave on the network port.
+    #[arg(long)]
+    no_loopback: bool,
+}
+
+#[derive(Args, Debug)]
+struct InfoArgs {
+    /// Ask the daemon at this socket instead of opening the device here.
+    #[arg(long)]
+    socket: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct DemoAppArgs {
+    #[arg(long)]
+    socket: PathBuf,
+    #[arg(long, value_enum)]
+    role: Role,
+    #[arg(long)]
+    messages: u32,
+    #[arg(long)]
+    seed: u64,
+    #[arg(long)]
+    dest: Option<u8>,
+}
+
+fn default_socket() -> PathBuf {
+    std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
+        .join("skipwalk.sock")
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("skipwalk: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let Device::Sim = cli.device;
+    let mut out = std::io::stdout().lock();
+    match cli.command {
+        Command::Demo(a) => {
+            let cfg = DemoConfig {
+                exe: std::env::current_exe().context("finding the skipwalk executable")?,
+                messages: a.messages,
+                seed: a.seed,
+                latency: a.latency,
+            };
+            let r = demo::run(&cfg, &mut |l| eprintln!("{l}"))?;
+            if cli.json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&r)?)?;
+            } else {
+                writeln!(out, "backend                {}", r.backend)?;
+                writeln!(
+                    out,
+                    "messages               {} ({} frames)",
+                    r.messages, r.frames
+                )?;
+                writeln!(out, "bytes                  {}", r.bytes)?;
+                writeln!(
+                    out,
+                    "verified               {}",
+                    if r.verified { "every byte" } else { "NO" }
+                )?;
+                writeln!(
+                    out,
+                    "table reads/translation {:.2}",
+                    r.pte_reads_per_translation
+                )?;
+                writeln!(
+                    out,
+                    "forged/stale shortcuts {} tried, {} accepted ({})",
+                    r.forged_attempts,
+                    r.forged_accepted,
+                    r.refusals
+                        .iter()
+                        .map(|(k, v)| format!("{v} {k}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )?;
+                writeln!(
+                    out,
+                    "fresh shortcut         {}",
+                    if r.fresh_shortcut_ok {
+                        "accepted"
+                    } else {
+                        "REFUSED"
+                    }
+                )?;
+                writeln!(
+                    out,
+                    "throughput             {:.2} MB/s (simulated device)",
+                    r.throughput_bytes_per_second / 1e6
+                )?;
+                writeln!(out, "device cycles          {}", r.device_cycles)?;
+                writeln!(out, "DMA outside policy     {}", r.dma_violations)?;
+                writeln!(out, "time                   {:.1} s", r.seconds)?;
+            }
+            if !r.verified || r.forged_accepted > 0 || !r.fresh_shortcut_ok || r.dma_violations > 0
+            {
+                bail!("the demo found a fault (see the summary)");
+            }
+        }
+        Command::DemoApp(a) => {
+            let report = demo::run_app(a.role, &a.socket, a.messages, a.seed, a.dest)?;
+            writeln!(out, "report {}", serde_json::to_string(&report)?)?;
+        }
+        Command::Bench(a) => {
+            let report = sim::bench::run(
+                &sim::bench::BenchConfig {
+                    latency: a.latency,
+                    quick: a.quick,
+                },
+                &mut |l| eprintln!("{l}"),
+            );
+            if report.firewall_violations > 0 {
+                bail!(
+                    "{} DMA requests outside the firewall",
+                    report.firewall_violations
+                );
+            }
+            if cli.json {
+                writeln!(
+                    out,
+                    "{{\"mem_latency_cycles\": {}, \"modes\": {}}}",
+                    report.mem_latency_cycles,
+                    report.modes_json()
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "host memory latency: {} cycles",
+                    report.mem_latency_cycles
+                )?;
+                writeln!(
+                    out,
+                    "{:<16} {:>14} {:>16} {:>14} {:>16}",
+                    "mode", "reads/transl.", "cycles/64B desc", "p50 latency", "4KiB efficiency"
+                )?;
+                for (name, f) in &report.modes {
+                    writeln!(
+                        out,
+                        "{name:<16} {:>14.2} {:>16.1} {:>14} {:>16.3}",
+                        f.mem_reads_per_translation,
+                        f.cycles_per_desc_64b,
+                        f.latency_cycles_64b_p50,
+                        f.payload_efficiency_4kib
+                    )?;
+                }
+            }
+        }
+        Command::Daemon(a) => {
+            let registrar = Registrar::new(Box::new(SimBackend::new(a.latency)), !a.no_loopback)?;
+            let mut daemon = Daemon::new(registrar, &a.socket, Box::new(|l| eprintln!("{l}")))
+                .with_context(|| format!("listening at {}", a.socket.display()))?;
+            let stop = Arc::new(AtomicBool::new(false));
+            for sig in [libc::SIGINT, libc::SIGTERM] {
+                register_stop(sig, stop.clone());
+            }
+            eprintln!(
+                "skipwalk daemon: device `sim`, listening at {}",
+                a.socket.display()
+            );
+            daemon.serve(|_| !stop.load(Ordering::Relaxed))?;
+            eprintln!("skipwalk daemon: stopped");
+        }
+        Command::Info(a) => {
+            let info: DeviceInfo = match a.socket {
+                Some(path) => skipwalk::client::RemoteControl::connect(&path)?.info()?,
+                None => {
+                    let registrar = Rc::new(RefCell::new(Registrar::new(
+                        Box::new(SimBackend::new(60)),
+                        true,
+                    )?));
+                    let info = registrar.borrow_mut().info()?;
+                    info
+                }
+            };
+            if cli.json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&info)?)?;
+            } else {
+                writeln!(out, "backend      {}", info.backend)?;
+                writeln!(
+                    out,
+                    "device       {} (contract version {})",
+                    info.id, info.version
+                )?;
+                writeln!(
+                    out,
+                    "VIs          {} (rings up to 2^{} entries)",
+                    info.vis, info.max_ring_log2
+                )?;
+                writeln!(
+                    out,
+                    "loopback     {}",
+                    if info.loopback { "on" } else { "off" }
+                )?;
+                writeln!(
+                    out,
+                    "frames       {} sent, {} received, {} malformed",
+                    info.tx_frames, info.rx_frames, info.rx_bad_frames
+                )?;
+                for v in &info.vi_state {
+                    writeln!(
+                        out,
+                        "VI {}         PD {} {} sq_head {} rq_head {} cq_tail {} doorbell drops {} rx drops {} faults {}{}",
+                        v.vi,
+                        v.pd,
+                        v.mode,
+                        v.sq_head,
+                        v.rq_head,
+                        v.cq_tail,
+                        v.doorbell_drops,
+                        v.rx_drops,
+                        v.faults,
+                        if v.locked { " LOCKED" } else { "" }
+                    )?;
+                }
+            }
+        }
+        Command::Shortcut(a) => shortcut_cmd::run(&a, cli.json, &mut out)?,
+    }
+    Ok(())
+}
+
+static STOP: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+
+extern "C" fn on_signal(_: libc::c_int) {
+    if let Some(s) = STOP.get() {
+        s.store(true, Ordering::Relaxed);
+    }
+}
+
+fn register_stop(sig: libc::c_int, stop: Arc<AtomicBool>) {
+    let _ = STOP.set(stop);
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe { libc::signal(sig, on_signal as *const () as libc::sighandler_t) };
+}
