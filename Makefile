@@ -10,7 +10,7 @@ INSTALL_CMD   := apt-get update && DEBIAN_FRONTEND=noninteractive apt-get instal
 
 VERILOG_DIR := target/verilog
 
-.PHONY: all deps test verilog bench docs clean
+.PHONY: all deps demo test verilog bench docs clean
 
 all: test
 
@@ -28,6 +28,11 @@ deps:
 	fi; \
 	$(INSTALL_CMD)
 
+# The main job: the registrar and two applications in three processes exchange messages
+# through the Device's Verilator model; every byte checked, forged shortcuts tried.
+demo: deps
+	$(CARGO) run --release -p skipwalk -- demo
+
 # Formatting, lints with warnings as errors, then every test (release: the simulations are
 # long, and the FPGA flow runs inside the tests).
 test: deps
@@ -40,11 +45,15 @@ verilog:
 	$(CARGO) run --release -p rtl --bin skipwalk-verilog -- $(VERILOG_DIR)
 
 # Benchmarks, each printing JSON: the translation core (and the FPGA flow on the translator
-# and the Device), the Device's four translation modes in Verilator, simulation speed.
+# and the Device), the Device's four translation modes in Verilator, simulation speed,
+# registration cost, shortcut minting, and the demo's figures.
 bench: deps
 	$(CARGO) bench -p rtl --bench translator
 	$(CARGO) bench -p sim --bench device
 	$(CARGO) bench -p sim --bench speed
+	$(CARGO) bench -p skipwalk --bench register
+	$(CARGO) bench -p skipwalk --bench mint
+	$(CARGO) run --release -p skipwalk -- demo --json
 
 # Regenerates the documents made from the code (registers, queues and frames from abi).
 docs:

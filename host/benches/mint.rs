@@ -59,7 +59,7 @@ fn measure(length: Duration, mut batch: impl FnMut(u64) -> u64) -> (f64, u64) {
     let mut ops = 0u64;
     let start = Instant::now();
     loop {
-        acc ^= batch(ops);
+        acc = acc.rotate_left(7) ^ batch(ops);
         ops += BATCH;
         let elapsed = start.elapsed();
         if elapsed >= length {

@@ -130,6 +130,9 @@ pub struct BackendStats {
     pub table_reads: u64,
     /// DMA requests the policy refused.
     pub dma_violations: u64,
+    /// Wall-clock time spent running the device (a simulator's cost; about zero for
+    /// hardware, whose time is its cycles).
+    pub device_time: std::time::Duration,
 }
 
 /// A device and its DMA space.

@@ -755,6 +755,7 @@ impl Registrar {
             })?;
         let (pd, va, access) = (r.pd, r.va, r.access);
         let frames = r.frames.clone();
+        let leaves = r.leaves.clone();
         let pool = r.pool;
         let pd_state = self.pds[pd].as_mut().expect("registration's session");
         let dma = self.backend.dma_mut();
@@ -776,9 +777,11 @@ impl Registrar {
                 };
                 Pte::new(frame, abi::pte::PTE_PRESENT | abi::pte::PTE_PINNED | w)
             };
-            let leaf = pd_state
-                .tables
-                .table_frame(dma, page_va, 1)?
+            let leaf = leaves
+                .iter()
+                .rev()
+                .find(|&&(_, start)| start / LEAF_SPAN == page_va / LEAF_SPAN)
+                .map(|&(leaf, _)| leaf)
                 .expect("registered page has a leaf table");
             dma.write_u64(TableBuilder::leaf_entry_da(leaf, page_va), pte.0);
         }

@@ -2,6 +2,8 @@
 //! its DMA from the registrar's memfd regions. The host port's DMA firewall enforces the
 //! registrar's [`DmaPolicy`]: a request outside it is answered with an error and counted.
 
+use std::time::{Duration, Instant};
+
 use rtl::device::CLIENT_TABLE;
 use sim::host_port::{DeviceSim, Firewall, HostConfig};
 use sim::VDevice;
@@ -13,6 +15,7 @@ use crate::error::{Error, Result};
 pub struct SimBackend {
     sim: DeviceSim<DmaSpace>,
     seen_violations: usize,
+    device_time: Duration,
 }
 
 impl SimBackend {
@@ -30,6 +33,7 @@ impl SimBackend {
         SimBackend {
             sim,
             seen_violations: 0,
+            device_time: Duration::ZERO,
         }
     }
 
@@ -72,17 +76,24 @@ impl Backend for SimBackend {
     }
 
     fn write_reg(&mut self, offset: u32, value: u32) -> Result<()> {
+        let started = Instant::now();
         self.sim.write_reg(offset, value);
+        self.device_time += started.elapsed();
         Ok(())
     }
 
     fn read_reg(&mut self, offset: u32) -> Result<u32> {
-        Ok(self.sim.read_reg(offset))
+        let started = Instant::now();
+        let value = self.sim.read_reg(offset);
+        self.device_time += started.elapsed();
+        Ok(value)
     }
 
     fn run(&mut self, budget: u64) -> Result<bool> {
         let before = (self.sim.stats.read_words, self.sim.stats.write_words);
+        let started = Instant::now();
         self.sim.run(budget);
+        self.device_time += started.elapsed();
         // Frames leave on the network port only when loopback is off; nobody listens there
         // yet, so they are counted by the device (TX_FRAMES) and dropped here.
         self.sim.tx_frames.clear();
@@ -111,6 +122,7 @@ impl Backend for SimBackend {
             cycles: self.sim.cycle(),
             table_reads: self.sim.stats.reads_by_client[CLIENT_TABLE as usize],
             dma_violations: self.seen_violations as u64,
+            device_time: self.device_time,
         }
     }
 
