@@ -41,6 +41,9 @@ pub const LEAF_SPAN: u64 = PAGE_SIZE << abi::LEVEL_BITS;
 pub const MAX_POOL_BYTES: u64 = 256 << 20;
 /// Cycles a backend gets per [`Registrar::pump`] slice.
 const PUMP_SLICE: u64 = 2048;
+/// Slices without data movement after which [`Registrar::pump`] considers the device idle
+/// until the next doorbell.
+const QUIET_SLICES_BEFORE_IDLE: u32 = 8;
 /// Cycles the device gets to finish its DMA before a client's memory goes away.
 const DRAIN_CYCLES: u64 = 2_000_000;
 
@@ -213,6 +216,7 @@ pub struct Registrar {
     registrations: BTreeMap<u64, Registration>,
     next_id: u64,
     loopback: bool,
+    quiet_slices: u32,
 }
 
 /// 128 bits from the OS random source.
@@ -278,6 +282,7 @@ impl Registrar {
             registrations: BTreeMap::new(),
             next_id: 1,
             loopback,
+            quiet_slices: 0,
         };
         r.update_policy();
         Ok(r)
@@ -837,8 +842,18 @@ impl Registrar {
                 rang = true;
             }
         }
+        // A device that moved nothing for a few slices since the last doorbell has nothing
+        // to do: stop running it (a simulator would burn a core on an idle clock).
+        if rang {
+            self.quiet_slices = 0;
+        }
+        if self.quiet_slices >= QUIET_SLICES_BEFORE_IDLE {
+            return Ok(false);
+        }
         let moved = self.backend.run(budget)?;
-        Ok(rang || moved || self.backend.busy())
+        let active = rang || moved || self.backend.busy();
+        self.quiet_slices = if active { 0 } else { self.quiet_slices + 1 };
+        Ok(active)
     }
 
     /// Device identity, capabilities, VIs and counters.
