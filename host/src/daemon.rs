@@ -2,7 +2,8 @@
 //! applications in other processes over a Unix socket ([`crate::wire`]).
 //!
 //! One thread does everything, in a loop: accept connections, answer requests, relay
-//! doorbells and let the device run. Each connection is one session (one PD). A client
+//! doorbells and let the device run. Each connection is one session (one PD, opened by its
+//! `hello`). A client
 //! that hangs up, dies, or sends anything but a valid request is disconnected: its VIs are
 //! disabled, the device drains, its registrations are revoked and its memory is unpinned;
 //! the other clients keep running.
@@ -10,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use abi::translator::TranslationMode;
 use abi::Access;
@@ -21,12 +22,18 @@ use crate::wire::{self, Received, Request, Response, PROTOCOL_VERSION};
 
 /// Cycles the device runs per loop while it has work.
 const SLICE: u64 = 4096;
+/// Connections at once (sessions are limited by the PDs; this bounds the ones not yet in one).
+const MAX_CONNECTIONS: usize = 64;
+/// How long a connection may stay without `hello`.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the loop sleeps in `poll` when the device is idle.
 const IDLE_WAIT: Duration = Duration::from_millis(2);
 
 struct Client {
     sock: OwnedFd,
+    /// The session is open (after a good `hello`).
     hello: bool,
+    connected: Instant,
 }
 
 /// Counters of the daemon's connections.
@@ -134,22 +141,30 @@ impl Daemon {
             let id = self.next_client;
             self.next_client += 1;
             self.stats.accepted += 1;
-            match self.registrar.open_session(id) {
-                Ok(pd) => {
-                    (self.log)(&format!("client {id}: connected, PD {pd}"));
-                    self.clients.insert(id, Client { sock, hello: false });
-                }
-                Err(e) => {
-                    (self.log)(&format!("client {id}: refused: {e}"));
-                    let _ = wire::send(
-                        sock.as_fd(),
-                        &Response::Error {
-                            message: e.to_string(),
-                        },
-                        &[],
-                    );
-                }
+            if self.clients.len() >= MAX_CONNECTIONS {
+                (self.log)(&format!(
+                    "client {id}: refused: {MAX_CONNECTIONS} connections open"
+                ));
+                continue;
             }
+            self.clients.insert(
+                id,
+                Client {
+                    sock,
+                    hello: false,
+                    connected: Instant::now(),
+                },
+            );
+        }
+        // A connection holds no PD until its `hello`, and may not wait for ever.
+        let silent: Vec<ClientId> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| !c.hello && c.connected.elapsed() > HELLO_TIMEOUT)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in silent {
+            self.disconnect(id, "no hello in time", true)?;
         }
         Ok(())
     }
@@ -216,9 +231,30 @@ impl Daemon {
                     self.disconnect(id, &msg, true)?;
                     return Ok(false);
                 }
-                client.hello = true;
-                wire::send(client.sock.as_fd(), &Response::Ok, &[]).ok();
-                return Ok(true);
+                // The session (a PD) opens now, not at connect: idle connections hold none.
+                match self.registrar.open_session(id) {
+                    Ok(pd) => {
+                        (self.log)(&format!("client {id}: connected, PD {pd}"));
+                        let client = self.clients.get_mut(&id).expect("connected");
+                        client.hello = true;
+                        wire::send(client.sock.as_fd(), &Response::Ok, &[]).ok();
+                        return Ok(true);
+                    }
+                    Err(e @ Error::Device { .. }) => return Err(e),
+                    Err(e) => {
+                        let message = e.to_string();
+                        let sock = self.clients[&id].sock.as_fd();
+                        let _ = wire::send(
+                            sock,
+                            &Response::Error {
+                                message: message.clone(),
+                            },
+                            &[],
+                        );
+                        self.disconnect(id, &format!("refused: {message}"), false)?;
+                        return Ok(false);
+                    }
+                }
             }
             (_, false) | (Request::Hello { .. }, true) => {
                 self.disconnect(

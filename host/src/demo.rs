@@ -423,10 +423,21 @@ impl App {
 
     fn next_line(&mut self) -> Option<String> {
         let l = self.lines.try_recv().ok()?;
+        self.take_report(&l);
+        Some(l)
+    }
+
+    fn take_report(&mut self, l: &str) {
         if let Some(json) = l.strip_prefix("report ") {
             self.report = serde_json::from_str(json).ok();
         }
-        Some(l)
+    }
+
+    /// After the child exited: every line still in the pipe, until its reader ends.
+    fn last_lines(&mut self) {
+        while let Ok(l) = self.lines.recv() {
+            self.take_report(&l);
+        }
     }
 
     fn exited(&mut self) -> Result<Option<std::process::ExitStatus>> {
@@ -497,7 +508,7 @@ pub fn run(cfg: &DemoConfig, progress: &mut dyn FnMut(&str)) -> Result<DemoRepor
             }
             for app in [Some(&mut receiver), sender.as_mut()].into_iter().flatten() {
                 if let Some(status) = app.exited()? {
-                    while app.next_line().is_some() {}
+                    app.last_lines();
                     if !status.success() || app.report.is_none() {
                         return Err(Error::Refused(format!(
                             "a demo application failed ({status})"

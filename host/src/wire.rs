@@ -135,15 +135,19 @@ fn sockaddr(path: &Path) -> Result<(libc::sockaddr_un, libc::socklen_t)> {
     Ok((addr, len as libc::socklen_t))
 }
 
-/// Listens at `path` (replacing a stale socket file there).
+/// Listens at `path` (replacing a stale socket file there). The socket is bound under a
+/// temporary name and renamed once it listens, so a client that sees the file can connect.
 pub fn listen(path: &Path) -> Result<OwnedFd> {
     let fd = seqpacket()?;
-    let (addr, len) = sockaddr(path)?;
-    let _ = std::fs::remove_file(path);
+    let mut staging = path.as_os_str().to_owned();
+    staging.push(format!(".{}.tmp", std::process::id()));
+    let staging = std::path::PathBuf::from(staging);
+    let (addr, len) = sockaddr(&staging)?;
+    let _ = std::fs::remove_file(&staging);
     // SAFETY: `addr` is a valid sockaddr_un of `len` bytes.
     if unsafe { libc::bind(fd.as_raw_fd(), (&raw const addr).cast(), len) } < 0 {
         return Err(Error::io(
-            format!("binding {}", path.display()),
+            format!("binding {}", staging.display()),
             std::io::Error::last_os_error(),
         ));
     }
@@ -151,6 +155,8 @@ pub fn listen(path: &Path) -> Result<OwnedFd> {
     if unsafe { libc::listen(fd.as_raw_fd(), 16) } < 0 {
         return Err(os_err("listening"));
     }
+    std::fs::rename(&staging, path)
+        .map_err(|e| Error::io(format!("moving the socket to {}", path.display()), e))?;
     Ok(fd)
 }
 
