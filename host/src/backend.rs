@@ -71,6 +71,16 @@ impl DmaSpace {
         self.regions.values().map(|r| r.len() as u64).sum()
     }
 
+    /// Bytes in regions that could not be locked in memory (`RLIMIT_MEMLOCK` too small):
+    /// the kernel may swap them out, and a device would then read whatever is there.
+    pub fn unlocked_bytes(&self) -> u64 {
+        self.regions
+            .values()
+            .filter(|r| !r.locked())
+            .map(|r| r.len() as u64)
+            .sum()
+    }
+
     /// The region holding `[da, da + len)` and the offset of `da` in it.
     fn find(&self, da: u64, len: u64) -> Option<(&DmaRegion, usize)> {
         let (&base, region) = self.regions.range(..=da).next_back()?;

@@ -261,6 +261,13 @@ fn run(cli: Cli) -> Result<()> {
             for sig in [libc::SIGINT, libc::SIGTERM] {
                 register_stop(sig, stop.clone());
             }
+            let unlocked = daemon.registrar().info()?.dma_unlocked_bytes;
+            if unlocked > 0 {
+                eprintln!(
+                    "skipwalk daemon: warning: mlock refused {unlocked} bytes of DMA memory \
+                     (RLIMIT_MEMLOCK too small); they can be swapped out"
+                );
+            }
             eprintln!(
                 "skipwalk daemon: device `sim`, listening at {}",
                 a.socket.display()
@@ -298,6 +305,11 @@ fn run(cli: Cli) -> Result<()> {
                     out,
                     "loopback     {}",
                     if info.loopback { "on" } else { "off" }
+                )?;
+                writeln!(
+                    out,
+                    "DMA memory   {} bytes, {} not locked",
+                    info.dma_bytes, info.dma_unlocked_bytes
                 )?;
                 writeln!(
                     out,

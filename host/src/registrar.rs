@@ -125,6 +125,10 @@ pub struct DeviceInfo {
     pub rx_bad_frames: u32,
     /// Per VI in use: number, PD, mode, queue state and faults.
     pub vi_state: Vec<ViState>,
+    /// Bytes of DMA memory the device reaches.
+    pub dma_bytes: u64,
+    /// Of those, bytes `mlock` refused (raise `RLIMIT_MEMLOCK`, or run as root).
+    pub dma_unlocked_bytes: u64,
 }
 
 /// One VI's device state.
@@ -890,6 +894,8 @@ impl Registrar {
             rx_frames: b.read_reg(u32::from(regs::RX_FRAMES))?,
             rx_bad_frames: b.read_reg(u32::from(regs::RX_BAD_FRAMES))?,
             vi_state,
+            dma_bytes: b.dma().bytes(),
+            dma_unlocked_bytes: b.dma().unlocked_bytes(),
         })
     }
 

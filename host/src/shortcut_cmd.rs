@@ -47,7 +47,8 @@ pub enum ShortcutCommand {
 #[derive(clap::Args, Debug)]
 pub struct MintArgs {
     /// The 128-bit shortcut key: exactly 32 hex digits, optional 0x prefix, '_' allowed.
-    #[arg(long, value_name = "HEX", value_parser = KeyParser)]
+    /// Better from the environment (SKIPWALK_KEY): a command line is visible to every user.
+    #[arg(long, value_name = "HEX", value_parser = KeyParser, env = "SKIPWALK_KEY", hide_env_values = true)]
     pub key: Key,
     /// Frame number (device address >> 12) of the table page the shortcut names.
     #[arg(long, value_name = "N", value_parser = parse_frame)]
@@ -67,7 +68,8 @@ pub struct MintArgs {
 #[derive(clap::Args, Debug)]
 pub struct OpenArgs {
     /// The 128-bit shortcut key: exactly 32 hex digits, optional 0x prefix, '_' allowed.
-    #[arg(long, value_name = "HEX", value_parser = KeyParser)]
+    /// Better from the environment (SKIPWALK_KEY): a command line is visible to every user.
+    #[arg(long, value_name = "HEX", value_parser = KeyParser, env = "SKIPWALK_KEY", hide_env_values = true)]
     pub key: Key,
     /// The shortcut: up to 16 hex digits, optional 0x prefix, '_' allowed.
     #[arg(long, value_name = "HEX", value_parser = parse_shortcut)]

@@ -73,4 +73,6 @@ fn info_reports_the_device() {
     assert_eq!(r["id"], "SKPW");
     assert_eq!(r["vis"], abi::DEVICE_VIS);
     assert_eq!(r["version"], abi::regs::ABI_VERSION);
+    // The table windows of every PD are DMA memory from the start.
+    assert!(r["dma_bytes"].as_u64().unwrap() > 0, "{r}");
 }
