@@ -6,6 +6,8 @@
 //! and reference models (cipher, shortcut codec, table builder, walker, translator) that every
 //! test compares the hardware against.
 
+pub mod board;
+pub mod bridge;
 pub mod cipher;
 pub mod frames;
 pub mod geometry;
@@ -30,3 +32,18 @@ pub use translator::{
     PageResult, PdConfig, TranslationMode, TranslationRequest, TranslationResult, Translator,
     ViConfig,
 };
+
+/// The seed for a randomized test: `SKIPWALK_SEED` when set, else fresh from the clock (every
+/// randomized test prints the seed it used, so a failure can be replayed).
+pub fn test_seed() -> u64 {
+    if let Some(s) = std::env::var("SKIPWALK_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        return s;
+    }
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    t.as_nanos() as u64 ^ u64::from(std::process::id()).rotate_left(32)
+}

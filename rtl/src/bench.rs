@@ -113,19 +113,7 @@ pub fn waves_dir() -> PathBuf {
     target.join("waves")
 }
 
-/// The seed for a randomized test: `SKIPWALK_SEED` when set, else fresh from the clock.
-pub fn test_seed() -> u64 {
-    if let Some(s) = std::env::var("SKIPWALK_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-    {
-        return s;
-    }
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    t.as_nanos() as u64 ^ u64::from(std::process::id()).rotate_left(32)
-}
+pub use abi::test_seed;
 
 /// Runs `body` on a fresh bench of `make()` with `seed`. On failure the run is repeated with
 /// waveform capture into `target/waves/<name>-<seed>.vcd`, and the test panics naming the seed

@@ -22,6 +22,8 @@ pub mod speck_decrypt;
 pub(crate) mod testdata;
 pub mod translator;
 pub mod translator_bench;
+pub mod uart_rx;
+pub mod uart_tx;
 pub mod verilog;
 pub mod walker;
 pub mod xlate_cache;

@@ -13,6 +13,8 @@ use crate::send_engine::SendEngine;
 use crate::shortcut_check::ShortcutCheck;
 use crate::speck_decrypt::SpeckDecrypt;
 use crate::translator::Translator;
+use crate::uart_rx::UartRx;
+use crate::uart_tx::UartTx;
 use crate::walker::Walker;
 use crate::xlate_cache::XlateCache;
 
@@ -35,6 +37,8 @@ pub fn blocks() -> Vec<(&'static str, String)> {
         ("send_engine", verilog_of(SendEngine::default())),
         ("rx_engine", verilog_of(RxEngine::default())),
         ("device", verilog_of(Device::default())),
+        ("uart_tx", verilog_of(UartTx::default())),
+        ("uart_rx", verilog_of(UartRx::default())),
     ]
 }
 
