@@ -244,10 +244,16 @@ fn sender(
     dest: u8,
     out: &mut impl Write,
 ) -> Result<AppReport> {
-    // A pool across a leaf-table boundary: message slots of 64 KiB, the one at the 2 MiB
-    // line split in two by the API.
+    // A pool of two leaf spans has a leaf-table boundary with room for the largest message
+    // on both sides wherever it is mapped: message slots of 64 KiB, and the messages that
+    // straddle the boundary, split in two by the API.
     let pool = session.alloc(2 * LEAF_SPAN)?;
-    let leaf_crossing = (LEAF_SPAN - pool.va() % LEAF_SPAN) % LEAF_SPAN;
+    let first_boundary = (LEAF_SPAN - pool.va() % LEAF_SPAN) % LEAF_SPAN;
+    let leaf_crossing = if first_boundary >= MAX_MESSAGE {
+        first_boundary
+    } else {
+        first_boundary + LEAF_SPAN
+    };
     // The slots of ordinary messages keep clear of the largest message around the boundary.
     let crossing_area = leaf_crossing.saturating_sub(MAX_MESSAGE)..leaf_crossing + MAX_MESSAGE;
     let slots: Vec<u64> = (0..pool.len() / MAX_MESSAGE)
@@ -261,12 +267,9 @@ fn sender(
     let mut in_flight: Vec<usize> = vec![];
     for i in 0..messages {
         let len = message_len(seed, i);
-        // Every eighth message straddles the leaf-table boundary when the pool has one.
-        let offset = if i % 8 == 5
-            && leaf_crossing >= MAX_MESSAGE
-            && leaf_crossing + MAX_MESSAGE <= pool.len()
-        {
-            (leaf_crossing - len / 2) & !3
+        // Every eighth message straddles the leaf-table boundary.
+        let offset = if i % 8 == 5 {
+            (leaf_crossing - len.div_ceil(2)) & !3
         } else {
             slots[i as usize % slots.len()]
         };
