@@ -428,6 +428,12 @@ impl<'a, S: TranslatorSim> Tb<'a, S> {
             9 => length = rng.gen_range(abi::MAX_TRANSFER_LEN as u32..=u32::MAX),
             10 => va |= 1 << rng.gen_range(47..64),
             11 => shortcut = self.shortcut_for((vi + 1) % 4, va, level),
+            12 => {
+                // The last page of the same 2 MiB and beyond: a leaf shortcut cannot cover it.
+                let leaf_span = PAGE_SIZE << abi::LEVEL_BITS;
+                va = (va & !(leaf_span - 1)) + leaf_span - rng.gen_range(1..=PAGE_SIZE);
+                length = rng.gen_range(PAGE_SIZE as u32 + 1..=4 * PAGE_SIZE as u32);
+            }
             _ => {}
         }
         TranslationRequest {
