@@ -117,19 +117,11 @@ impl TableMemory for DmaSpace {
     }
 }
 
-/// What the device may touch, as the registrar has set it up; a backend that can check DMA
-/// (the simulator, or an IOMMU) enforces it, the others ignore it.
-#[derive(Clone, Debug, Default)]
-pub struct DmaPolicy {
-    /// PD of each VI.
-    pub pd_of_vi: [Option<usize>; abi::DEVICE_VIS],
-    /// Send, receive and completion ring of each VI.
-    pub rings: [[Range<u64>; 3]; abi::DEVICE_VIS],
-    /// Pinned memory of each PD: range, and whether the device may write it.
-    pub registered: Vec<Vec<(Range<u64>, bool)>>,
-    /// Each PD's table window.
-    pub table_windows: Vec<Range<u64>>,
-}
+/// What the device may touch, as the registrar has set it up: each VI's PD and rings, each
+/// PD's table window and pinned ranges. A backend that can check DMA (the simulator's
+/// firewall, or an IOMMU) enforces it, the others ignore it. It is the simulator's firewall
+/// description itself, so the policy and its check are one piece of code.
+pub use sim::host_port::Firewall as DmaPolicy;
 
 /// Counters a backend keeps of the traffic it served.
 #[derive(Clone, Copy, Debug, Default)]

@@ -474,7 +474,7 @@ pub fn run(cfg: &DemoConfig, progress: &mut dyn FnMut(&str)) -> Result<DemoRepor
     let mut receiver = App::spawn(cfg, &socket, "receiver", None)?;
     let mut sender: Option<App> = None;
     let mut exchange_started = Instant::now();
-    let mut exchange = (0u64, Duration::ZERO, 0u64);
+    let mut exchange = (0u64, Duration::ZERO);
     let mut failure: Option<String> = None;
     daemon.serve(|d| {
         let step = (|| -> Result<bool> {
@@ -500,7 +500,7 @@ pub fn run(cfg: &DemoConfig, progress: &mut dyn FnMut(&str)) -> Result<DemoRepor
             if let (true, Some(s)) = (receiver_done, sender.as_mut()) {
                 if let Some(mut stdin) = s.stdin.take() {
                     let stats = d.registrar().backend().stats();
-                    exchange = (stats.table_reads, exchange_started.elapsed(), stats.cycles);
+                    exchange = (stats.table_reads, exchange_started.elapsed());
                     progress(
                         "receiver: every byte checked; sender: forged and stale shortcuts next",
                     );
@@ -546,7 +546,7 @@ pub fn run(cfg: &DemoConfig, progress: &mut dyn FnMut(&str)) -> Result<DemoRepor
     for name in &s.refusals {
         *refusals.entry(name.clone()).or_insert(0) += 1;
     }
-    let (table_reads, wall, _cycles) = exchange;
+    let (table_reads, wall) = exchange;
     if std::env::var_os("SKIPWALK_DEMO_DEBUG").is_some() {
         eprintln!("receiver {r:?}\nsender {s:?}");
     }

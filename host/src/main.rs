@@ -3,10 +3,8 @@
 //! Data goes to stdout (`--json` for machines), progress to stderr. Exit codes: 0 success,
 //! 1 failure (the message says what failed), 2 bad arguments (clap's usage message).
 
-use std::cell::RefCell;
 use std::io::Write;
 use std::path::PathBuf;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -278,14 +276,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Info(a) => {
             let info: DeviceInfo = match a.socket {
                 Some(path) => skipwalk::client::RemoteControl::connect(&path)?.info()?,
-                None => {
-                    let registrar = Rc::new(RefCell::new(Registrar::new(
-                        Box::new(SimBackend::new(60)),
-                        true,
-                    )?));
-                    let info = registrar.borrow_mut().info()?;
-                    info
-                }
+                None => Registrar::new(Box::new(SimBackend::new(60)), true)?.info()?,
             };
             if cli.json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&info)?)?;

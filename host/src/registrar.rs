@@ -35,6 +35,8 @@ use crate::error::{Error, Result};
 /// Table pages in each PD's window: the root, the upper levels and one leaf table per 2 MiB
 /// of virtual addresses registered.
 pub const WINDOW_PAGES: u32 = 64;
+/// Bytes of each PD's table window.
+const WINDOW_BYTES: u64 = WINDOW_PAGES as u64 * PAGE_SIZE;
 /// Bytes of virtual addresses one leaf table maps.
 pub const LEAF_SPAN: u64 = PAGE_SIZE << abi::LEVEL_BITS;
 /// Largest pool an application may ask for at once.
@@ -270,10 +272,9 @@ impl Registrar {
             u32::from(regs::DEVICE_CTRL),
             regs::DEVICE_CTRL_LOOPBACK.put(loopback.into()),
         )?;
-        let window_bytes = u64::from(WINDOW_PAGES) * PAGE_SIZE;
         let (tables_da, tables) = backend.dma_mut().add(
             "skipwalk-tables",
-            (window_bytes * abi::NUM_PDS as u64) as usize,
+            (WINDOW_BYTES * abi::NUM_PDS as u64) as usize,
         )?;
         let mut r = Registrar {
             backend,
@@ -356,8 +357,7 @@ impl Registrar {
             self.write(off, v)?;
         }
         self.wait_translator_idle()?;
-        let window_bytes = u64::from(WINDOW_PAGES) * PAGE_SIZE;
-        let base = self.tables_da + pd as u64 * window_bytes;
+        let base = self.table_window(pd).start;
         let window = TableWindow {
             base: (base / PAGE_SIZE) as u32,
             pages: WINDOW_PAGES,
@@ -899,6 +899,12 @@ impl Registrar {
         })
     }
 
+    /// Device addresses of PD `pd`'s table window.
+    fn table_window(&self, pd: usize) -> std::ops::Range<u64> {
+        let base = self.tables_da + pd as u64 * WINDOW_BYTES;
+        base..base + WINDOW_BYTES
+    }
+
     /// Tells the backend what the device may touch now.
     fn update_policy(&mut self) {
         let mut policy = DmaPolicy {
@@ -906,11 +912,9 @@ impl Registrar {
             table_windows: vec![0..0; abi::NUM_PDS],
             ..Default::default()
         };
-        let window_bytes = u64::from(WINDOW_PAGES) * PAGE_SIZE;
         for (pd, p) in self.pds.iter().enumerate() {
             if p.is_some() {
-                let base = self.tables_da + pd as u64 * window_bytes;
-                policy.table_windows[pd] = base..base + window_bytes;
+                policy.table_windows[pd] = self.table_window(pd);
             }
         }
         for (vi, slot) in self.vis.iter().enumerate() {

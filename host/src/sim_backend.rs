@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use rtl::device::CLIENT_TABLE;
-use sim::host_port::{DeviceSim, Firewall, HostConfig};
+use sim::host_port::{DeviceSim, HostConfig};
 use sim::VDevice;
 
 use crate::backend::{Backend, BackendStats, DmaPolicy, DmaSpace};
@@ -14,7 +14,6 @@ use crate::error::{Error, Result};
 /// The Verilator model of the Device with its DMA space.
 pub struct SimBackend {
     sim: DeviceSim<DmaSpace>,
-    seen_violations: usize,
     device_time: Duration,
 }
 
@@ -28,11 +27,9 @@ impl SimBackend {
             stall: 0.0,
             seed: 1,
         };
-        let mut sim = DeviceSim::new(VDevice::new(), DmaSpace::new(), host);
-        sim.firewall = firewall(&DmaPolicy::default());
+        let sim = DeviceSim::new(VDevice::new(), DmaSpace::new(), host);
         SimBackend {
             sim,
-            seen_violations: 0,
             device_time: Duration::ZERO,
         }
     }
@@ -40,25 +37,6 @@ impl SimBackend {
     /// The simulation, for benchmarks and tests that look inside.
     pub fn device(&mut self) -> &mut DeviceSim<DmaSpace> {
         &mut self.sim
-    }
-
-    fn check_violations(&mut self) {
-        // Violations are counted, never fatal: the device got an error back and reports it in
-        // a completion; the registrar's tests fail on any.
-        self.seen_violations = self.sim.violations.len();
-    }
-}
-
-fn firewall(policy: &DmaPolicy) -> Firewall {
-    let mut registered = policy.registered.clone();
-    registered.resize(abi::NUM_PDS, vec![]);
-    let mut table_windows = policy.table_windows.clone();
-    table_windows.resize(abi::NUM_PDS, 0..0);
-    Firewall {
-        pd_of_vi: policy.pd_of_vi,
-        rings: policy.rings.clone(),
-        registered,
-        table_windows,
     }
 }
 
@@ -98,7 +76,6 @@ impl Backend for SimBackend {
         // yet, so they are counted by the device (TX_FRAMES) and dropped here.
         self.sim.tx_frames.clear();
         self.sim.events.clear();
-        self.check_violations();
         let after = (self.sim.stats.read_words, self.sim.stats.write_words);
         if self.sim.violations.len() > 10_000 {
             return Err(Error::Device {
@@ -121,12 +98,12 @@ impl Backend for SimBackend {
         BackendStats {
             cycles: self.sim.cycle(),
             table_reads: self.sim.stats.reads_by_client[CLIENT_TABLE as usize],
-            dma_violations: self.seen_violations as u64,
+            dma_violations: self.sim.violations.len() as u64,
             device_time: self.device_time,
         }
     }
 
     fn set_policy(&mut self, policy: &DmaPolicy) {
-        self.sim.firewall = firewall(policy);
+        self.sim.firewall = policy.clone();
     }
 }
