@@ -127,6 +127,12 @@ fn model(out: &Path, root: &Path, name: &str, verilog: &str) -> String {
         "extern \"C\" {{\n    fn {p}_new() -> *mut ModelHandle;\n    fn {p}_free(m: *mut ModelHandle);\n    fn {p}_eval(m: *mut ModelHandle);\n    fn {p}_trace_open(m: *mut ModelHandle, path: *const std::ffi::c_char) -> i32;\n    fn {p}_trace_dump(m: *mut ModelHandle, t: u64);\n    fn {p}_trace_flush(m: *mut ModelHandle);\n"
     );
     let mut methods = String::new();
+    // Blocks call their clock `clock`; the board's top level calls it `clk`, as its pins do.
+    let clk = if ports(verilog).iter().any(|p| p.name == "clk") {
+        "clk"
+    } else {
+        "clock"
+    };
     for port in ports(verilog) {
         let n = &port.name;
         if port.input {
@@ -190,7 +196,7 @@ fn model(out: &Path, root: &Path, name: &str, verilog: &str) -> String {
              let ptr = unsafe {{ {p}_ffi::{p}_new() }};\n\
              assert!(!ptr.is_null(), \"model allocation failed\");\n\
              let mut m = {class} {{ ptr, cycle: 0, tracing: false, low_pending: false }};\n\
-             m.set_clock(0);\n\
+             m.set_{clk}(0);\n\
              m.eval();\n\
              m\n\
          }}\n\
@@ -214,10 +220,10 @@ fn model(out: &Path, root: &Path, name: &str, verilog: &str) -> String {
          pub fn step(&mut self) {{\n\
              if self.low_pending || self.tracing {{ self.eval(); }}\n\
              if self.tracing {{ unsafe {{ {p}_ffi::{p}_trace_dump(self.ptr, self.cycle * 10) }} }}\n\
-             self.set_clock(1);\n\
+             self.set_{clk}(1);\n\
              self.eval();\n\
              if self.tracing {{ unsafe {{ {p}_ffi::{p}_trace_dump(self.ptr, self.cycle * 10 + 5) }} }}\n\
-             self.set_clock(0);\n\
+             self.set_{clk}(0);\n\
              self.low_pending = true;\n\
              self.cycle += 1;\n\
          }}\n\

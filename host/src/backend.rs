@@ -160,3 +160,46 @@ pub trait Backend {
     /// Tells the backend what the device may touch.
     fn set_policy(&mut self, policy: &DmaPolicy);
 }
+
+/// A device as `-d/--device` names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeviceSpec {
+    /// `sim`: the Verilator model of the Device, in this process.
+    Sim,
+    /// `serial:<path>`: the Device on the Alchitry Cu, or the virtual board, over its UART.
+    Serial(String),
+}
+
+impl DeviceSpec {
+    /// Parses `sim` or `serial:<path>`.
+    pub fn parse(s: &str) -> std::result::Result<DeviceSpec, String> {
+        match s.split_once(':') {
+            None if s == "sim" => Ok(DeviceSpec::Sim),
+            Some(("serial", path)) if !path.is_empty() => Ok(DeviceSpec::Serial(path.into())),
+            Some(("serial", _)) => Err(format!(
+                "{s:?}: name the UART, as in `serial:/dev/ttyUSB1` or the pty `skipwalk board-sim` prints"
+            )),
+            Some(("vfio", _)) => Err(format!(
+                "{s:?}: the PCIe/VFIO backend is not built yet; expected `sim` or `serial:<path>`"
+            )),
+            _ => Err(format!("{s:?}: expected `sim` or `serial:<path>`")),
+        }
+    }
+
+    /// Opens the device; `latency` is the host memory latency of the simulator in cycles.
+    pub fn open(&self, latency: u64) -> Result<Box<dyn Backend>> {
+        Ok(match self {
+            DeviceSpec::Sim => Box::new(crate::sim_backend::SimBackend::new(latency)),
+            DeviceSpec::Serial(path) => Box::new(crate::serial_backend::SerialBackend::open(path)?),
+        })
+    }
+}
+
+impl std::fmt::Display for DeviceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeviceSpec::Sim => write!(f, "sim"),
+            DeviceSpec::Serial(path) => write!(f, "serial:{path}"),
+        }
+    }
+}

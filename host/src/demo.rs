@@ -25,10 +25,10 @@ use abi::translator::TranslationMode;
 use abi::{Access, Status};
 use serde::{Deserialize, Serialize};
 
+use crate::backend::DeviceSpec;
 use crate::daemon::Daemon;
 use crate::error::{Error, Result};
 use crate::registrar::{Registrar, LEAF_SPAN};
-use crate::sim_backend::SimBackend;
 use crate::verbs::{pieces, Session, Vi};
 
 /// Largest message of the demo.
@@ -55,6 +55,8 @@ pub struct DemoConfig {
     pub seed: u64,
     /// Host memory latency of the simulated device, in cycles.
     pub latency: u64,
+    /// The device the registrar opens.
+    pub device: DeviceSpec,
 }
 
 /// What the demo measured.
@@ -461,14 +463,15 @@ impl Drop for App {
 pub fn run(cfg: &DemoConfig, progress: &mut dyn FnMut(&str)) -> Result<DemoReport> {
     let started = Instant::now();
     let socket = std::env::temp_dir().join(format!("skipwalk-demo-{}.sock", std::process::id()));
-    let registrar = Registrar::new(Box::new(SimBackend::new(cfg.latency)), true)?;
+    let registrar = Registrar::new(cfg.device.open(cfg.latency)?, true)?;
     let mut daemon = Daemon::new(
         registrar,
         &socket,
         Box::new(|l| eprintln!("registrar: {l}")),
     )?;
     progress(&format!(
-        "registrar: device up (sim), socket {}",
+        "registrar: device up ({}), socket {}",
+        cfg.device,
         socket.display()
     ));
     let mut receiver = App::spawn(cfg, &socket, "receiver", None)?;

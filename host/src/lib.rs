@@ -9,6 +9,7 @@
 //! | [`dma`] | sealed, locked memfd regions: the memory the device reaches |
 //! | [`backend`] | the `Backend` trait (a device and its DMA space) and the DMA space |
 //! | [`sim_backend`] | the Verilator model of the Device as a backend |
+//! | [`serial_backend`] | the Device on the Alchitry Cu (or the virtual board) over the UART bridge |
 //! | [`registrar`] | PDs, keys, VIs, pools, registrations, revocation, doorbell relay |
 //! | [`verbs`] | the application API: sessions, pools, memory regions, VIs, batches, completions |
 //! | [`wire`], [`daemon`], [`client`] | the daemon socket protocol and its two ends |
@@ -22,6 +23,7 @@ pub mod demo;
 pub mod dma;
 pub mod error;
 pub mod registrar;
+pub mod serial_backend;
 pub mod shortcut_cmd;
 pub mod sim_backend;
 pub mod verbs;

@@ -94,6 +94,17 @@ pub enum FlowError {
     /// The Verilog does not have the shape RustHDL generates, so it cannot be wrapped.
     #[error("cannot wrap the design for place and route: {0}")]
     Wrap(String),
+    /// The placed and routed design misses its clock target or uses too much of the chip
+    /// (the bitstream and the report were written all the same).
+    #[error("design {design} is not fit for the board: {reasons}; report {report}")]
+    NotFit {
+        /// The design name.
+        design: String,
+        /// Every gate that failed.
+        reasons: String,
+        /// The JSON report.
+        report: PathBuf,
+    },
 }
 
 /// Result of a flow step.
@@ -753,6 +764,192 @@ pub fn place_and_route(verilog: &str, name: &str, freq_mhz: f64) -> Result<PnrRe
         bitstream: dir.join("wrapped.bin"),
         log: pnr.log,
     })
+}
+
+/// Limits a board build must meet: [`build_bitstream`] fails when one is missed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BoardTarget {
+    /// Clock frequency nextpnr is asked for and fmax must reach, in MHz.
+    pub freq_mhz: f64,
+    /// Largest share of the HX8K's logic cells the design may use (0 to 1).
+    pub max_logic_cell_fraction: f64,
+}
+
+impl Default for BoardTarget {
+    /// The Alchitry Cu's 100 MHz clock, at most 80 % of the logic cells.
+    fn default() -> Self {
+        BoardTarget {
+            freq_mhz: f64::from(abi::board::BOARD_CLOCK_HZ) / 1e6,
+            max_logic_cell_fraction: 0.8,
+        }
+    }
+}
+
+/// What the board build measured; written as `report.json` next to the bitstream.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BoardReport {
+    /// The design name (its directory under `target/flow/`).
+    pub design: String,
+    /// Logic cells (`ICESTORM_LC`) used.
+    pub logic_cells: u64,
+    /// Block RAMs (`ICESTORM_RAM`) used.
+    pub brams: u64,
+    /// fmax after routing, in MHz (the slowest clock).
+    pub fmax_mhz: f64,
+    /// The limits the build was held to.
+    pub target: BoardTarget,
+    /// `fmax_mhz >= target.freq_mhz`.
+    pub timing_met: bool,
+    /// `logic_cells <= target.max_logic_cell_fraction * HX8K_LOGIC_CELLS`.
+    pub utilization_met: bool,
+    /// The bitstream `icepack` wrote.
+    pub bitstream: PathBuf,
+    /// nextpnr's complete log.
+    pub log: PathBuf,
+}
+
+impl BoardReport {
+    /// Logic cells the target allows.
+    pub fn logic_cell_limit(&self) -> u64 {
+        (self.target.max_logic_cell_fraction * HX8K_LOGIC_CELLS as f64).floor() as u64
+    }
+
+    /// The report as one JSON object.
+    pub fn json(&self) -> String {
+        format!(
+            "{{\"design\": \"{}\", \"device\": \"iCE40 HX8K cb132 (Alchitry Cu)\", \
+             \"logic_cells\": {}, \"logic_cells_available\": {HX8K_LOGIC_CELLS}, \
+             \"logic_cell_fraction\": {:.4}, \"logic_cell_limit\": {}, \"brams\": {}, \
+             \"brams_available\": {HX8K_BRAMS}, \"fmax_mhz\": {:.2}, \"target_mhz\": {:.2}, \
+             \"timing_met\": {}, \"utilization_met\": {}, \"bitstream\": {:?}, \"log\": {:?}}}",
+            self.design,
+            self.logic_cells,
+            self.logic_cells as f64 / HX8K_LOGIC_CELLS as f64,
+            self.logic_cell_limit(),
+            self.brams,
+            self.fmax_mhz,
+            self.target.freq_mhz,
+            self.timing_met,
+            self.utilization_met,
+            self.bitstream.display().to_string(),
+            self.log.display().to_string(),
+        )
+    }
+}
+
+impl fmt::Display for BoardReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} of {HX8K_LOGIC_CELLS} logic cells ({:.1} %, limit {}: {}), {} of \
+             {HX8K_BRAMS} block RAMs, fmax {:.2} MHz for {:.2} MHz ({}); bitstream {}",
+            self.design,
+            self.logic_cells,
+            100.0 * self.logic_cells as f64 / HX8K_LOGIC_CELLS as f64,
+            self.logic_cell_limit(),
+            if self.utilization_met {
+                "met"
+            } else {
+                "MISSED"
+            },
+            self.brams,
+            self.fmax_mhz,
+            self.target.freq_mhz,
+            if self.timing_met { "met" } else { "MISSED" },
+            self.bitstream.display(),
+        )
+    }
+}
+
+/// Builds the bitstream of a board top level: `yosys` (`synth_ice40`) → `nextpnr-ice40
+/// --hx8k --package cb132 --pcf <pcf> --freq <target>` → `icepack`, in
+/// `target/flow/<name>/`. Writes `report.json` there, then fails when a tool failed, when
+/// fmax is below the target, or when the design uses more logic cells than the target allows
+/// ([`FlowError::NotFit`]); the report and the bitstream stay for inspection either way.
+pub fn build_bitstream(
+    verilog: &str,
+    pcf: &str,
+    name: &str,
+    target: BoardTarget,
+) -> Result<BoardReport> {
+    let dir = work_dir(name)?;
+    write_file(dir.join("top.v"), verilog)?;
+    write_file(dir.join("top.pcf"), pcf)?;
+    for stale in ["top.asc", "top.bin", "report.json"] {
+        let _ = std::fs::remove_file(dir.join(stale));
+    }
+    yosys_synth(&dir, "yosys", "top.v", "top.json", name)?;
+    let freq = format!("{}", target.freq_mhz);
+    let pnr = run(
+        "nextpnr-ice40",
+        &[
+            "--hx8k",
+            "--package",
+            "cb132",
+            "--pcf",
+            "top.pcf",
+            "--freq",
+            &freq,
+            "--timing-allow-fail",
+            "--json",
+            "top.json",
+            "--asc",
+            "top.asc",
+        ],
+        &dir,
+        "nextpnr",
+        name,
+    )?;
+    run("icepack", &["top.asc", "top.bin"], &dir, "icepack", name)?;
+    let missing = |what| FlowError::Report {
+        tool: "nextpnr-ice40",
+        what,
+        log: pnr.log.clone(),
+        tail: tail(&pnr.text),
+    };
+    let fmax_mhz =
+        parse_fmax(&pnr.text).ok_or_else(|| missing("`Max frequency for clock` line"))?;
+    let logic_cells = parse_utilisation(&pnr.text, "ICESTORM_LC")
+        .ok_or_else(|| missing("ICESTORM_LC utilisation"))?;
+    let brams = parse_utilisation(&pnr.text, "ICESTORM_RAM")
+        .ok_or_else(|| missing("ICESTORM_RAM utilisation"))?;
+    let mut report = BoardReport {
+        design: name.to_string(),
+        logic_cells,
+        brams,
+        fmax_mhz,
+        target,
+        timing_met: fmax_mhz >= target.freq_mhz,
+        utilization_met: false,
+        bitstream: dir.join("top.bin"),
+        log: pnr.log,
+    };
+    report.utilization_met = logic_cells <= report.logic_cell_limit();
+    let report_path = write_file(dir.join("report.json"), &(report.json() + "\n"))?;
+    let mut reasons = vec![];
+    if !report.timing_met {
+        reasons.push(format!(
+            "fmax {:.2} MHz is below the {:.2} MHz target",
+            report.fmax_mhz, target.freq_mhz
+        ));
+    }
+    if !report.utilization_met {
+        reasons.push(format!(
+            "{} logic cells exceed {:.0} % of {HX8K_LOGIC_CELLS} ({})",
+            report.logic_cells,
+            100.0 * target.max_logic_cell_fraction,
+            report.logic_cell_limit()
+        ));
+    }
+    if reasons.is_empty() {
+        Ok(report)
+    } else {
+        Err(FlowError::NotFit {
+            design: name.to_string(),
+            reasons: reasons.join("; "),
+            report: report_path,
+        })
+    }
 }
 
 /// fmax from nextpnr's last timing report (after routing): the slowest of the clocks listed

@@ -140,3 +140,95 @@ endmodule
         "{err}"
     );
 }
+
+/// A board design on the Cu's pins: a counter on the eight LEDs.
+#[derive(LogicBlock)]
+struct LedCounter {
+    clk: Signal<In, Clock>,
+    led: Signal<Out, Bits<8>>,
+    count: DFF<Bits<32>>,
+    one: Constant<Bits<32>>,
+}
+
+impl Logic for LedCounter {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(self, clk, count);
+        self.count.d.next = self.count.q.val() + self.one.val();
+        self.led.next = self.count.q.val().get_bits::<8>(24);
+    }
+}
+
+fn led_counter() -> (String, String) {
+    let mut block = LedCounter {
+        clk: Default::default(),
+        led: Default::default(),
+        count: Default::default(),
+        one: Constant::new(1.into()),
+    };
+    block.connect_all();
+    let mut pcf = String::from("set_io clk P7\n");
+    for (i, pin) in ["J11", "K11", "K12", "K14", "L12", "L14", "M12", "N14"]
+        .iter()
+        .enumerate()
+    {
+        pcf += &format!("set_io led[{i}] {pin}\n");
+    }
+    (generate_verilog(&block), pcf)
+}
+
+#[test]
+fn board_build_passes_its_gates_and_writes_a_report() {
+    let (verilog, pcf) = led_counter();
+    let report = flow::build_bitstream(&verilog, &pcf, "flow_test_board", Default::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    println!("{report}");
+    assert!(report.timing_met && report.utilization_met);
+    assert!(report.logic_cells >= 32 && report.logic_cells < 100);
+    assert!(std::fs::metadata(&report.bitstream).unwrap().len() > 100_000);
+    let json = std::fs::read_to_string(report.bitstream.with_file_name("report.json")).unwrap();
+    assert!(json.contains("\"timing_met\": true") && json.contains("\"target_mhz\": 100.00"));
+}
+
+#[test]
+fn board_build_fails_on_missed_timing_or_utilization() {
+    let (verilog, pcf) = led_counter();
+    let fast = flow::BoardTarget {
+        freq_mhz: 900.0,
+        ..Default::default()
+    };
+    match flow::build_bitstream(&verilog, &pcf, "flow_test_board_fast", fast) {
+        Err(FlowError::NotFit {
+            reasons, report, ..
+        }) => {
+            assert!(reasons.contains("below the 900.00 MHz target"), "{reasons}");
+            let json = std::fs::read_to_string(report).unwrap();
+            assert!(json.contains("\"timing_met\": false"), "{json}");
+        }
+        other => panic!("a 900 MHz target must fail the build: {other:?}"),
+    }
+    let tiny = flow::BoardTarget {
+        max_logic_cell_fraction: 0.001,
+        ..Default::default()
+    };
+    match flow::build_bitstream(&verilog, &pcf, "flow_test_board_tiny", tiny) {
+        Err(FlowError::NotFit { reasons, .. }) => {
+            assert!(
+                reasons.contains("logic cells exceed 0 % of 7680 (7)"),
+                "{reasons}"
+            );
+        }
+        other => panic!("a 7-cell limit must fail the build: {other:?}"),
+    }
+    // A pin the package does not have is a tool error, named as such.
+    let bad_pcf = pcf.replace("J11", "Z99");
+    match flow::build_bitstream(
+        &verilog,
+        &bad_pcf,
+        "flow_test_board_pin",
+        Default::default(),
+    ) {
+        Err(FlowError::Tool { tool, .. }) => assert_eq!(tool, "nextpnr-ice40"),
+        other => panic!("an unknown pin must fail nextpnr: {other:?}"),
+    }
+}
