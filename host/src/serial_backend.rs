@@ -613,3 +613,148 @@ impl Backend for SerialBackend {
         self.policy = policy.clone();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::os::unix::net::UnixStream;
+
+    use rand::rngs::SmallRng;
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+
+    /// The device's end of the protocol from `abi::bridge`'s reference models, with a
+    /// register file behind it and a line that damages bytes it sends and receives.
+    fn device_model(mut line: UnixStream, damage: f64, stop: std::sync::mpsc::Receiver<()>) {
+        line.set_read_timeout(Some(Duration::from_millis(1)))
+            .unwrap();
+        let mut rng = SmallRng::seed_from_u64(5);
+        let mut decoder = Decoder::new(Side::Host);
+        let mut receivers = [Receiver::new(), Receiver::new()];
+        let mut sender: Sender<Packet> = Sender::new();
+        let mut regs: HashMap<u32, u32> = HashMap::new();
+        let mut last_sent = Instant::now();
+        let mut buf = [0u8; 1024];
+        while stop.try_recv().is_err() {
+            let mut out = vec![];
+            let n = line.read(&mut buf).unwrap_or(0);
+            let mut bytes = buf[..n].to_vec();
+            for b in bytes.iter_mut() {
+                if rng.gen_bool(damage) {
+                    *b ^= 1 << rng.gen_range(0..8);
+                }
+            }
+            for frame in decoder.push_all(&bytes) {
+                let Ok((seq, packet)) = frame else { continue };
+                match packet {
+                    Packet::Sync { nonce, .. } => {
+                        receivers = [Receiver::new(), Receiver::new()];
+                        sender = Sender::new();
+                        out.extend(bridge::encode(
+                            &Packet::Sync {
+                                from: Side::Device,
+                                nonce,
+                                version: PROTOCOL_VERSION,
+                                reset: true,
+                            },
+                            0,
+                        ));
+                    }
+                    Packet::Ack { next, .. } => {
+                        sender.on_ack(next);
+                    }
+                    Packet::Nak { next, .. } => {
+                        sender.on_nak(next);
+                    }
+                    p => {
+                        let ch = p.channel().unwrap();
+                        let room = sender.unacknowledged() < bridge::WINDOW;
+                        let r = receivers[usize::from(ch)].receive(seq, room);
+                        if r.act {
+                            match p {
+                                Packet::MmioWrite { addr, data } => {
+                                    regs.insert(addr, data);
+                                }
+                                Packet::MmioRead { addr } => {
+                                    let data = regs.get(&addr).copied().unwrap_or(0);
+                                    assert!(sender
+                                        .offer(Packet::MmioReadData { addr, data })
+                                        .is_ok());
+                                }
+                                other => panic!("unexpected {other:?}"),
+                            }
+                        }
+                        if let Some(reply) = r.reply {
+                            out.extend(bridge::encode(&reply.packet(Side::Device, ch), 0));
+                        }
+                    }
+                }
+            }
+            if last_sent.elapsed() > Duration::from_millis(20) {
+                sender.on_timeout();
+                last_sent = Instant::now();
+            }
+            while let Some((seq, p)) = sender.next_frame() {
+                out.extend(bridge::encode(&p, seq));
+                last_sent = Instant::now();
+            }
+            for b in out.iter_mut() {
+                if rng.gen_bool(damage) {
+                    *b ^= 1 << rng.gen_range(0..8);
+                }
+            }
+            if !out.is_empty() && line.write_all(&out).is_err() {
+                return;
+            }
+        }
+    }
+
+    fn exchange(damage: f64) -> LinkStats {
+        let (host, device) = UnixStream::pair().unwrap();
+        host.set_read_timeout(Some(Duration::from_millis(1)))
+            .unwrap();
+        let (stop_tx, stop_rx) = std::sync::mpsc::channel();
+        let model = std::thread::spawn(move || device_model(device, damage, stop_rx));
+        let mut link = Link::new(host, "test");
+        link.sync(true).unwrap();
+        let mut expect = HashMap::new();
+        for i in 0..300u32 {
+            let addr = (i % 37) * 4;
+            link.post(CH_REQUESTS, Packet::MmioWrite { addr, data: i })
+                .unwrap();
+            expect.insert(addr, i);
+            if i % 10 == 9 {
+                link.post(CH_REQUESTS, Packet::MmioRead { addr }).unwrap();
+                let data = loop {
+                    link.poll(Duration::from_millis(1)).unwrap();
+                    let inbox = link.take_inbox();
+                    if let Some(Packet::MmioReadData { addr: a, data }) = inbox.into_iter().next() {
+                        assert_eq!(a, addr);
+                        break data;
+                    }
+                };
+                assert_eq!(data, expect[&addr], "read after write {i}");
+            }
+        }
+        while link.unacknowledged() > 0 {
+            link.poll(Duration::from_millis(1)).unwrap();
+        }
+        stop_tx.send(()).unwrap();
+        model.join().unwrap();
+        link.stats()
+    }
+
+    #[test]
+    fn link_carries_register_accesses_in_order() {
+        let s = exchange(0.0);
+        assert_eq!(s.frames_rejected, 0);
+        assert_eq!(s.retransmitted, 0, "{s:?}");
+    }
+
+    #[test]
+    fn link_recovers_from_a_damaging_line() {
+        let s = exchange(0.002);
+        assert!(s.frames_rejected > 0 && s.retransmitted > 0, "{s:?}");
+    }
+}
