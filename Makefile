@@ -10,7 +10,7 @@ INSTALL_CMD   := apt-get update && DEBIAN_FRONTEND=noninteractive apt-get instal
 
 VERILOG_DIR := target/verilog
 
-.PHONY: all deps demo test verilog bench docs clean
+.PHONY: all deps demo test verilog bitstream flash board-sim bench docs clean
 
 all: test
 
@@ -44,6 +44,22 @@ test: deps
 verilog:
 	$(CARGO) run --release -p rtl --bin skipwalk-verilog -- $(VERILOG_DIR)
 
+# The Alchitry Cu bitstream: yosys, nextpnr-ice40 at 100 MHz with the Cu's pins, icepack.
+# Fails when timing or the 80 % logic-cell limit is missed; the JSON report lands next to
+# the bitstream in target/flow/skipwalk-cu/.
+bitstream: deps
+	$(CARGO) run --release -p skipwalk -- bitstream
+
+# Programs the Cu's flash with that bitstream (iceprog, verified). FLASH_ARGS=--dry-run
+# prints the command instead.
+flash: bitstream
+	$(CARGO) run --release -p skipwalk -- flash $(FLASH_ARGS)
+
+# The virtual board: the Cu top level in Verilator on a pseudo-terminal (prints its path;
+# then `skipwalk -d serial:<path> demo`).
+board-sim: deps
+	$(CARGO) run --release -p skipwalk -- board-sim
+
 # Benchmarks, each printing JSON: the translation core (and the FPGA flow on the translator
 # and the Device), the Device's four translation modes in Verilator, simulation speed,
 # registration cost, shortcut minting, and the demo's figures.
@@ -55,9 +71,11 @@ bench: deps
 	$(CARGO) bench -p skipwalk --bench mint
 	$(CARGO) run --release -p skipwalk -- demo --json
 
-# Regenerates the documents made from the code (registers, queues and frames from abi).
+# Regenerates the documents made from the code (registers, queues and frames from abi; the
+# Cu's pin constraints from rtl::cu_top).
 docs:
 	SKIPWALK_WRITE_DOCS=1 $(CARGO) test -p abi docs_
+	SKIPWALK_WRITE_DOCS=1 $(CARGO) test -p rtl --test cu_top checked_in_pcf_is_generated
 
 clean:
 	$(CARGO) clean

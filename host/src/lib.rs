@@ -15,13 +15,17 @@
 //! | [`wire`], [`daemon`], [`client`] | the daemon socket protocol and its two ends |
 //! | [`demo`] | `skipwalk demo`: two applications and the registrar in three processes |
 //! | [`shortcut_cmd`] | `skipwalk shortcut mint|open` |
+//! | [`fpga`] | `skipwalk bitstream` and `skipwalk flash`: the board's gated build, iceprog |
+//! | [`board_sim`] | `skipwalk board-sim`: the virtual board on a pseudo-terminal |
 
 pub mod backend;
+pub mod board_sim;
 pub mod client;
 pub mod daemon;
 pub mod demo;
 pub mod dma;
 pub mod error;
+pub mod fpga;
 pub mod registrar;
 pub mod serial_backend;
 pub mod shortcut_cmd;

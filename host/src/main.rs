@@ -15,6 +15,7 @@ use skipwalk::daemon::Daemon;
 use skipwalk::demo::{self, DemoConfig, Role};
 use skipwalk::registrar::{DeviceInfo, Registrar};
 use skipwalk::shortcut_cmd::{self, ShortcutArgs};
+use skipwalk::{board_sim, fpga};
 
 /// skipwalk: user-level I/O with keyed address-translation shortcuts.
 #[derive(Parser, Debug)]
@@ -46,6 +47,15 @@ enum Command {
     Info(InfoArgs),
     /// The shortcut codec, for debugging.
     Shortcut(ShortcutArgs),
+    /// Builds the Alchitry Cu bitstream (yosys, nextpnr-ice40 at 100 MHz, icepack); fails
+    /// when timing or the 80 % logic-cell limit is missed.
+    Bitstream,
+    /// Programs the Alchitry Cu's flash with the bitstream (iceprog, verified).
+    Flash(FlashArgs),
+    /// The virtual board: the Verilator model of the Cu top level on a pseudo-terminal.
+    /// Prints the pty's path, then serves until interrupted; use it with
+    /// `-d serial:<path>`.
+    BoardSim(BoardSimArgs),
     /// One application of the demo (started by `skipwalk demo`).
     #[command(hide = true)]
     DemoApp(DemoAppArgs),
@@ -85,6 +95,34 @@ struct DaemonArgs {
     /// Internal loopback off: frames leave on the network port.
     #[arg(long)]
     no_loopback: bool,
+}
+
+#[derive(Args, Debug)]
+struct FlashArgs {
+    /// The bitstream (default: the one `skipwalk bitstream` builds).
+    #[arg(long)]
+    bitstream: Option<PathBuf>,
+    /// Print the command instead of running it.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Args, Debug)]
+struct BoardSimArgs {
+    /// Probability that the line damages a byte, for each of: a flipped bit, a dropped
+    /// byte, an inserted garbage byte; both directions.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
+    line_faults: f64,
+    /// Seed of the line damage.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+fn parse_probability(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(p) if (0.0..=0.5).contains(&p) => Ok(p),
+        _ => Err(format!("{s:?}: expected a probability from 0 to 0.5")),
+    }
 }
 
 #[derive(Args, Debug)]
@@ -320,6 +358,77 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Shortcut(a) => shortcut_cmd::run(&a, cli.json, &mut out)?,
+        Command::Bitstream => {
+            eprintln!("skipwalk bitstream: yosys, nextpnr-ice40, icepack (a few minutes)");
+            match fpga::build_bitstream() {
+                Ok(report) => {
+                    if cli.json {
+                        writeln!(out, "{}", report.json())?;
+                    } else {
+                        writeln!(out, "{report}")?;
+                    }
+                }
+                Err(e @ rtl::flow::FlowError::NotFit { .. }) => {
+                    if cli.json {
+                        if let rtl::flow::FlowError::NotFit { report, .. } = &e {
+                            if let Ok(text) = std::fs::read_to_string(report) {
+                                write!(out, "{text}")?;
+                            }
+                        }
+                    }
+                    bail!("{e}");
+                }
+                Err(e) => bail!("{e}"),
+            }
+        }
+        Command::Flash(a) => {
+            let bitstream = a.bitstream.unwrap_or_else(fpga::default_bitstream);
+            if a.dry_run {
+                writeln!(out, "{}", fpga::shown(&fpga::flash_command(&bitstream)))?;
+            } else {
+                fpga::flash(&bitstream)?;
+                writeln!(out, "flashed and verified {}", bitstream.display())?;
+            }
+        }
+        Command::BoardSim(a) => {
+            let faults = board_sim::LineFaults::uniform(a.line_faults, a.seed);
+            let mut board = board_sim::PtyBoard::open(faults)?;
+            writeln!(out, "{}", board.path().display())?;
+            out.flush()?;
+            eprintln!(
+                "skipwalk board-sim: the Cu top level in Verilator at {} clocks per UART bit; \
+                 serving {} until interrupted (use -d serial:{})",
+                board.board().clocks_per_bit(),
+                board.path().display(),
+                board.path().display()
+            );
+            let stop = Arc::new(AtomicBool::new(false));
+            for sig in [libc::SIGINT, libc::SIGTERM] {
+                register_stop(sig, stop.clone());
+            }
+            board.serve(&mut |_| stop.load(Ordering::Relaxed))?;
+            let report = board.report();
+            if cli.json {
+                writeln!(out, "{}", report.json())?;
+            } else {
+                let line = &report.line;
+                writeln!(out, "cycles          {}", report.cycles)?;
+                for (name, d) in [
+                    ("host -> board", &line.to_board),
+                    ("board -> host", &line.to_host),
+                ] {
+                    writeln!(
+                        out,
+                        "{name}   {} line bytes, {} frames ({} damaged), {} DMA data bytes, {:.3} of the line rate",
+                        d.line_bytes,
+                        d.frames,
+                        d.damaged_frames,
+                        d.payload_bytes,
+                        d.payload_fraction(report.clocks_per_bit)
+                    )?;
+                }
+            }
+        }
     }
     Ok(())
 }

@@ -7,7 +7,9 @@
 
 pub mod bench;
 pub mod bram;
+pub mod bridge;
 pub mod consts;
+pub mod cu_top;
 pub mod descriptor_regs;
 pub mod device;
 pub mod fifo;

@@ -5,6 +5,7 @@
 
 use rust_hdl::prelude::*;
 
+use crate::cu_top::CuTop;
 use crate::device::Device;
 use crate::prot_table::ProtTable;
 use crate::queue_manager::QueueManager;
@@ -39,6 +40,9 @@ pub fn blocks() -> Vec<(&'static str, String)> {
         ("device", verilog_of(Device::default())),
         ("uart_tx", verilog_of(UartTx::default())),
         ("uart_rx", verilog_of(UartRx::default())),
+        ("bridge", verilog_of(crate::bridge::bridge_for_simulation())),
+        // The virtual board: the Cu top level at the simulation baud rate.
+        ("cu_top", verilog_of(CuTop::for_simulation())),
     ]
 }
 

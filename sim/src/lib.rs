@@ -9,6 +9,7 @@
 //! ([`testbed`]). The Verilog is what ships.
 
 pub mod bench;
+pub mod board;
 pub mod host_port;
 pub mod testbed;
 

@@ -1,0 +1,1124 @@
+//! `Bridge`: the device side of the UART host bridge (docs/bridge.md): the master of the
+//! Device's host port, talking to the host over one 8N1 line in each direction.
+//!
+//! | port | width | dir | meaning |
+//! |---|---|---|---|
+//! | `clock`, `reset` | 1 | in | clock; synchronous reset (the link starts over) |
+//! | `rxd` | 1 | in | UART line from the host (idle high; asynchronous) |
+//! | `txd` | 1 | out | UART line to the host (idle high) |
+//! | `core_reset` | 1 | out | high for [`CORE_RESET_CYCLES`] clocks after a Sync with the reset flag |
+//! | `link_up` | 1 | out | a Sync has been answered since reset |
+//! | `activity` | 1 | out | a valid frame arrived or a frame was sent lately (stretched) |
+//! | `fault` | 1 | out | a frame was rejected lately (stretched) |
+//! | `mmio_req_*`, `mmio_rsp_*` | | out/in | register accesses (master side of the Device's port) |
+//! | `dma_req_*`, `dma_wr_*` | | in | DMA requests and write data from the Device |
+//! | `dma_rd_*` | | out | DMA read data to the Device |
+//! | `event_*` | | in | events from the Device |
+//!
+//! The host port's names and widths are the Device's ([`crate::device`]) with directions
+//! reversed. Inside, in the order bytes flow:
+//!
+//! * **Receive.** [`UartRx`] → [`Deframer`] (unstuffing, CRC, header registers, every check;
+//!   `ok` one clock after the closing flag). Nothing is acted on before that clock. Payload
+//!   bytes from the third on are written into one of two 256-byte banks of a block RAM (DMA
+//!   read data words); MMIO write data goes straight into the `mmio_req_wdata` register while
+//!   no MMIO access is pending. The receiver keeps `expected` of host channels 0 (MMIO) and 1
+//!   (DMA read data) and applies `abi::bridge::Receiver`'s rules; "room" is an idle MMIO
+//!   executor (and no access pending while the frame arrived) for channel 0, an idle DMA data
+//!   executor for channel 1, so read data never waits behind an MMIO access.
+//! * **Executors.** MMIO: one access at a time; a read stays pending (its address kept in
+//!   `mmio_req_addr`) until its data has been queued for the host. DMA read data: the accepted
+//!   bank is read byte by byte into `dma_rd_data`; `dma_rd_last` on the final word of a packet
+//!   with `INFO_LAST`.
+//! * **Packet writer.** One source at a time, in priority DMA request, event, MMIO read data
+//!   (a DMA write keeps the writer until its last word, so a CQ write goes before its event):
+//!   writes type, length and payload of a device packet into a free slot of the
+//!   retransmission buffer (block RAM, [`TX_SLOTS`] slots of 512 bytes), reading the port's
+//!   fields while they are held (`*_ready` rises with the last byte). A DMA write is split into
+//!   packets of up to `MAX_DATA_BYTES` at `da`, `da + 256`, …, `INFO_LAST` on the final one,
+//!   padding bytes zero.
+//! * **Sender.** Go-back-N over the slots (`abi::bridge::Sender`): the slot after the oldest
+//!   unacknowledged follows the sequence number; ACK/NAK with `next` from the oldest to just
+//!   past the newest sent frame release frames; a NAK, or the oldest frame unacknowledged for
+//!   `retransmit_timeout_cycles` since it was last sent, sends again from the oldest.
+//! * **Framer.** Between frames, due Sync, NAK and ACK replies go first, then the next frame
+//!   of the window; bytes are stuffed on the fly into [`UartTx`] and the CRC is computed as they
+//!   go. A frame is never cut short.
+//! * **Sync.** Resets `expected`, the sequence numbers and the due replies, drops the
+//!   unacknowledged frames, and (reset flag) pulses `core_reset` and abandons what the
+//!   executors and the writer held; the reply (nonce echoed, `PROTOCOL_VERSION`, the reset
+//!   flag as "done") goes out after the pulse.
+//!
+//! `activity` and `fault` are stretched by a free-running counter of `stretch_cycles / 2`:
+//! they stay lit for between half and all of `stretch_cycles` after the event.
+
+pub mod crc16;
+pub mod deframer;
+
+use rust_hdl::prelude::*;
+
+use abi::bridge as ab;
+
+use crate::bram::BlockRam;
+use crate::consts::{konst, DA_W};
+use crate::device::DMA_TAG_W;
+use crate::queue_manager::DMA_LEN_W;
+use crate::uart_rx::UartRx;
+use crate::uart_tx::{UartTx, UART_CLOCKS_PER_BIT};
+use crate::with_defaults;
+use crc16::Crc16;
+use deframer::{Deframer, COUNT_W};
+
+/// Bits of a retransmission-buffer slot index.
+pub const TX_SLOT_W: usize = 2;
+/// Slots of the retransmission buffer: the device's window.
+pub const TX_SLOTS: usize = 1 << TX_SLOT_W;
+const _: () = assert!(
+    TX_SLOTS <= ab::WINDOW && TX_SLOT_W == 2,
+    "the window-full bit in `update` is written out"
+);
+/// Bits of a byte offset inside a slot (type, length and payload of one packet).
+pub const SLOT_OFF_W: usize = 9;
+const _: () = assert!(SLOT_OFF_W == 9, "the slot shift in `update` is written out");
+const _: () = assert!(ab::HEADER_BYTES + ab::MAX_PAYLOAD_BYTES <= 1 << SLOT_OFF_W);
+/// Address bits of the retransmission buffer.
+pub const TXMEM_W: usize = TX_SLOT_W + SLOT_OFF_W;
+/// Address bits of the receive buffer: two banks of `MAX_DATA_BYTES`.
+pub const RXMEM_W: usize = 9;
+const _: () = assert!(2 * ab::MAX_DATA_BYTES == 1 << RXMEM_W);
+/// Width of the retransmission timer (up to 2^24 clocks).
+pub const TIMER_W: usize = 24;
+/// Width of the LED stretch counter.
+pub const STRETCH_W: usize = 24;
+/// Width of the core reset pulse counter.
+const PULSE_W: usize = 5;
+/// Clocks `core_reset` stays high after a Sync with the reset flag.
+pub const CORE_RESET_CYCLES: u64 = (1 << PULSE_W) - 1;
+const _: () = assert!(CORE_RESET_CYCLES >= 16);
+
+/// Clocks per UART bit of the simulation build ([`bridge_for_simulation`]).
+pub const SIM_CLOCKS_PER_BIT: u64 = 4;
+/// Retransmission timeout of the simulation build: 3000 byte times, far above a round trip
+/// with a full window of the longest frames on the simulated line.
+pub const SIM_RETRANSMIT_TIMEOUT_CYCLES: u64 =
+    3000 * ab::UART_BITS_PER_BYTE as u64 * SIM_CLOCKS_PER_BIT;
+/// LED stretch of the simulation build.
+pub const SIM_STRETCH_CYCLES: u64 = 4096;
+
+/// The bridge built for fast simulation (Verilator model `sim::VBridge`).
+pub fn bridge_for_simulation() -> Bridge {
+    Bridge::new(
+        SIM_CLOCKS_PER_BIT,
+        SIM_RETRANSMIT_TIMEOUT_CYCLES,
+        SIM_STRETCH_CYCLES,
+    )
+}
+
+#[derive(Copy, Clone, PartialEq, Eq, Debug, LogicState)]
+enum MState {
+    Idle,
+    Req,
+    WaitRsp,
+}
+
+#[derive(Copy, Clone, PartialEq, Eq, Debug, LogicState)]
+enum DState {
+    Idle,
+    Fetch,
+    Present,
+}
+
+#[derive(Copy, Clone, PartialEq, Eq, Debug, LogicState)]
+enum WState {
+    Idle,
+    WaitSlot,
+    Fill,
+}
+
+#[derive(Copy, Clone, PartialEq, Eq, Debug, LogicState)]
+enum WKind {
+    MmioData,
+    ReadReq,
+    Write,
+    Event,
+}
+
+#[derive(Copy, Clone, PartialEq, Eq, Debug, LogicState)]
+enum FState {
+    Idle,
+    Open,
+    Fetch,
+    Load,
+    Send,
+    Close,
+}
+
+#[derive(Copy, Clone, PartialEq, Eq, Debug, LogicState)]
+enum CKind {
+    Ack,
+    Nak,
+    Sync,
+}
+
+/// The host bridge (see the module documentation).
+#[derive(LogicBlock)]
+pub struct Bridge {
+    /// Clock.
+    pub clock: Signal<In, Clock>,
+    /// Synchronous reset.
+    pub reset: Signal<In, Bit>,
+    /// UART line from the host.
+    pub rxd: Signal<In, Bit>,
+    /// UART line to the host.
+    pub txd: Signal<Out, Bit>,
+    /// Reset the Device (a Sync with the reset flag).
+    pub core_reset: Signal<Out, Bit>,
+    /// A Sync has been answered.
+    pub link_up: Signal<Out, Bit>,
+    /// Frames on the line lately.
+    pub activity: Signal<Out, Bit>,
+    /// A frame was rejected lately.
+    pub fault: Signal<Out, Bit>,
+    /// Register access offered.
+    pub mmio_req_valid: Signal<Out, Bit>,
+    /// Register access taken.
+    pub mmio_req_ready: Signal<In, Bit>,
+    /// Write (else read).
+    pub mmio_req_write: Signal<Out, Bit>,
+    /// Byte address.
+    pub mmio_req_addr: Signal<Out, Bits<20>>,
+    /// Value written.
+    pub mmio_req_wdata: Signal<Out, Bits<32>>,
+    /// Read data valid.
+    pub mmio_rsp_valid: Signal<In, Bit>,
+    /// Read data taken.
+    pub mmio_rsp_ready: Signal<Out, Bit>,
+    /// Read data.
+    pub mmio_rsp_data: Signal<In, Bits<32>>,
+    /// DMA request valid.
+    pub dma_req_valid: Signal<In, Bit>,
+    /// DMA request taken.
+    pub dma_req_ready: Signal<Out, Bit>,
+    /// Write (else read).
+    pub dma_req_write: Signal<In, Bit>,
+    /// Device address.
+    pub dma_req_da: Signal<In, Bits<DA_W>>,
+    /// Bytes.
+    pub dma_req_len: Signal<In, Bits<DMA_LEN_W>>,
+    /// Tag.
+    pub dma_req_tag: Signal<In, Bits<DMA_TAG_W>>,
+    /// Write data valid.
+    pub dma_wr_valid: Signal<In, Bit>,
+    /// Write data taken.
+    pub dma_wr_ready: Signal<Out, Bit>,
+    /// Write data.
+    pub dma_wr_data: Signal<In, Bits<32>>,
+    /// Last word of a write.
+    pub dma_wr_last: Signal<In, Bit>,
+    /// Read data valid.
+    pub dma_rd_valid: Signal<Out, Bit>,
+    /// Read data taken.
+    pub dma_rd_ready: Signal<In, Bit>,
+    /// Read data.
+    pub dma_rd_data: Signal<Out, Bits<32>>,
+    /// Tag of the read.
+    pub dma_rd_tag: Signal<Out, Bits<DMA_TAG_W>>,
+    /// Last word of the read.
+    pub dma_rd_last: Signal<Out, Bit>,
+    /// The read failed.
+    pub dma_rd_error: Signal<Out, Bit>,
+    /// Event valid.
+    pub event_valid: Signal<In, Bit>,
+    /// Event taken.
+    pub event_ready: Signal<Out, Bit>,
+    /// VI of the event.
+    pub event_vi: Signal<In, Bits<8>>,
+
+    urx: UartRx,
+    utx: UartTx,
+    deframer: Deframer,
+    rxmem: BlockRam<Bits<8>, RXMEM_W>,
+    txmem: BlockRam<Bits<8>, TXMEM_W>,
+    tcrc: Crc16,
+
+    // ---- Receiver ----
+    wbank: DFF<Bits<1>>,
+    exp0: DFF<Bits<8>>,
+    exp1: DFF<Bits<8>>,
+    nak_sent0: DFF<Bit>,
+    nak_sent1: DFF<Bit>,
+    ack_due0: DFF<Bit>,
+    ack_due1: DFF<Bit>,
+    nak_due0: DFF<Bit>,
+    nak_due1: DFF<Bit>,
+    sync_due: DFF<Bit>,
+    nonce: DFF<Bits<8>>,
+    sreset: DFF<Bit>,
+    pulse: DFF<Bits<PULSE_W>>,
+    link: DFF<Bit>,
+    // ---- MMIO executor ----
+    m_state: DFF<MState>,
+    m_addr: DFF<Bits<20>>,
+    m_wdata: DFF<Bits<32>>,
+    m_write: DFF<Bit>,
+    m_ok: DFF<Bit>,
+    // ---- DMA read data executor ----
+    d_state: DFF<DState>,
+    d_bank: DFF<Bits<1>>,
+    d_addr: DFF<Bits<8>>,
+    d_primed: DFF<Bit>,
+    d_word: DFF<Bits<32>>,
+    d_tag: DFF<Bits<DMA_TAG_W>>,
+    d_err: DFF<Bit>,
+    d_lastf: DFF<Bit>,
+    d_end: DFF<Bits<8>>,
+    // ---- Sender ----
+    base: DFF<Bits<8>>,
+    head: DFF<Bits<TX_SLOT_W>>,
+    nq: DFF<Bits<3>>,
+    sent: DFF<Bits<3>>,
+    cursor: DFF<Bits<3>>,
+    timer: DFF<Bits<TIMER_W>>,
+    // ---- Packet writer ----
+    w_state: DFF<WState>,
+    w_kind: DFF<WKind>,
+    woff: DFF<Bits<SLOT_OFF_W>>,
+    wr_da: DFF<Bits<DA_W>>,
+    wr_rem: DFF<Bits<DMA_LEN_W>>,
+    // ---- Framer ----
+    f_state: DFF<FState>,
+    f_data: DFF<Bit>,
+    c_kind: DFF<CKind>,
+    c_ch: DFF<Bit>,
+    tslot: DFF<Bits<TX_SLOT_W>>,
+    tseq: DFF<Bits<8>>,
+    ti: DFF<Bits<SLOT_OFF_W>>,
+    tleft: DFF<Bits<SLOT_OFF_W>>,
+    tphase: DFF<Bits<2>>,
+    cur: DFF<Bits<8>>,
+    esc2: DFF<Bit>,
+    // ---- LEDs ----
+    st_count: DFF<Bits<STRETCH_W>>,
+    act_cur: DFF<Bit>,
+    act_prev: DFF<Bit>,
+    flt_cur: DFF<Bit>,
+    flt_prev: DFF<Bit>,
+
+    // ---- Locals ----
+    evt: Signal<Local, Bit>,
+    core_busy: Signal<Local, Bit>,
+    is_mw: Signal<Local, Bit>,
+    is_mr: Signal<Local, Bit>,
+    is_dd: Signal<Local, Bit>,
+    is_ack: Signal<Local, Bit>,
+    is_nak: Signal<Local, Bit>,
+    is_sync: Signal<Local, Bit>,
+    exp_sel: Signal<Local, Bits<8>>,
+    dseq: Signal<Local, Bits<8>>,
+    room: Signal<Local, Bit>,
+    d_end_calc: Signal<Local, Bits<COUNT_W>>,
+    an_next: Signal<Local, Bits<8>>,
+    an_n: Signal<Local, Bits<8>>,
+    an_n3: Signal<Local, Bits<3>>,
+    an_ok: Signal<Local, Bit>,
+    rx_pidx: Signal<Local, Bits<COUNT_W>>,
+    cand: Signal<Local, Bits<TX_SLOT_W>>,
+    slot_free: Signal<Local, Bit>,
+    lenm1: Signal<Local, Bits<DMA_LEN_W>>,
+    big: Signal<Local, Bit>,
+    pbm1: Signal<Local, Bits<8>>,
+    w_plen: Signal<Local, Bits<SLOT_OFF_W>>,
+    w_end: Signal<Local, Bits<SLOT_OFF_W>>,
+    w_p: Signal<Local, Bits<SLOT_OFF_W>>,
+    w_sh: Signal<Local, Bits<6>>,
+    w_fields: Signal<Local, Bits<64>>,
+    w_fsh: Signal<Local, Bits<64>>,
+    w_k: Signal<Local, Bits<SLOT_OFF_W>>,
+    w_dsh: Signal<Local, Bits<5>>,
+    w_wsh: Signal<Local, Bits<32>>,
+    w_data_region: Signal<Local, Bit>,
+    wbyte: Signal<Local, Bits<8>>,
+    w_step: Signal<Local, Bit>,
+    cbyte: Signal<Local, Bits<8>>,
+    src: Signal<Local, Bits<8>>,
+    special: Signal<Local, Bit>,
+    line: Signal<Local, Bits<8>>,
+    t_reload: Signal<Local, Bit>,
+    act_evt: Signal<Local, Bit>,
+
+    // ---- Constants ----
+    k_flag: Constant<Bits<8>>,
+    k_esc: Constant<Bits<8>>,
+    k_esc_flag: Constant<Bits<8>>,
+    k_esc_esc: Constant<Bits<8>>,
+    k_t_mw: Constant<Bits<8>>,
+    k_t_mr: Constant<Bits<8>>,
+    k_t_dd: Constant<Bits<8>>,
+    k_t_ack: Constant<Bits<8>>,
+    k_t_nak: Constant<Bits<8>>,
+    k_t_sync: Constant<Bits<8>>,
+    k_t_md: Constant<Bits<8>>,
+    k_t_rr: Constant<Bits<8>>,
+    k_t_wr: Constant<Bits<8>>,
+    k_t_ev: Constant<Bits<8>>,
+    k_t_dack: Constant<Bits<8>>,
+    k_t_dnak: Constant<Bits<8>>,
+    k_t_dsync: Constant<Bits<8>>,
+    k_version: Constant<Bits<8>>,
+    k_len_ack: Constant<Bits<8>>,
+    k_len_sync: Constant<Bits<8>>,
+    k_byte_one: Constant<Bits<8>>,
+    k_byte_ff: Constant<Bits<8>>,
+    k_rx_data_off: Constant<Bits<COUNT_W>>,
+    k_wdata_quad: Constant<Bits<7>>,
+    k_dd_end_off: Constant<Bits<COUNT_W>>,
+    k_two_lsb_all: Constant<Bits<2>>,
+    k_slot_one: Constant<Bits<3>>,
+    k_pulse: Constant<Bits<PULSE_W>>,
+    k_pulse_one: Constant<Bits<PULSE_W>>,
+    k_timeout_m1: Constant<Bits<TIMER_W>>,
+    k_timer_one: Constant<Bits<TIMER_W>>,
+    k_stretch_m1: Constant<Bits<STRETCH_W>>,
+    k_stretch_one: Constant<Bits<STRETCH_W>>,
+    k_len_one: Constant<Bits<DMA_LEN_W>>,
+    k_len_packet: Constant<Bits<DMA_LEN_W>>,
+    k_da_packet: Constant<Bits<DA_W>>,
+    k_plen_md: Constant<Bits<SLOT_OFF_W>>,
+    k_plen_rr: Constant<Bits<SLOT_OFF_W>>,
+    k_plen_ev: Constant<Bits<SLOT_OFF_W>>,
+    k_plen_wr: Constant<Bits<SLOT_OFF_W>>,
+    k_off_one: Constant<Bits<SLOT_OFF_W>>,
+    k_off_len_lo: Constant<Bits<SLOT_OFF_W>>,
+    k_off_len_hi: Constant<Bits<SLOT_OFF_W>>,
+    k_off_seq: Constant<Bits<SLOT_OFF_W>>,
+    k_off_payload: Constant<Bits<SLOT_OFF_W>>,
+    k_off_rr_len_hi: Constant<Bits<SLOT_OFF_W>>,
+    k_off_wr_data: Constant<Bits<SLOT_OFF_W>>,
+    k_off_p0: Constant<Bits<SLOT_OFF_W>>,
+    k_off_p1: Constant<Bits<SLOT_OFF_W>>,
+    k_off_p2: Constant<Bits<SLOT_OFF_W>>,
+    k_hdr_m1: Constant<Bits<SLOT_OFF_W>>,
+    k_last64: Constant<Bits<64>>,
+    k_phase_crc_hi: Constant<Bits<2>>,
+    k_phase_crc_lo: Constant<Bits<2>>,
+}
+
+impl Bridge {
+    /// A bridge with UART bits of `clocks_per_bit` clocks (4 to 65536), a retransmission
+    /// timeout of `retransmit_timeout_cycles` clocks (2 to 2^24) and LEDs stretched for up to
+    /// `stretch_cycles` clocks (4 to 2^25).
+    pub fn new(clocks_per_bit: u64, retransmit_timeout_cycles: u64, stretch_cycles: u64) -> Bridge {
+        assert!(
+            (2..=1 << TIMER_W).contains(&retransmit_timeout_cycles),
+            "Bridge: retransmit_timeout_cycles must be 2..=2^{TIMER_W}"
+        );
+        assert!(
+            (4..=2 << STRETCH_W).contains(&stretch_cycles),
+            "Bridge: stretch_cycles must be 4..=2^{}",
+            STRETCH_W + 1
+        );
+        let cpb = u32::try_from(clocks_per_bit).expect("Bridge: clocks_per_bit too large");
+        let hdr = ab::HEADER_BYTES as u64;
+        const _: () = assert!((ab::HEADER_BYTES + ab::MMIO_READ_BYTES).is_multiple_of(4));
+        with_defaults!(Bridge {
+            urx: UartRx::new(cpb),
+            utx: UartTx::new(cpb),
+            k_flag: konst(u64::from(ab::FLAG)),
+            k_esc: konst(u64::from(ab::ESC)),
+            k_esc_flag: konst(u64::from(ab::ESC_FLAG)),
+            k_esc_esc: konst(u64::from(ab::ESC_ESC)),
+            k_t_mw: konst(u64::from(ab::TYPE_MMIO_WRITE)),
+            k_t_mr: konst(u64::from(ab::TYPE_MMIO_READ)),
+            k_t_dd: konst(u64::from(ab::TYPE_DMA_READ_DATA)),
+            k_t_ack: konst(u64::from(ab::TYPE_ACK)),
+            k_t_nak: konst(u64::from(ab::TYPE_NAK)),
+            k_t_sync: konst(u64::from(ab::TYPE_SYNC)),
+            k_t_md: konst(u64::from(ab::TYPE_MMIO_READ_DATA)),
+            k_t_rr: konst(u64::from(ab::TYPE_DMA_READ_REQ)),
+            k_t_wr: konst(u64::from(ab::TYPE_DMA_WRITE)),
+            k_t_ev: konst(u64::from(ab::TYPE_EVENT)),
+            k_t_dack: konst(u64::from(ab::TYPE_ACK | ab::TYPE_FROM_DEVICE)),
+            k_t_dnak: konst(u64::from(ab::TYPE_NAK | ab::TYPE_FROM_DEVICE)),
+            k_t_dsync: konst(u64::from(ab::TYPE_SYNC | ab::TYPE_FROM_DEVICE)),
+            k_version: konst(u64::from(ab::PROTOCOL_VERSION)),
+            k_len_ack: konst(ab::ACK_BYTES as u64),
+            k_len_sync: konst(ab::SYNC_BYTES as u64),
+            k_byte_one: konst(1),
+            k_byte_ff: konst(0xFF),
+            k_rx_data_off: konst(hdr + ab::DMA_READ_DATA_FIELD_BYTES as u64),
+            k_wdata_quad: konst((hdr + ab::MMIO_READ_BYTES as u64) / 4),
+            k_dd_end_off: konst(ab::DMA_READ_DATA_FIELD_BYTES as u64 + 1),
+            k_two_lsb_all: konst(3),
+            k_slot_one: konst(1),
+            k_pulse: konst(CORE_RESET_CYCLES),
+            k_pulse_one: konst(1),
+            k_timeout_m1: konst(retransmit_timeout_cycles - 1),
+            k_timer_one: konst(1),
+            k_stretch_m1: konst(stretch_cycles / 2 - 1),
+            k_stretch_one: konst(1),
+            k_len_one: konst(1),
+            k_len_packet: konst(ab::MAX_DATA_BYTES as u64),
+            k_da_packet: konst(ab::MAX_DATA_BYTES as u64),
+            k_plen_md: konst(ab::MMIO_READ_DATA_BYTES as u64),
+            k_plen_rr: konst(ab::DMA_READ_REQ_BYTES as u64),
+            k_plen_ev: konst(ab::EVENT_BYTES as u64),
+            k_plen_wr: konst(ab::DMA_WRITE_FIELD_BYTES as u64 + 4),
+            k_off_one: konst(1),
+            k_off_seq: konst(ab::HDR_SEQ as u64),
+            k_off_len_lo: konst(ab::HDR_LEN as u64),
+            k_off_len_hi: konst(ab::HDR_LEN as u64 + 1),
+            k_off_payload: konst(hdr),
+            k_off_rr_len_hi: konst(hdr + ab::DMA_READ_REQ_BYTES as u64 - 1),
+            k_off_wr_data: konst(hdr + ab::DMA_WRITE_FIELD_BYTES as u64),
+            k_off_p0: konst(hdr),
+            k_off_p1: konst(hdr + 1),
+            k_off_p2: konst(hdr + 2),
+            k_hdr_m1: konst(hdr - 1),
+            k_last64: konst(u64::from(ab::INFO_LAST) << (8 * ab::DA_BYTES)),
+            k_phase_crc_hi: konst(1),
+            k_phase_crc_lo: konst(2),
+        } defaults {
+            clock, reset, rxd, txd, core_reset, link_up, activity, fault, mmio_req_valid,
+            mmio_req_ready, mmio_req_write, mmio_req_addr, mmio_req_wdata, mmio_rsp_valid,
+            mmio_rsp_ready, mmio_rsp_data, dma_req_valid, dma_req_ready, dma_req_write,
+            dma_req_da, dma_req_len, dma_req_tag, dma_wr_valid, dma_wr_ready, dma_wr_data,
+            dma_wr_last, dma_rd_valid, dma_rd_ready, dma_rd_data, dma_rd_tag, dma_rd_last,
+            dma_rd_error, event_valid, event_ready, event_vi, deframer, rxmem, txmem, tcrc,
+            wbank, exp0, exp1, nak_sent0, nak_sent1, ack_due0, ack_due1, nak_due0, nak_due1,
+            sync_due, nonce, sreset, pulse, link, m_state, m_addr, m_wdata, m_write, m_ok,
+            d_state, d_bank, d_addr, d_primed, d_word, d_tag, d_err, d_lastf, d_end, base,
+            head, nq, sent, cursor, timer, w_state, w_kind, woff, wr_da, wr_rem, f_state,
+            f_data, c_kind, c_ch, tslot, tseq, ti, tleft, tphase, cur, esc2, st_count,
+            act_cur, act_prev, flt_cur, flt_prev, evt, core_busy, is_mw, is_mr, is_dd, is_ack,
+            is_nak, is_sync, exp_sel, dseq, room, d_end_calc, an_next, an_n, an_n3, an_ok,
+            rx_pidx, cand, slot_free, lenm1, big, pbm1, w_plen, w_end, w_p, w_sh, w_fields,
+            w_fsh, w_k, w_dsh, w_wsh, w_data_region, wbyte, w_step, cbyte, src, special, line,
+            t_reload, act_evt,
+        })
+    }
+}
+
+impl Default for Bridge {
+    /// The board's bridge: [`UART_CLOCKS_PER_BIT`], a timeout of
+    /// [`ab::RETRANSMIT_TIMEOUT_MS`] and LEDs stretched for 1/16 s at
+    /// [`abi::board::BOARD_CLOCK_HZ`].
+    fn default() -> Self {
+        let hz = u64::from(abi::board::BOARD_CLOCK_HZ);
+        Bridge::new(
+            u64::from(UART_CLOCKS_PER_BIT),
+            hz / 1000 * u64::from(ab::RETRANSMIT_TIMEOUT_MS),
+            hz / 16,
+        )
+    }
+}
+
+crate::clocked!(Bridge);
+
+impl Logic for Bridge {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self, clock, wbank, exp0, exp1, nak_sent0, nak_sent1, ack_due0, ack_due1, nak_due0,
+            nak_due1, sync_due, nonce, sreset, pulse, link, m_state, m_addr, m_wdata, m_write,
+            m_ok, d_state, d_bank, d_addr, d_primed, d_word, d_tag, d_err, d_lastf, d_end, base,
+            head, nq, sent, cursor, timer, w_state, w_kind, woff, wr_da, wr_rem, f_state, f_data,
+            c_kind, c_ch, tslot, tseq, ti, tleft, tphase, cur, esc2, st_count, act_cur, act_prev,
+            flt_cur, flt_prev
+        );
+        clock!(self, clock, urx, utx, deframer, rxmem, txmem, tcrc);
+
+        // ---- Line in ----
+        self.urx.reset.next = self.reset.val();
+        self.urx.rxd.next = self.rxd.val();
+        self.urx.ready.next = true;
+        self.deframer.reset.next = self.reset.val();
+        self.deframer.in_valid.next = self.urx.valid.val();
+        self.deframer.in_data.next = self.urx.data.val();
+        self.utx.reset.next = self.reset.val();
+        self.txd.next = self.utx.txd.val();
+
+        // ---- A valid frame, one clock after its closing flag ----
+        self.evt.next = self.deframer.done.val() && self.deframer.ok.val();
+        self.core_busy.next = self.pulse.q.val().any();
+        self.t_reload.next = false;
+        self.is_mw.next = self.deframer.ftype.val() == self.k_t_mw.val();
+        self.is_mr.next = self.deframer.ftype.val() == self.k_t_mr.val();
+        self.is_dd.next = self.deframer.ftype.val() == self.k_t_dd.val();
+        self.is_ack.next = self.deframer.ftype.val() == self.k_t_ack.val();
+        self.is_nak.next = self.deframer.ftype.val() == self.k_t_nak.val();
+        self.is_sync.next = self.deframer.ftype.val() == self.k_t_sync.val();
+        self.exp_sel.next = self.exp0.q.val();
+        self.room.next = (self.m_state.q.val() == MState::Idle) && self.m_ok.q.val();
+        if self.is_dd.val() {
+            self.exp_sel.next = self.exp1.q.val();
+            self.room.next = self.d_state.q.val() == DState::Idle;
+        }
+        self.dseq.next = self.deframer.seq.val() - self.exp_sel.val();
+        self.d_end_calc.next = self.deframer.len.val() - self.k_dd_end_off.val();
+        self.an_next.next = self.deframer.info.val().get_bits::<8>(8);
+        self.an_n.next = self.an_next.val() - self.base.q.val();
+        self.an_n3.next = self.an_n.val().get_bits::<3>(0);
+        self.an_ok.next = self.an_n.val() <= bit_cast::<8, 3>(self.sent.q.val());
+
+        // ---- Receive buffer: payload bytes from the third on, into the free bank ----
+        self.rx_pidx.next = self.deframer.store_index.val() - self.k_rx_data_off.val();
+        self.rxmem.write_address.next = (bit_cast::<RXMEM_W, 1>(self.wbank.q.val()) << 8)
+            | bit_cast::<RXMEM_W, 8>(self.rx_pidx.val().get_bits::<8>(0));
+        self.rxmem.write_data.next = self.deframer.store_data.val();
+        self.rxmem.write_enable.next = self.deframer.store.val() && !self.rx_pidx.val().get_bit(8);
+        self.rxmem.read_address.next = (bit_cast::<RXMEM_W, 1>(self.d_bank.q.val()) << 8)
+            | bit_cast::<RXMEM_W, 8>(self.d_addr.q.val());
+
+        // MMIO write data straight into the request register while no access is pending.
+        if self.deframer.store.val() {
+            if !self.deframer.store_index.val().any() {
+                self.m_ok.d.next = self.m_state.q.val() == MState::Idle;
+            } else if self.m_state.q.val() != MState::Idle {
+                self.m_ok.d.next = false;
+            }
+            if (self.deframer.store_index.val().get_bits::<7>(2) == self.k_wdata_quad.val())
+                && (self.m_state.q.val() == MState::Idle)
+            {
+                self.m_wdata.d.next = (self.m_wdata.q.val() >> 8)
+                    | (bit_cast::<32, 8>(self.deframer.store_data.val()) << 24);
+            }
+        }
+
+        // ---- MMIO executor ----
+        self.mmio_req_valid.next = self.m_state.q.val() == MState::Req;
+        self.mmio_req_write.next = self.m_write.q.val();
+        self.mmio_req_addr.next = self.m_addr.q.val();
+        self.mmio_req_wdata.next = self.m_wdata.q.val();
+        if (self.m_state.q.val() == MState::Req) && self.mmio_req_ready.val() {
+            if self.m_write.q.val() {
+                self.m_state.d.next = MState::Idle;
+            } else {
+                self.m_state.d.next = MState::WaitRsp;
+            }
+        }
+
+        // ---- DMA read data executor ----
+        self.dma_rd_valid.next = self.d_state.q.val() == DState::Present;
+        self.dma_rd_data.next = self.d_word.q.val();
+        self.dma_rd_tag.next = self.d_tag.q.val();
+        self.dma_rd_error.next = self.d_err.q.val();
+        self.dma_rd_last.next = self.d_lastf.q.val() && (self.d_addr.q.val() == self.d_end.q.val());
+        if self.d_state.q.val() == DState::Fetch {
+            self.d_primed.d.next = true;
+            if self.d_primed.q.val() {
+                self.d_word.d.next = (self.d_word.q.val() >> 8)
+                    | (bit_cast::<32, 8>(self.rxmem.read_data.val()) << 24);
+                if self.d_addr.q.val().get_bits::<2>(0) == self.k_two_lsb_all.val() {
+                    self.d_state.d.next = DState::Present;
+                } else {
+                    self.d_addr.d.next = self.d_addr.q.val() + self.k_byte_one.val();
+                    self.d_primed.d.next = false;
+                }
+            }
+        }
+        if (self.d_state.q.val() == DState::Present) && self.dma_rd_ready.val() {
+            if self.d_addr.q.val() == self.d_end.q.val() {
+                self.d_state.d.next = DState::Idle;
+            } else {
+                self.d_addr.d.next = self.d_addr.q.val() + self.k_byte_one.val();
+                self.d_primed.d.next = false;
+                self.d_state.d.next = DState::Fetch;
+            }
+        }
+
+        // ---- Sequenced frames: Receiver rules per host channel ----
+        if self.evt.val() && (self.is_mw.val() || self.is_mr.val()) {
+            if !self.dseq.val().any() {
+                if self.room.val() && !self.core_busy.val() {
+                    self.exp0.d.next = self.exp0.q.val() + self.k_byte_one.val();
+                    self.nak_sent0.d.next = false;
+                    self.nak_due0.d.next = false;
+                    self.ack_due0.d.next = true;
+                    self.m_addr.d.next =
+                        (bit_cast::<20, 4>(self.deframer.b2.val().get_bits::<4>(0)) << 16)
+                            | bit_cast::<20, 16>(self.deframer.info.val());
+                    self.m_write.d.next = self.is_mw.val();
+                    self.m_state.d.next = MState::Req;
+                }
+            } else if self.dseq.val().get_bit(7) {
+                self.ack_due0.d.next = true;
+            } else if !self.nak_sent0.q.val() {
+                self.nak_due0.d.next = true;
+                self.nak_sent0.d.next = true;
+            }
+        }
+        if self.evt.val() && self.is_dd.val() {
+            if !self.dseq.val().any() {
+                if self.room.val() && !self.core_busy.val() {
+                    self.exp1.d.next = self.exp1.q.val() + self.k_byte_one.val();
+                    self.nak_sent1.d.next = false;
+                    self.nak_due1.d.next = false;
+                    self.ack_due1.d.next = true;
+                    self.d_bank.d.next = self.wbank.q.val();
+                    self.wbank.d.next = !self.wbank.q.val();
+                    self.d_tag.d.next = self.deframer.info.val().get_bits::<DMA_TAG_W>(0);
+                    self.d_err.d.next = self.deframer.info.val().get_bit(14);
+                    self.d_lastf.d.next = self.deframer.info.val().get_bit(15);
+                    self.d_end.d.next = self.d_end_calc.val().get_bits::<8>(0);
+                    self.d_addr.d.next = 0.into();
+                    self.d_primed.d.next = false;
+                    self.d_state.d.next = DState::Fetch;
+                }
+            } else if self.dseq.val().get_bit(7) {
+                self.ack_due1.d.next = true;
+            } else if !self.nak_sent1.q.val() {
+                self.nak_due1.d.next = true;
+                self.nak_sent1.d.next = true;
+            }
+        }
+
+        // ---- Packet writer ----
+        self.cand.next = self.head.q.val() + self.nq.q.val().get_bits::<TX_SLOT_W>(0);
+        self.slot_free.next = !self.nq.q.val().get_bit(2)
+            && !((self.f_state.q.val() != FState::Idle)
+                && self.f_data.q.val()
+                && (self.tslot.q.val() == self.cand.val()));
+        self.lenm1.next = self.dma_req_len.val() - self.k_len_one.val();
+        self.big.next = self.wr_rem.q.val().get_bits::<5>(8).any();
+        self.pbm1.next = self.wr_rem.q.val().get_bits::<8>(0);
+        if self.big.val() {
+            self.pbm1.next = self.k_byte_ff.val();
+        }
+        self.w_plen.next = self.k_plen_ev.val();
+        self.w_fields.next = bit_cast::<64, 8>(self.event_vi.val());
+        if self.w_kind.q.val() == WKind::MmioData {
+            self.w_plen.next = self.k_plen_md.val();
+            self.w_fields.next = bit_cast::<64, 20>(self.m_addr.q.val())
+                | (bit_cast::<64, 32>(self.mmio_rsp_data.val()) << 32);
+        }
+        if self.w_kind.q.val() == WKind::ReadReq {
+            self.w_plen.next = self.k_plen_rr.val();
+            self.w_fields.next = bit_cast::<64, DMA_TAG_W>(self.dma_req_tag.val())
+                | (bit_cast::<64, DA_W>(self.dma_req_da.val()) << 16)
+                | (bit_cast::<64, 8>(self.lenm1.val().get_bits::<8>(0)) << 56);
+        }
+        if self.w_kind.q.val() == WKind::Write {
+            self.w_plen.next =
+                self.k_plen_wr.val() + ((bit_cast::<SLOT_OFF_W, 8>(self.pbm1.val()) >> 2) << 2);
+            self.w_fields.next = bit_cast::<64, DA_W>(self.wr_da.q.val())
+                | (bit_cast::<64, 8>(self.pbm1.val()) << 40);
+            if !self.big.val() {
+                self.w_fields.next = bit_cast::<64, DA_W>(self.wr_da.q.val())
+                    | (bit_cast::<64, 8>(self.pbm1.val()) << 40)
+                    | self.k_last64.val();
+            }
+        }
+        self.w_end.next = self.w_plen.val() + self.k_hdr_m1.val();
+        self.w_p.next = self.woff.q.val() - self.k_off_payload.val();
+        self.w_sh.next = bit_cast::<6, 3>(self.w_p.val().get_bits::<3>(0)) << 3;
+        self.w_fsh.next = self.w_fields.val() >> self.w_sh.val();
+        self.w_k.next = self.woff.q.val() - self.k_off_wr_data.val();
+        self.w_dsh.next = bit_cast::<5, 2>(self.w_k.val().get_bits::<2>(0)) << 3;
+        self.w_wsh.next = self.dma_wr_data.val() >> self.w_dsh.val();
+        self.w_data_region.next = (self.w_kind.q.val() == WKind::Write)
+            && (self.woff.q.val() >= self.k_off_wr_data.val());
+        self.wbyte.next = 0.into();
+        if self.woff.q.val() >= self.k_off_payload.val() {
+            self.wbyte.next = self.w_fsh.val().get_bits::<8>(0);
+        }
+        if self.woff.q.val() == self.k_off_len_lo.val() {
+            self.wbyte.next = self.w_plen.val().get_bits::<8>(0);
+        }
+        if self.woff.q.val() == self.k_off_len_hi.val() {
+            self.wbyte.next = bit_cast::<8, 1>(self.w_plen.val().get_bits::<1>(8));
+        }
+        if !self.woff.q.val().any() {
+            self.wbyte.next = self.k_t_ev.val();
+            if self.w_kind.q.val() == WKind::MmioData {
+                self.wbyte.next = self.k_t_md.val();
+            }
+            if self.w_kind.q.val() == WKind::ReadReq {
+                self.wbyte.next = self.k_t_rr.val();
+            }
+            if self.w_kind.q.val() == WKind::Write {
+                self.wbyte.next = self.k_t_wr.val();
+            }
+        }
+        if (self.w_kind.q.val() == WKind::ReadReq)
+            && (self.woff.q.val() == self.k_off_rr_len_hi.val())
+        {
+            self.wbyte.next = bit_cast::<8, 5>(self.lenm1.val().get_bits::<5>(8));
+        }
+        if self.w_data_region.val() {
+            self.wbyte.next = 0.into();
+            if self.w_k.val() <= bit_cast::<SLOT_OFF_W, 8>(self.pbm1.val()) {
+                self.wbyte.next = self.w_wsh.val().get_bits::<8>(0);
+            }
+        }
+        self.w_step.next = (self.w_state.q.val() == WState::Fill)
+            && !self.evt.val()
+            && !self.core_busy.val()
+            && !(self.w_data_region.val() && !self.dma_wr_valid.val());
+        self.txmem.write_address.next = (bit_cast::<TXMEM_W, TX_SLOT_W>(self.cand.val()) << 9)
+            | bit_cast::<TXMEM_W, SLOT_OFF_W>(self.woff.q.val());
+        self.txmem.write_data.next = self.wbyte.val();
+        self.txmem.write_enable.next = self.w_step.val();
+        self.dma_req_ready.next = false;
+        self.dma_wr_ready.next = false;
+        self.event_ready.next = false;
+        self.mmio_rsp_ready.next = false;
+        if (self.w_state.q.val() == WState::Idle) && !self.core_busy.val() {
+            if self.dma_req_valid.val() {
+                if self.dma_req_write.val() {
+                    self.dma_req_ready.next = true;
+                    self.wr_da.d.next = self.dma_req_da.val();
+                    self.wr_rem.d.next = self.lenm1.val();
+                    self.w_kind.d.next = WKind::Write;
+                } else {
+                    self.w_kind.d.next = WKind::ReadReq;
+                }
+                self.w_state.d.next = WState::WaitSlot;
+            } else if self.event_valid.val() {
+                self.w_kind.d.next = WKind::Event;
+                self.w_state.d.next = WState::WaitSlot;
+            } else if self.mmio_rsp_valid.val() && (self.m_state.q.val() == MState::WaitRsp) {
+                self.w_kind.d.next = WKind::MmioData;
+                self.w_state.d.next = WState::WaitSlot;
+            }
+        }
+        if (self.w_state.q.val() == WState::WaitSlot) && self.slot_free.val() {
+            self.woff.d.next = 0.into();
+            self.w_state.d.next = WState::Fill;
+        }
+        if self.w_step.val() {
+            self.woff.d.next = self.woff.q.val() + self.k_off_one.val();
+            if self.w_data_region.val()
+                && (self.w_k.val().get_bits::<2>(0) == self.k_two_lsb_all.val())
+            {
+                self.dma_wr_ready.next = true;
+            }
+            if self.woff.q.val() == self.w_end.val() {
+                // The packet is complete: it joins the window.
+                self.nq.d.next = self.nq.q.val() + self.k_slot_one.val();
+                self.w_state.d.next = WState::Idle;
+                if self.w_kind.q.val() == WKind::MmioData {
+                    self.mmio_rsp_ready.next = true;
+                    self.m_state.d.next = MState::Idle;
+                }
+                if self.w_kind.q.val() == WKind::ReadReq {
+                    self.dma_req_ready.next = true;
+                }
+                if self.w_kind.q.val() == WKind::Event {
+                    self.event_ready.next = true;
+                }
+                if (self.w_kind.q.val() == WKind::Write) && self.big.val() {
+                    self.wr_da.d.next = self.wr_da.q.val() + self.k_da_packet.val();
+                    self.wr_rem.d.next = self.wr_rem.q.val() - self.k_len_packet.val();
+                    self.w_state.d.next = WState::WaitSlot;
+                }
+            }
+        }
+
+        // ---- ACK and NAK from the host: Sender rules ----
+        if self.evt.val() && (self.is_ack.val() || self.is_nak.val()) && self.an_ok.val() {
+            self.base.d.next = self.an_next.val();
+            self.head.d.next = self.head.q.val() + self.an_n.val().get_bits::<TX_SLOT_W>(0);
+            self.nq.d.next = self.nq.q.val() - self.an_n3.val();
+            self.sent.d.next = self.sent.q.val() - self.an_n3.val();
+            self.cursor.d.next = 0.into();
+            if (self.cursor.q.val() >= self.an_n3.val()) && !self.is_nak.val() {
+                self.cursor.d.next = self.cursor.q.val() - self.an_n3.val();
+            }
+            if self.an_n.val().any() {
+                self.t_reload.next = true;
+            }
+        }
+
+        // ---- Framer ----
+        self.txmem.read_address.next = (bit_cast::<TXMEM_W, TX_SLOT_W>(self.tslot.q.val()) << 9)
+            | bit_cast::<TXMEM_W, SLOT_OFF_W>(self.ti.q.val());
+        self.cbyte.next = 0.into();
+        if !self.ti.q.val().any() {
+            self.cbyte.next = self.k_t_dack.val();
+            if self.c_kind.q.val() == CKind::Nak {
+                self.cbyte.next = self.k_t_dnak.val();
+            }
+            if self.c_kind.q.val() == CKind::Sync {
+                self.cbyte.next = self.k_t_dsync.val();
+            }
+        }
+        if self.ti.q.val() == self.k_off_len_lo.val() {
+            self.cbyte.next = self.k_len_ack.val();
+            if self.c_kind.q.val() == CKind::Sync {
+                self.cbyte.next = self.k_len_sync.val();
+            }
+        }
+        if self.ti.q.val() == self.k_off_p0.val() {
+            self.cbyte.next = bit_cast::<8, 1>(self.c_ch.q.val().into());
+            if self.c_kind.q.val() == CKind::Sync {
+                self.cbyte.next = self.nonce.q.val();
+            }
+        }
+        if self.ti.q.val() == self.k_off_p1.val() {
+            self.cbyte.next = self.exp0.q.val();
+            if self.c_ch.q.val() {
+                self.cbyte.next = self.exp1.q.val();
+            }
+            if self.c_kind.q.val() == CKind::Sync {
+                self.cbyte.next = self.k_version.val();
+            }
+        }
+        if self.ti.q.val() == self.k_off_p2.val() {
+            self.cbyte.next = bit_cast::<8, 1>(self.sreset.q.val().into());
+        }
+        self.src.next = self.cbyte.val();
+        if self.f_data.q.val() {
+            self.src.next = self.txmem.read_data.val();
+            if self.ti.q.val() == self.k_off_seq.val() {
+                self.src.next = self.tseq.q.val();
+            }
+        }
+        self.special.next =
+            (self.cur.q.val() == self.k_flag.val()) || (self.cur.q.val() == self.k_esc.val());
+        self.line.next = self.cur.q.val();
+        if self.esc2.q.val() {
+            self.line.next = self.k_esc_esc.val();
+            if self.cur.q.val() == self.k_flag.val() {
+                self.line.next = self.k_esc_flag.val();
+            }
+        } else if self.special.val() {
+            self.line.next = self.k_esc.val();
+        }
+        self.utx.valid.next = false;
+        self.utx.data.next = self.line.val();
+        self.tcrc.init.next = false;
+        self.tcrc.valid.next = false;
+        self.tcrc.data.next = self.src.val();
+        self.act_evt.next = self.evt.val();
+        match self.f_state.q.val() {
+            FState::Idle => {
+                if !self.evt.val() {
+                    self.f_state.d.next = FState::Open;
+                    self.f_data.d.next = false;
+                    self.c_ch.d.next = false;
+                    self.ti.d.next = 0.into();
+                    self.tphase.d.next = 0.into();
+                    self.esc2.d.next = false;
+                    self.tcrc.init.next = true;
+                    if self.sync_due.q.val() && !self.core_busy.val() {
+                        self.c_kind.d.next = CKind::Sync;
+                        self.sync_due.d.next = false;
+                    } else if self.nak_due0.q.val() {
+                        self.c_kind.d.next = CKind::Nak;
+                        self.nak_due0.d.next = false;
+                        self.ack_due0.d.next = false;
+                    } else if self.nak_due1.q.val() {
+                        self.c_kind.d.next = CKind::Nak;
+                        self.c_ch.d.next = true;
+                        self.nak_due1.d.next = false;
+                        self.ack_due1.d.next = false;
+                    } else if self.ack_due0.q.val() {
+                        self.c_kind.d.next = CKind::Ack;
+                        self.ack_due0.d.next = false;
+                    } else if self.ack_due1.q.val() {
+                        self.c_kind.d.next = CKind::Ack;
+                        self.c_ch.d.next = true;
+                        self.ack_due1.d.next = false;
+                    } else if self.cursor.q.val() < self.nq.q.val() {
+                        self.f_data.d.next = true;
+                        self.tslot.d.next =
+                            self.head.q.val() + self.cursor.q.val().get_bits::<TX_SLOT_W>(0);
+                        self.tseq.d.next =
+                            self.base.q.val() + bit_cast::<8, 3>(self.cursor.q.val());
+                        self.cursor.d.next = self.cursor.q.val() + self.k_slot_one.val();
+                        if self.cursor.q.val() == self.sent.q.val() {
+                            self.sent.d.next = self.sent.q.val() + self.k_slot_one.val();
+                        }
+                        if !self.cursor.q.val().any() {
+                            self.t_reload.next = true;
+                        }
+                    } else {
+                        self.f_state.d.next = FState::Idle;
+                    }
+                }
+            }
+            FState::Open => {
+                self.utx.valid.next = true;
+                self.utx.data.next = self.k_flag.val();
+                if self.utx.ready.val() {
+                    self.f_state.d.next = FState::Fetch;
+                }
+            }
+            FState::Fetch => {
+                self.f_state.d.next = FState::Load;
+            }
+            FState::Load => {
+                if !self.tphase.q.val().any() {
+                    self.cur.d.next = self.src.val();
+                    self.tcrc.valid.next = true;
+                    if self.ti.q.val() == self.k_off_len_lo.val() {
+                        self.tleft.d.next = bit_cast::<SLOT_OFF_W, 8>(self.src.val());
+                    }
+                    if self.ti.q.val() == self.k_off_len_hi.val() {
+                        self.tleft.d.next = self.tleft.q.val()
+                            | (bit_cast::<SLOT_OFF_W, 1>(self.src.val().get_bits::<1>(0)) << 8);
+                    }
+                    if self.ti.q.val() >= self.k_off_payload.val() {
+                        self.tleft.d.next = self.tleft.q.val() - self.k_off_one.val();
+                    }
+                }
+                if self.tphase.q.val() == self.k_phase_crc_hi.val() {
+                    self.cur.d.next = self.tcrc.crc.val().get_bits::<8>(8);
+                }
+                if self.tphase.q.val() == self.k_phase_crc_lo.val() {
+                    self.cur.d.next = self.tcrc.crc.val().get_bits::<8>(0);
+                }
+                self.f_state.d.next = FState::Send;
+            }
+            FState::Send => {
+                self.utx.valid.next = true;
+                if self.utx.ready.val() {
+                    if !self.esc2.q.val() && self.special.val() {
+                        self.esc2.d.next = true;
+                    } else {
+                        self.esc2.d.next = false;
+                        self.f_state.d.next = FState::Fetch;
+                        if !self.tphase.q.val().any() {
+                            if (self.ti.q.val() >= self.k_off_len_hi.val())
+                                && !self.tleft.q.val().any()
+                            {
+                                self.tphase.d.next = self.k_phase_crc_hi.val();
+                            } else {
+                                self.ti.d.next = self.ti.q.val() + self.k_off_one.val();
+                            }
+                        } else if self.tphase.q.val() == self.k_phase_crc_hi.val() {
+                            self.tphase.d.next = self.k_phase_crc_lo.val();
+                        } else {
+                            self.f_state.d.next = FState::Close;
+                        }
+                    }
+                }
+            }
+            FState::Close => {
+                self.utx.valid.next = true;
+                self.utx.data.next = self.k_flag.val();
+                if self.utx.ready.val() {
+                    self.f_state.d.next = FState::Idle;
+                    self.act_evt.next = true;
+                    if !self.f_data.q.val() && (self.c_kind.q.val() == CKind::Sync) {
+                        self.link.d.next = true;
+                    }
+                }
+            }
+        }
+
+        // ---- Sync from the host ----
+        if self.core_busy.val() {
+            self.pulse.d.next = self.pulse.q.val() - self.k_pulse_one.val();
+        }
+        if self.evt.val() && self.is_sync.val() {
+            self.base.d.next = 0.into();
+            self.head.d.next = self.head.q.val() + self.nq.q.val().get_bits::<TX_SLOT_W>(0);
+            self.nq.d.next = 0.into();
+            self.sent.d.next = 0.into();
+            self.cursor.d.next = 0.into();
+            self.exp0.d.next = 0.into();
+            self.exp1.d.next = 0.into();
+            self.nak_sent0.d.next = false;
+            self.nak_sent1.d.next = false;
+            self.ack_due0.d.next = false;
+            self.ack_due1.d.next = false;
+            self.nak_due0.d.next = false;
+            self.nak_due1.d.next = false;
+            self.sync_due.d.next = true;
+            self.nonce.d.next = self.deframer.info.val().get_bits::<8>(0);
+            self.sreset.d.next = self.deframer.b2.val().get_bit(0);
+            self.t_reload.next = true;
+            if self.deframer.b2.val().get_bit(0) {
+                self.pulse.d.next = self.k_pulse.val();
+            }
+        }
+        if self.core_busy.val()
+            || (self.evt.val() && self.is_sync.val() && self.deframer.b2.val().get_bit(0))
+        {
+            self.m_state.d.next = MState::Idle;
+            self.d_state.d.next = DState::Idle;
+            self.w_state.d.next = WState::Idle;
+        }
+
+        // ---- Retransmission timer ----
+        if self.t_reload.val() || !self.sent.q.val().any() {
+            self.timer.d.next = self.k_timeout_m1.val();
+        } else if self.timer.q.val().any() {
+            self.timer.d.next = self.timer.q.val() - self.k_timer_one.val();
+        } else if !self.evt.val() {
+            // The oldest frame waited too long: go back to it.
+            self.cursor.d.next = 0.into();
+            self.timer.d.next = self.k_timeout_m1.val();
+        }
+
+        // ---- Status ----
+        if self.st_count.q.val().any() {
+            self.st_count.d.next = self.st_count.q.val() - self.k_stretch_one.val();
+        } else {
+            self.st_count.d.next = self.k_stretch_m1.val();
+            self.act_prev.d.next = self.act_cur.q.val();
+            self.act_cur.d.next = false;
+            self.flt_prev.d.next = self.flt_cur.q.val();
+            self.flt_cur.d.next = false;
+        }
+        if self.act_evt.val() {
+            self.act_cur.d.next = true;
+        }
+        if self.deframer.done.val() && !self.deframer.ok.val() {
+            self.flt_cur.d.next = true;
+        }
+        self.core_reset.next = self.core_busy.val();
+        self.link_up.next = self.link.q.val();
+        self.activity.next = self.act_cur.q.val() || self.act_prev.q.val();
+        self.fault.next = self.flt_cur.q.val() || self.flt_prev.q.val();
+
+        if self.reset.val() {
+            self.wbank.d.next = 0.into();
+            self.exp0.d.next = 0.into();
+            self.exp1.d.next = 0.into();
+            self.nak_sent0.d.next = false;
+            self.nak_sent1.d.next = false;
+            self.ack_due0.d.next = false;
+            self.ack_due1.d.next = false;
+            self.nak_due0.d.next = false;
+            self.nak_due1.d.next = false;
+            self.sync_due.d.next = false;
+            self.pulse.d.next = 0.into();
+            self.link.d.next = false;
+            self.m_state.d.next = MState::Idle;
+            self.d_state.d.next = DState::Idle;
+            self.w_state.d.next = WState::Idle;
+            self.f_state.d.next = FState::Idle;
+            self.base.d.next = 0.into();
+            self.head.d.next = 0.into();
+            self.nq.d.next = 0.into();
+            self.sent.d.next = 0.into();
+            self.cursor.d.next = 0.into();
+            self.esc2.d.next = false;
+            self.act_cur.d.next = false;
+            self.act_prev.d.next = false;
+            self.flt_cur.d.next = false;
+            self.flt_prev.d.next = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verilog::{literal_width_hazards, verilog_of};
+
+    /// The Verilog of the board build and of the simulation build has no expression where a
+    /// bare 32-bit literal widens arithmetic or a comparison.
+    #[test]
+    fn bridge_verilog_has_no_literal_width_hazards() {
+        for v in [
+            verilog_of(Bridge::default()),
+            verilog_of(bridge_for_simulation()),
+        ] {
+            let hazards = literal_width_hazards(&v);
+            assert!(hazards.is_empty(), "{}", hazards.join("\n"));
+        }
+    }
+}

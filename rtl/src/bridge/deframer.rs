@@ -1,0 +1,500 @@
+//! `Deframer`: the receiving half of the bridge's framing (docs/bridge.md, "The receiver"):
+//! SLIP unstuffing, the CRC, the byte count, the header fields and every check of a frame the
+//! host sends.
+//!
+//! | port | width | dir | meaning |
+//! |---|---|---|---|
+//! | `clock`, `reset` | 1 | in | clock; synchronous reset (back to the start of a frame) |
+//! | `in_valid`, `in_data` | 1, 8 | in | a line byte (taken every clock) |
+//! | `store` | 1 | out | a body byte (unstuffed) is stored this clock |
+//! | `store_data` | 8 | out | the byte |
+//! | `store_index` | 9 | out | its index in the body (saturates at `MAX_BODY_BYTES + 1`) |
+//! | `done` | 1 | out | one clock after a flag that ended a non-empty frame |
+//! | `ok` | 1 | out | with `done`: the frame passed every check |
+//! | `ftype`, `seq` | 8, 8 | out | header bytes of the last frame |
+//! | `len` | 9 | out | payload bytes of the last frame (valid with `ok`) |
+//! | `info` | 16 | out | payload bytes 0–1 (little-endian) |
+//! | `b2` | 8 | out | payload byte 2 |
+//!
+//! `ok` means: no bad escape and none pending, `MIN_BODY_BYTES` to `MAX_BODY_BYTES` bytes,
+//! the CRC register at `CRC_RESIDUE`, `len` equal to the byte count minus 6, a type the host
+//! sends with a payload length that fits it, MMIO addresses below 2^20 and a multiple of 4,
+//! DMA read data `info` bits 13:12 zero, control packets with `seq` 0, ACK/NAK on the device's
+//! channel, Sync flags bits 7:1 zero: exactly what `abi::bridge::decode_body(Side::Host, ..)`
+//! accepts. The header registers keep their values until the next frame's bytes arrive, at
+//! least one line byte after `done`.
+
+use rust_hdl::prelude::*;
+
+use abi::bridge as ab;
+
+use super::crc16::Crc16;
+use crate::consts::konst;
+use crate::with_defaults;
+
+/// Width of the body byte counter.
+pub const COUNT_W: usize = 9;
+const _: () = assert!(ab::MAX_BODY_BYTES < 1 << COUNT_W);
+
+/// The frame receiver (see the module documentation).
+#[derive(LogicBlock)]
+pub struct Deframer {
+    /// Clock.
+    pub clock: Signal<In, Clock>,
+    /// Synchronous reset.
+    pub reset: Signal<In, Bit>,
+    /// A line byte arrives.
+    pub in_valid: Signal<In, Bit>,
+    /// The line byte.
+    pub in_data: Signal<In, Bits<8>>,
+    /// A body byte is stored.
+    pub store: Signal<Out, Bit>,
+    /// The body byte.
+    pub store_data: Signal<Out, Bits<8>>,
+    /// Its index in the body.
+    pub store_index: Signal<Out, Bits<COUNT_W>>,
+    /// A non-empty frame ended (one clock after its closing flag).
+    pub done: Signal<Out, Bit>,
+    /// With `done`: the frame is valid.
+    pub ok: Signal<Out, Bit>,
+    /// Header: type.
+    pub ftype: Signal<Out, Bits<8>>,
+    /// Header: sequence number.
+    pub seq: Signal<Out, Bits<8>>,
+    /// Header: payload length (low 9 bits).
+    pub len: Signal<Out, Bits<COUNT_W>>,
+    /// Payload bytes 0 and 1.
+    pub info: Signal<Out, Bits<16>>,
+    /// Payload byte 2.
+    pub b2: Signal<Out, Bits<8>>,
+    crc: Crc16,
+    count: DFF<Bits<COUNT_W>>,
+    /// One-hot position of the next body byte among the first eight.
+    hpos: DFF<Bits<8>>,
+    esc: DFF<Bit>,
+    err: DFF<Bit>,
+    r_type: DFF<Bits<8>>,
+    r_seq: DFF<Bits<8>>,
+    r_len_lo: DFF<Bits<8>>,
+    r_len_hi: DFF<Bits<8>>,
+    r_info: DFF<Bits<16>>,
+    r_b2: DFF<Bits<8>>,
+    /// Payload byte 3 was not zero.
+    r_b3nz: DFF<Bit>,
+    done_r: DFF<Bit>,
+    ok_r: DFF<Bit>,
+    put: Signal<Local, Bit>,
+    ubyte: Signal<Local, Bits<8>>,
+    len9: Signal<Local, Bits<COUNT_W>>,
+    pcount: Signal<Local, Bits<COUNT_W>>,
+    size_ok: Signal<Local, Bit>,
+    mmio_fields_ok: Signal<Local, Bit>,
+    type_ok: Signal<Local, Bit>,
+    c_flag: Constant<Bits<8>>,
+    c_esc: Constant<Bits<8>>,
+    c_esc_flag: Constant<Bits<8>>,
+    c_esc_esc: Constant<Bits<8>>,
+    c_count_one: Constant<Bits<COUNT_W>>,
+    c_count_sat: Constant<Bits<COUNT_W>>,
+    c_min_body: Constant<Bits<COUNT_W>>,
+    c_max_body: Constant<Bits<COUNT_W>>,
+    c_overhead: Constant<Bits<COUNT_W>>,
+    c_hpos_first: Constant<Bits<8>>,
+    c_t_mw: Constant<Bits<8>>,
+    c_t_mr: Constant<Bits<8>>,
+    c_t_dd: Constant<Bits<8>>,
+    c_t_ack: Constant<Bits<8>>,
+    c_t_nak: Constant<Bits<8>>,
+    c_t_sync: Constant<Bits<8>>,
+    c_len_mw: Constant<Bits<COUNT_W>>,
+    c_len_mr: Constant<Bits<COUNT_W>>,
+    c_len_ack: Constant<Bits<COUNT_W>>,
+    c_len_sync: Constant<Bits<COUNT_W>>,
+    c_len_dd_min: Constant<Bits<COUNT_W>>,
+    c_len_dd_max: Constant<Bits<COUNT_W>>,
+    c_dd_align: Constant<Bits<2>>,
+}
+
+impl Default for Deframer {
+    fn default() -> Self {
+        let dd_fields = ab::DMA_READ_DATA_FIELD_BYTES as u64;
+        with_defaults!(Deframer {
+            c_flag: konst(u64::from(ab::FLAG)),
+            c_esc: konst(u64::from(ab::ESC)),
+            c_esc_flag: konst(u64::from(ab::ESC_FLAG)),
+            c_esc_esc: konst(u64::from(ab::ESC_ESC)),
+            c_count_one: konst(1),
+            c_count_sat: konst(ab::MAX_BODY_BYTES as u64 + 1),
+            c_min_body: konst(ab::MIN_BODY_BYTES as u64),
+            c_max_body: konst(ab::MAX_BODY_BYTES as u64),
+            c_overhead: konst((ab::HEADER_BYTES + ab::CRC_BYTES) as u64),
+            c_hpos_first: konst(1),
+            c_t_mw: konst(u64::from(ab::TYPE_MMIO_WRITE)),
+            c_t_mr: konst(u64::from(ab::TYPE_MMIO_READ)),
+            c_t_dd: konst(u64::from(ab::TYPE_DMA_READ_DATA)),
+            c_t_ack: konst(u64::from(ab::TYPE_ACK)),
+            c_t_nak: konst(u64::from(ab::TYPE_NAK)),
+            c_t_sync: konst(u64::from(ab::TYPE_SYNC)),
+            c_len_mw: konst(ab::MMIO_WRITE_BYTES as u64),
+            c_len_mr: konst(ab::MMIO_READ_BYTES as u64),
+            c_len_ack: konst(ab::ACK_BYTES as u64),
+            c_len_sync: konst(ab::SYNC_BYTES as u64),
+            c_len_dd_min: konst(dd_fields + 4),
+            c_len_dd_max: konst(dd_fields + ab::MAX_DATA_BYTES as u64),
+            c_dd_align: konst(dd_fields % 4),
+        } defaults {
+            clock, reset, in_valid, in_data, store, store_data, store_index, done, ok, ftype,
+            seq, len, info, b2, crc, count, hpos, esc, err, r_type, r_seq, r_len_lo, r_len_hi,
+            r_info, r_b2, r_b3nz, done_r, ok_r, put, ubyte, len9, pcount, size_ok,
+            mmio_fields_ok, type_ok,
+        })
+    }
+}
+
+impl Logic for Deframer {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self, clock, count, hpos, esc, err, r_type, r_seq, r_len_lo, r_len_hi, r_info, r_b2,
+            r_b3nz, done_r, ok_r
+        );
+        clock!(self, clock, crc);
+
+        // ---- The checks of the frame so far (used at its closing flag) ----
+        self.len9.next = (bit_cast::<COUNT_W, 1>(self.r_len_hi.q.val().get_bits::<1>(0)) << 8)
+            | bit_cast::<COUNT_W, 8>(self.r_len_lo.q.val());
+        self.pcount.next = self.count.q.val() - self.c_overhead.val();
+        self.size_ok.next = !self.esc.q.val()
+            && !self.err.q.val()
+            && (self.count.q.val() >= self.c_min_body.val())
+            && (self.count.q.val() <= self.c_max_body.val())
+            && !self.r_len_hi.q.val().get_bits::<7>(1).any()
+            && (self.len9.val() == self.pcount.val())
+            && !self.crc.crc.val().any();
+        self.mmio_fields_ok.next = !self.r_info.q.val().get_bits::<2>(0).any()
+            && !self.r_b2.q.val().get_bits::<4>(4).any()
+            && !self.r_b3nz.q.val();
+        self.type_ok.next = false;
+        if (self.r_type.q.val() == self.c_t_mw.val())
+            && (self.len9.val() == self.c_len_mw.val())
+            && self.mmio_fields_ok.val()
+        {
+            self.type_ok.next = true;
+        }
+        if (self.r_type.q.val() == self.c_t_mr.val())
+            && (self.len9.val() == self.c_len_mr.val())
+            && self.mmio_fields_ok.val()
+        {
+            self.type_ok.next = true;
+        }
+        if (self.r_type.q.val() == self.c_t_dd.val())
+            && (self.len9.val().get_bits::<2>(0) == self.c_dd_align.val())
+            && (self.len9.val() >= self.c_len_dd_min.val())
+            && (self.len9.val() <= self.c_len_dd_max.val())
+            && !self.r_info.q.val().get_bits::<2>(12).any()
+        {
+            self.type_ok.next = true;
+        }
+        if ((self.r_type.q.val() == self.c_t_ack.val())
+            || (self.r_type.q.val() == self.c_t_nak.val()))
+            && (self.len9.val() == self.c_len_ack.val())
+            && !self.r_seq.q.val().any()
+            && !self.r_info.q.val().get_bits::<8>(0).any()
+        {
+            self.type_ok.next = true;
+        }
+        if (self.r_type.q.val() == self.c_t_sync.val())
+            && (self.len9.val() == self.c_len_sync.val())
+            && !self.r_seq.q.val().any()
+            && !self.r_b2.q.val().get_bits::<7>(1).any()
+        {
+            self.type_ok.next = true;
+        }
+
+        // ---- One line byte ----
+        self.put.next = false;
+        self.ubyte.next = self.in_data.val();
+        self.done_r.d.next = false;
+        self.ok_r.d.next = false;
+        self.crc.init.next = false;
+        if self.in_valid.val() {
+            if self.in_data.val() == self.c_flag.val() {
+                if self.count.q.val().any() || self.esc.q.val() || self.err.q.val() {
+                    self.done_r.d.next = true;
+                    self.ok_r.d.next = self.size_ok.val() && self.type_ok.val();
+                }
+                self.count.d.next = 0.into();
+                self.hpos.d.next = self.c_hpos_first.val();
+                self.esc.d.next = false;
+                self.err.d.next = false;
+                self.crc.init.next = true;
+            } else if self.err.q.val() {
+                // Ignored until the next flag.
+            } else if self.esc.q.val() {
+                self.esc.d.next = false;
+                if self.in_data.val() == self.c_esc_flag.val() {
+                    self.put.next = true;
+                    self.ubyte.next = self.c_flag.val();
+                } else if self.in_data.val() == self.c_esc_esc.val() {
+                    self.put.next = true;
+                    self.ubyte.next = self.c_esc.val();
+                } else {
+                    self.err.d.next = true;
+                }
+            } else if self.in_data.val() == self.c_esc.val() {
+                self.esc.d.next = true;
+            } else {
+                self.put.next = true;
+            }
+        }
+        self.crc.valid.next = self.put.val();
+        self.crc.data.next = self.ubyte.val();
+        if self.put.val() {
+            if self.count.q.val() != self.c_count_sat.val() {
+                self.count.d.next = self.count.q.val() + self.c_count_one.val();
+            }
+            self.hpos.d.next = self.hpos.q.val() << 1;
+            if self.hpos.q.val().get_bit(0) {
+                self.r_type.d.next = self.ubyte.val();
+            }
+            if self.hpos.q.val().get_bit(1) {
+                self.r_seq.d.next = self.ubyte.val();
+            }
+            if self.hpos.q.val().get_bit(2) {
+                self.r_len_lo.d.next = self.ubyte.val();
+            }
+            if self.hpos.q.val().get_bit(3) {
+                self.r_len_hi.d.next = self.ubyte.val();
+            }
+            if self.hpos.q.val().get_bit(4) {
+                self.r_info.d.next = bit_cast::<16, 8>(self.ubyte.val());
+            }
+            if self.hpos.q.val().get_bit(5) {
+                self.r_info.d.next =
+                    self.r_info.q.val() | (bit_cast::<16, 8>(self.ubyte.val()) << 8);
+            }
+            if self.hpos.q.val().get_bit(6) {
+                self.r_b2.d.next = self.ubyte.val();
+            }
+            if self.hpos.q.val().get_bit(7) {
+                self.r_b3nz.d.next = self.ubyte.val().any();
+            }
+        }
+        if self.reset.val() {
+            self.count.d.next = 0.into();
+            self.hpos.d.next = self.c_hpos_first.val();
+            self.esc.d.next = false;
+            self.err.d.next = false;
+            self.done_r.d.next = false;
+            self.crc.init.next = true;
+        }
+        self.store.next = self.put.val();
+        self.store_data.next = self.ubyte.val();
+        self.store_index.next = self.count.q.val();
+        self.done.next = self.done_r.q.val();
+        self.ok.next = self.ok_r.q.val();
+        self.ftype.next = self.r_type.q.val();
+        self.seq.next = self.r_seq.q.val();
+        self.len.next = self.len9.val();
+        self.info.next = self.r_info.q.val();
+        self.b2.next = self.r_b2.q.val();
+    }
+}
+
+crate::clocked!(Deframer);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::{run_seeded, test_seed, Bench};
+    use abi::bridge::{crc16, encode, frame_body, stuff, Decoder, Packet, Side};
+    use rand::rngs::SmallRng;
+    use rand::{Rng, SeedableRng};
+
+    /// A random packet of any type, from either side.
+    fn random_packet(rng: &mut SmallRng) -> Packet {
+        let side = if rng.gen_bool(0.5) {
+            Side::Host
+        } else {
+            Side::Device
+        };
+        match rng.gen_range(0..10) {
+            0 => Packet::MmioWrite {
+                addr: rng.gen_range(0..1u32 << 18) * 4,
+                data: rng.gen(),
+            },
+            1 => Packet::MmioRead {
+                addr: rng.gen_range(0..1u32 << 18) * 4,
+            },
+            2 | 3 => Packet::DmaReadData {
+                tag: rng.gen_range(0..1 << ab::DMA_TAG_BITS),
+                last: rng.gen(),
+                error: rng.gen(),
+                words: (0..rng.gen_range(1..=ab::MAX_DATA_WORDS))
+                    .map(|_| rng.gen())
+                    .collect(),
+            },
+            4 => Packet::Ack {
+                from: side,
+                channel: 0,
+                next: rng.gen(),
+            },
+            5 => Packet::Nak {
+                from: side,
+                channel: 0,
+                next: rng.gen(),
+            },
+            6 => Packet::Sync {
+                from: side,
+                nonce: rng.gen(),
+                version: ab::PROTOCOL_VERSION,
+                reset: rng.gen(),
+            },
+            7 => Packet::Event { vi: rng.gen() },
+            8 => Packet::DmaReadReq {
+                tag: rng.gen_range(0..1 << ab::DMA_TAG_BITS),
+                da: rng.gen_range(0..1u64 << 38) * 4,
+                len: rng.gen_range(1..=ab::MAX_DMA_LEN),
+            },
+            _ => Packet::MmioReadData {
+                addr: rng.gen_range(0..1u32 << 18) * 4,
+                data: rng.gen(),
+            },
+        }
+    }
+
+    /// Line bytes of one test frame: intact, a field broken under a correct CRC, damaged on
+    /// the line, or garbage.
+    fn random_frame(rng: &mut SmallRng) -> Vec<u8> {
+        let p = random_packet(rng);
+        let seq = rng.gen();
+        match rng.gen_range(0..8) {
+            0..=3 => encode(&p, seq),
+            4 | 5 => {
+                // Any byte of the body changed, the CRC made right again: only the field,
+                // type and length checks can reject it.
+                let mut body = frame_body(&p, seq);
+                let n = body.len() - ab::CRC_BYTES;
+                let i = rng.gen_range(0..n.min(12));
+                body[i] ^= 1 << rng.gen_range(0..8);
+                body.truncate(n);
+                let c = crc16(&body);
+                body.extend(c.to_be_bytes());
+                stuff(&body)
+            }
+            6 => {
+                let mut line = encode(&p, seq);
+                let n = line.len();
+                let i = rng.gen_range(1..n - 1);
+                match rng.gen_range(0..3) {
+                    0 => line[i] ^= 1 << rng.gen_range(0..8),
+                    1 => {
+                        line.remove(i);
+                    }
+                    _ => line.insert(i, rng.gen()),
+                }
+                line
+            }
+            _ => {
+                let n = rng.gen_range(0..20);
+                let mut g: Vec<u8> = (0..n)
+                    .map(|_| match rng.gen_range(0..4) {
+                        0 => ab::ESC,
+                        1 => ab::FLAG,
+                        _ => rng.gen(),
+                    })
+                    .collect();
+                g.push(ab::FLAG);
+                g
+            }
+        }
+    }
+
+    /// Thousands of frames, intact and broken, back to back with random gaps: `done` and
+    /// `ok` come exactly for the frames `abi::bridge::Decoder` (host side) ends and accepts,
+    /// with its header fields, and the stored bytes are the body.
+    #[test]
+    fn bridge_deframer_agrees_with_decoder() {
+        run_seeded(
+            "bridge-deframer",
+            test_seed(),
+            Deframer::default,
+            |b: &mut Bench<Deframer>, seed| {
+                let mut rng = SmallRng::seed_from_u64(seed);
+                let mut dec = Decoder::new(Side::Host);
+                let (mut accepted, mut rejected) = (0, 0);
+                let mut body: Vec<u8> = vec![];
+                b.uut.reset.next = true;
+                b.tick();
+                b.uut.reset.next = false;
+                for _ in 0..3000 {
+                    for byte in random_frame(&mut rng) {
+                        let want = dec.push(byte);
+                        b.uut.in_valid.next = true;
+                        b.uut.in_data.next = u64::from(byte).into();
+                        b.settle();
+                        if b.uut.store.val() {
+                            let i = b.uut.store_index.val().index();
+                            if i != body.len().min(ab::MAX_BODY_BYTES + 1) {
+                                return Err(format!("store index {i}, {} stored", body.len()));
+                            }
+                            body.push(b.uut.store_data.val().index() as u8);
+                        }
+                        b.tick();
+                        b.uut.in_valid.next = false;
+                        b.uut.in_data.next = u64::from(rng.gen::<u8>()).into();
+                        b.settle();
+                        let done = b.uut.done.val();
+                        if done != want.is_some() {
+                            return Err(format!("done {done}, decoder {want:?}"));
+                        }
+                        if let Some(w) = want {
+                            let ok = b.uut.ok.val();
+                            if ok != w.is_ok() {
+                                return Err(format!("ok {ok}, decoder {w:?} body {body:02x?}"));
+                            }
+                            if let Ok((seq, _)) = w {
+                                accepted += 1;
+                                let len = body.len() - ab::HEADER_BYTES - ab::CRC_BYTES;
+                                let got = (
+                                    b.uut.ftype.val().index() as u8,
+                                    b.uut.seq.val().index() as u8,
+                                    b.uut.len.val().index(),
+                                    b.uut.info.val().index() as u16,
+                                    b.uut.b2.val().index() as u8,
+                                );
+                                let want = (
+                                    body[0],
+                                    seq,
+                                    len,
+                                    u16::from_le_bytes([body[4], body[5]]),
+                                    body.get(6).copied().unwrap_or(0),
+                                );
+                                if got.0 != want.0
+                                    || got.1 != want.1
+                                    || got.2 != want.2
+                                    || (len >= 2 && got.3 != want.3)
+                                    || (len >= 3 && got.4 != want.4)
+                                {
+                                    return Err(format!("header {got:x?} want {want:x?}"));
+                                }
+                            } else {
+                                rejected += 1;
+                            }
+                        }
+                        if byte == ab::FLAG {
+                            body.clear();
+                        }
+                        for _ in 0..rng.gen_range(0..3) {
+                            b.tick();
+                        }
+                    }
+                }
+                if accepted < 800 || rejected < 800 {
+                    return Err(format!("{accepted} accepted, {rejected} rejected"));
+                }
+                Ok(())
+            },
+        );
+    }
+}
