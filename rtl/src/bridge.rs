@@ -515,6 +515,8 @@ impl Default for Bridge {
 crate::clocked!(Bridge);
 
 impl Logic for Bridge {
+    // The conditions read as the protocol states them; hdl_gen takes them as written.
+    #[allow(clippy::nonminimal_bool)]
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
