@@ -188,14 +188,14 @@ fn model(out: &Path, root: &Path, name: &str, verilog: &str) -> String {
     format!(
         "mod {p}_ffi {{\n    use super::ModelHandle;\n    {externs}\n}}\n\
          /// The Verilator model of `{name}`'s Verilog, stepped one clock at a time. Freed on drop.\n\
-         pub struct {class} {{\n    ptr: *mut ModelHandle,\n    cycle: u64,\n    tracing: bool,\n    low_pending: bool,\n}}\n\
+         pub struct {class} {{\n    ptr: *mut ModelHandle,\n    cycle: u64,\n    tracing: bool,\n    trace_from: u64,\n    low_pending: bool,\n}}\n\
          impl {class} {{\n\
          /// A model in its power-on state, clock low, settled.\n\
          pub fn new() -> {class} {{\n\
              // SAFETY: the shim allocates a fresh model; the pointer is owned by the value.\n\
              let ptr = unsafe {{ {p}_ffi::{p}_new() }};\n\
              assert!(!ptr.is_null(), \"model allocation failed\");\n\
-             let mut m = {class} {{ ptr, cycle: 0, tracing: false, low_pending: false }};\n\
+             let mut m = {class} {{ ptr, cycle: 0, tracing: false, trace_from: 0, low_pending: false }};\n\
              m.set_{clk}(0);\n\
              m.eval();\n\
              m\n\
@@ -211,6 +211,13 @@ fn model(out: &Path, root: &Path, name: &str, verilog: &str) -> String {
              m.tracing = true;\n\
              Ok(m)\n\
          }}\n\
+         /// Like `with_waveform`, recording only the edges from cycle `from` on (the end of a\n\
+         /// long run).\n\
+         pub fn with_waveform_from(path: &std::path::Path, from: u64) -> std::io::Result<{class}> {{\n\
+             let mut m = {class}::with_waveform(path)?;\n\
+             m.trace_from = from;\n\
+             Ok(m)\n\
+         }}\n\
          /// Evaluates the combinational logic (and a pending falling clock edge).\n\
          pub fn eval(&mut self) {{ self.low_pending = false; unsafe {{ {p}_ffi::{p}_eval(self.ptr) }} }}\n\
          /// One clock period: rising edge, then falling edge (each dumped when tracing).\n\
@@ -219,10 +226,10 @@ fn model(out: &Path, root: &Path, name: &str, verilog: &str) -> String {
          /// the state after the rising edge.\n\
          pub fn step(&mut self) {{\n\
              if self.low_pending || self.tracing {{ self.eval(); }}\n\
-             if self.tracing {{ unsafe {{ {p}_ffi::{p}_trace_dump(self.ptr, self.cycle * 10) }} }}\n\
+             if self.tracing && self.cycle >= self.trace_from {{ unsafe {{ {p}_ffi::{p}_trace_dump(self.ptr, self.cycle * 10) }} }}\n\
              self.set_{clk}(1);\n\
              self.eval();\n\
-             if self.tracing {{ unsafe {{ {p}_ffi::{p}_trace_dump(self.ptr, self.cycle * 10 + 5) }} }}\n\
+             if self.tracing && self.cycle >= self.trace_from {{ unsafe {{ {p}_ffi::{p}_trace_dump(self.ptr, self.cycle * 10 + 5) }} }}\n\
              self.set_{clk}(0);\n\
              self.low_pending = true;\n\
              self.cycle += 1;\n\

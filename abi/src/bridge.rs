@@ -753,6 +753,8 @@ impl Decoder {
 
 /// The packets of one device write of `data` at `da`: [`MAX_DATA_BYTES`] each (the rest in
 /// the final one) at `da`, `da + 256`, …, `last` on the final one. Empty for empty `data`.
+/// (The device ends a packet early, at a word, when the write's data waits for a read it
+/// requested afterwards; see `docs/bridge.md`.)
 pub fn split_dma_write(da: u64, data: &[u8]) -> Vec<Packet> {
     let n = data.len().div_ceil(MAX_DATA_BYTES);
     data.chunks(MAX_DATA_BYTES)

@@ -245,6 +245,11 @@ impl PtyBoard {
         &self.board
     }
 
+    /// The virtual board, to change its settings.
+    pub fn board_mut(&mut self) -> &mut VirtualBoard {
+        &mut self.board
+    }
+
     /// Starts a new line measurement.
     pub fn reset_monitor(&mut self) {
         self.board.reset_monitor();

@@ -116,6 +116,9 @@ struct BoardSimArgs {
     /// Seed of the line damage.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Print every frame seen on the line (both directions, with its clock) to stderr.
+    #[arg(long)]
+    trace_frames: bool,
 }
 
 fn parse_probability(s: &str) -> Result<f64, String> {
@@ -393,6 +396,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::BoardSim(a) => {
             let faults = board_sim::LineFaults::uniform(a.line_faults, a.seed);
             let mut board = board_sim::PtyBoard::open(faults)?;
+            board.board_mut().trace_frames(a.trace_frames);
             writeln!(out, "{}", board.path().display())?;
             out.flush()?;
             eprintln!(

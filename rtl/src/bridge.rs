@@ -23,9 +23,11 @@
 //!   bytes from the third on are written into one of two 256-byte banks of a block RAM (DMA
 //!   read data words); MMIO write data goes straight into the `mmio_req_wdata` register while
 //!   no MMIO access is pending. The receiver keeps `expected` of host channels 0 (MMIO) and 1
-//!   (DMA read data) and applies `abi::bridge::Receiver`'s rules; "room" is an idle MMIO
+//!   (DMA read data) and applies `abi::bridge::Receiver`'s rules (the frame's classification
+//!   is registered while its header stands still before the closing flag); "room" is an idle MMIO
 //!   executor (and no access pending while the frame arrived) for channel 0, an idle DMA data
-//!   executor for channel 1, so read data never waits behind an MMIO access.
+//!   executor for channel 1, so read data never waits behind an MMIO access (an executor that
+//!   became idle in the very clock before is taken as busy: the frame counts as lost).
 //! * **Executors.** MMIO: one access at a time; a read stays pending (its address kept in
 //!   `mmio_req_addr`) until its data has been queued for the host. DMA read data: the accepted
 //!   bank is read byte by byte into `dma_rd_data`; `dma_rd_last` on the final word of a packet
@@ -36,13 +38,19 @@
 //!   retransmission buffer (block RAM, [`TX_SLOTS`] slots of 512 bytes), reading the port's
 //!   fields while they are held (`*_ready` rises with the last byte). A DMA write is split into
 //!   packets of up to `MAX_DATA_BYTES` at `da`, `da + 256`, …, `INFO_LAST` on the final one,
-//!   padding bytes zero.
-//! * **Sender.** Go-back-N over the slots (`abi::bridge::Sender`): the slot after the oldest
-//!   unacknowledged follows the sequence number; ACK/NAK with `next` from the oldest to just
+//!   padding bytes zero. The data goes into the slot first and the packet's header and fields
+//!   after it, so a packet can end early: when the write's next word is not there while a DMA
+//!   read request waits (the Device may be waiting for that read's data to go on writing), the
+//!   packet ends at the words it has (none: it is dropped), the read request is queued next,
+//!   and the write goes on in a new packet. Each byte takes three clocks (its field byte, the
+//!   byte, the write: short paths at 100 MHz; a byte on the line takes at least 40).
+//! * **Sender.** Go-back-N over the slots (`abi::bridge::Sender`), used as a ring: a frame's
+//!   slot is as far from the oldest unacknowledged frame's as its sequence number; ACK/NAK with `next` from the oldest to just
 //!   past the newest sent frame release frames; a NAK, or the oldest frame unacknowledged for
 //!   `retransmit_timeout_cycles` since it was last sent, sends again from the oldest.
 //! * **Framer.** Between frames, due Sync, NAK and ACK replies go first, then the next frame
-//!   of the window; bytes are stuffed on the fly into [`UartTx`] and the CRC is computed as they
+//!   of the window; bytes are stuffed on the fly into a one-byte buffer in front of
+//!   [`UartTx`] and the CRC is computed as they
 //!   go. A frame is never cut short.
 //! * **Sync.** Resets `expected`, the sequence numbers and the due replies, drops the
 //!   unacknowledged frames, and (reset flag) pulses `core_reset` and abandons what the
@@ -79,6 +87,14 @@ const _: () = assert!(
 );
 /// Bits of a byte offset inside a slot (type, length and payload of one packet).
 pub const SLOT_OFF_W: usize = 9;
+const _: () = assert!(
+    (ab::HEADER_BYTES + ab::DMA_WRITE_FIELD_BYTES) % 4 == 3,
+    "DMA write data starts at slot offsets 3 mod 4"
+);
+const _: () = assert!(
+    ab::HEADER_BYTES == 4,
+    "the payload offset in `update` is bit 2 flipped"
+);
 const _: () = assert!(SLOT_OFF_W == 9, "the slot shift in `update` is written out");
 const _: () = assert!(ab::HEADER_BYTES + ab::MAX_PAYLOAD_BYTES <= 1 << SLOT_OFF_W);
 /// Address bits of the retransmission buffer.
@@ -255,7 +271,23 @@ pub struct Bridge {
     nonce: DFF<Bits<8>>,
     sreset: DFF<Bit>,
     pulse: DFF<Bits<PULSE_W>>,
+    /// `core_reset`: high while `pulse` counts down.
+    busy: DFF<Bit>,
+    t_reload_r: DFF<Bit>,
     link: DFF<Bit>,
+    // ---- The last frame's classification ----
+    h_mw: DFF<Bit>,
+    h_mr: DFF<Bit>,
+    h_dd: DFF<Bit>,
+    h_ack: DFF<Bit>,
+    h_nak: DFF<Bit>,
+    h_sync: DFF<Bit>,
+    h_dzero: DFF<Bit>,
+    h_ddup: DFF<Bit>,
+    h_an_ok: DFF<Bit>,
+    h_an_n3: DFF<Bits<3>>,
+    h_an_nz: DFF<Bit>,
+    h_room: DFF<Bit>,
     // ---- MMIO executor ----
     m_state: DFF<MState>,
     m_addr: DFF<Bits<20>>,
@@ -285,6 +317,31 @@ pub struct Bridge {
     woff: DFF<Bits<SLOT_OFF_W>>,
     wr_da: DFF<Bits<DA_W>>,
     wr_rem: DFF<Bits<DMA_LEN_W>>,
+    /// Offset of the packet's last byte in its slot.
+    w_endr: DFF<Bits<SLOT_OFF_W>>,
+    /// Offset of the first padding byte of a DMA write packet.
+    w_padfrom: DFF<Bits<SLOT_OFF_W>>,
+    /// The byte at `woff`, registered: each byte is written in the second clock at its offset.
+    tw_data: DFF<Bits<8>>,
+    /// Second clock at the offset.
+    w_phase: DFF<Bits<2>>,
+    /// The field and data bytes at `woff`, registered.
+    f_r: DFF<Bits<8>>,
+    d_r: DFF<Bits<8>>,
+    w_ok_prev2: DFF<Bit>,
+    /// The DMA write word was valid in the first clock.
+    w_ok_prev: DFF<Bit>,
+    w_region_r: DFF<Bit>,
+    w_wordend_r: DFF<Bit>,
+    w_last_r: DFF<Bit>,
+    /// A DMA write goes on: its next packet is due (after a waiting read request).
+    w_cont: DFF<Bit>,
+    /// Writing the header and fields of a DMA write packet (its data is in the slot).
+    w_hdr: DFF<Bit>,
+    /// Data bytes of the DMA write packet being written, minus one.
+    w_cnt: DFF<Bits<8>>,
+    /// The DMA write packet being written is the write's final one.
+    w_lastpkt: DFF<Bit>,
     // ---- Framer ----
     f_state: DFF<FState>,
     f_data: DFF<Bit>,
@@ -297,6 +354,8 @@ pub struct Bridge {
     tphase: DFF<Bits<2>>,
     cur: DFF<Bits<8>>,
     esc2: DFF<Bit>,
+    ob: DFF<Bits<8>>,
+    ob_valid: DFF<Bit>,
     // ---- LEDs ----
     st_count: DFF<Bits<STRETCH_W>>,
     act_cur: DFF<Bit>,
@@ -323,19 +382,17 @@ pub struct Bridge {
     an_ok: Signal<Local, Bit>,
     rx_pidx: Signal<Local, Bits<COUNT_W>>,
     cand: Signal<Local, Bits<TX_SLOT_W>>,
+    cand_on_line: Signal<Local, Bit>,
     slot_free: Signal<Local, Bit>,
     lenm1: Signal<Local, Bits<DMA_LEN_W>>,
     big: Signal<Local, Bit>,
     pbm1: Signal<Local, Bits<8>>,
     w_plen: Signal<Local, Bits<SLOT_OFF_W>>,
     w_end: Signal<Local, Bits<SLOT_OFF_W>>,
-    w_p: Signal<Local, Bits<SLOT_OFF_W>>,
-    w_sh: Signal<Local, Bits<6>>,
+    w_bsel: Signal<Local, Bits<3>>,
+    w_fbyte: Signal<Local, Bits<8>>,
+    w_dbyte: Signal<Local, Bits<8>>,
     w_fields: Signal<Local, Bits<64>>,
-    w_fsh: Signal<Local, Bits<64>>,
-    w_k: Signal<Local, Bits<SLOT_OFF_W>>,
-    w_dsh: Signal<Local, Bits<5>>,
-    w_wsh: Signal<Local, Bits<32>>,
     w_data_region: Signal<Local, Bit>,
     wbyte: Signal<Local, Bits<8>>,
     w_step: Signal<Local, Bit>,
@@ -345,6 +402,14 @@ pub struct Bridge {
     line: Signal<Local, Bits<8>>,
     t_reload: Signal<Local, Bit>,
     act_evt: Signal<Local, Bit>,
+    o_valid: Signal<Local, Bit>,
+    w_commit: Signal<Local, Bit>,
+    w_n: Signal<Local, Bits<8>>,
+    w_cut: Signal<Local, Bit>,
+    w_cutn: Signal<Local, Bits<SLOT_OFF_W>>,
+    nq_plus: Signal<Local, Bits<3>>,
+    o_data: Signal<Local, Bits<8>>,
+    o_free: Signal<Local, Bit>,
 
     // ---- Constants ----
     k_flag: Constant<Bits<8>>,
@@ -381,8 +446,7 @@ pub struct Bridge {
     k_stretch_m1: Constant<Bits<STRETCH_W>>,
     k_stretch_one: Constant<Bits<STRETCH_W>>,
     k_len_one: Constant<Bits<DMA_LEN_W>>,
-    k_len_packet: Constant<Bits<DMA_LEN_W>>,
-    k_da_packet: Constant<Bits<DA_W>>,
+    k_da_one: Constant<Bits<DA_W>>,
     k_plen_md: Constant<Bits<SLOT_OFF_W>>,
     k_plen_rr: Constant<Bits<SLOT_OFF_W>>,
     k_plen_ev: Constant<Bits<SLOT_OFF_W>>,
@@ -394,6 +458,10 @@ pub struct Bridge {
     k_off_payload: Constant<Bits<SLOT_OFF_W>>,
     k_off_rr_len_hi: Constant<Bits<SLOT_OFF_W>>,
     k_off_wr_data: Constant<Bits<SLOT_OFF_W>>,
+    k_off_pad: Constant<Bits<SLOT_OFF_W>>,
+    k_p_flip: Constant<Bits<3>>,
+    k_sel: [Constant<Bits<3>>; 8],
+    k_sel2: [Constant<Bits<2>>; 4],
     k_off_p0: Constant<Bits<SLOT_OFF_W>>,
     k_off_p1: Constant<Bits<SLOT_OFF_W>>,
     k_off_p2: Constant<Bits<SLOT_OFF_W>>,
@@ -401,6 +469,8 @@ pub struct Bridge {
     k_last64: Constant<Bits<64>>,
     k_phase_crc_hi: Constant<Bits<2>>,
     k_phase_crc_lo: Constant<Bits<2>>,
+    k_phase_one: Constant<Bits<2>>,
+    k_wphase_last: Constant<Bits<2>>,
 }
 
 impl Bridge {
@@ -457,8 +527,7 @@ impl Bridge {
             k_stretch_m1: konst(stretch_cycles / 2 - 1),
             k_stretch_one: konst(1),
             k_len_one: konst(1),
-            k_len_packet: konst(ab::MAX_DATA_BYTES as u64),
-            k_da_packet: konst(ab::MAX_DATA_BYTES as u64),
+            k_da_one: konst(1),
             k_plen_md: konst(ab::MMIO_READ_DATA_BYTES as u64),
             k_plen_rr: konst(ab::DMA_READ_REQ_BYTES as u64),
             k_plen_ev: konst(ab::EVENT_BYTES as u64),
@@ -470,6 +539,10 @@ impl Bridge {
             k_off_payload: konst(hdr),
             k_off_rr_len_hi: konst(hdr + ab::DMA_READ_REQ_BYTES as u64 - 1),
             k_off_wr_data: konst(hdr + ab::DMA_WRITE_FIELD_BYTES as u64),
+            k_off_pad: konst(hdr + ab::DMA_WRITE_FIELD_BYTES as u64 + 1),
+            k_p_flip: konst(hdr),
+            k_sel: std::array::from_fn(|i| konst(i as u64)),
+            k_sel2: std::array::from_fn(|i| konst(i as u64)),
             k_off_p0: konst(hdr),
             k_off_p1: konst(hdr + 1),
             k_off_p2: konst(hdr + 2),
@@ -477,6 +550,8 @@ impl Bridge {
             k_last64: konst(u64::from(ab::INFO_LAST) << (8 * ab::DA_BYTES)),
             k_phase_crc_hi: konst(1),
             k_phase_crc_lo: konst(2),
+            k_phase_one: konst(1),
+            k_wphase_last: konst(2),
         } defaults {
             clock, reset, rxd, txd, core_reset, link_up, activity, fault, mmio_req_valid,
             mmio_req_ready, mmio_req_write, mmio_req_addr, mmio_req_wdata, mmio_rsp_valid,
@@ -485,15 +560,15 @@ impl Bridge {
             dma_wr_last, dma_rd_valid, dma_rd_ready, dma_rd_data, dma_rd_tag, dma_rd_last,
             dma_rd_error, event_valid, event_ready, event_vi, deframer, rxmem, txmem, tcrc,
             wbank, exp0, exp1, nak_sent0, nak_sent1, ack_due0, ack_due1, nak_due0, nak_due1,
-            sync_due, nonce, sreset, pulse, link, m_state, m_addr, m_wdata, m_write, m_ok,
+            sync_due, nonce, sreset, pulse, busy, t_reload_r, link, h_mw, h_mr, h_dd, h_ack, h_nak, h_sync, h_dzero, h_ddup, h_an_ok, h_an_n3, h_an_nz, h_room, m_state, m_addr, m_wdata, m_write, m_ok,
             d_state, d_bank, d_addr, d_primed, d_word, d_tag, d_err, d_lastf, d_end, base,
-            head, nq, sent, cursor, timer, w_state, w_kind, woff, wr_da, wr_rem, f_state,
-            f_data, c_kind, c_ch, tslot, tseq, ti, tleft, tphase, cur, esc2, st_count,
+            head, nq, sent, cursor, timer, w_state, w_kind, woff, wr_da, wr_rem, w_endr, w_padfrom, tw_data, w_phase, f_r, d_r, w_ok_prev2, w_ok_prev, w_region_r, w_wordend_r, w_last_r, w_cont, w_hdr, w_cnt, w_lastpkt, f_state,
+            f_data, c_kind, c_ch, tslot, tseq, ti, tleft, tphase, cur, esc2, ob, ob_valid, st_count,
             act_cur, act_prev, flt_cur, flt_prev, evt, core_busy, is_mw, is_mr, is_dd, is_ack,
             is_nak, is_sync, exp_sel, dseq, room, d_end_calc, an_next, an_n, an_n3, an_ok,
-            rx_pidx, cand, slot_free, lenm1, big, pbm1, w_plen, w_end, w_p, w_sh, w_fields,
-            w_fsh, w_k, w_dsh, w_wsh, w_data_region, wbyte, w_step, cbyte, src, special, line,
-            t_reload, act_evt,
+            rx_pidx, cand, cand_on_line, slot_free, lenm1, big, pbm1, w_plen, w_end, w_bsel, w_fbyte,
+            w_dbyte, w_fields, w_data_region, wbyte, w_step, cbyte, src, special, line,
+            t_reload, act_evt, o_valid, o_data, o_free, w_commit, w_n, w_cut, w_cutn, nq_plus,
         })
     }
 }
@@ -515,17 +590,97 @@ impl Default for Bridge {
 crate::clocked!(Bridge);
 
 impl Logic for Bridge {
-    // The conditions read as the protocol states them; hdl_gen takes them as written.
-    #[allow(clippy::nonminimal_bool)]
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, wbank, exp0, exp1, nak_sent0, nak_sent1, ack_due0, ack_due1, nak_due0,
-            nak_due1, sync_due, nonce, sreset, pulse, link, m_state, m_addr, m_wdata, m_write,
-            m_ok, d_state, d_bank, d_addr, d_primed, d_word, d_tag, d_err, d_lastf, d_end, base,
-            head, nq, sent, cursor, timer, w_state, w_kind, woff, wr_da, wr_rem, f_state, f_data,
-            c_kind, c_ch, tslot, tseq, ti, tleft, tphase, cur, esc2, st_count, act_cur, act_prev,
-            flt_cur, flt_prev
+            self,
+            clock,
+            wbank,
+            exp0,
+            exp1,
+            nak_sent0,
+            nak_sent1,
+            ack_due0,
+            ack_due1,
+            nak_due0,
+            nak_due1,
+            sync_due,
+            nonce,
+            sreset,
+            pulse,
+            busy,
+            t_reload_r,
+            link,
+            h_mw,
+            h_mr,
+            h_dd,
+            h_ack,
+            h_nak,
+            h_sync,
+            h_dzero,
+            h_ddup,
+            h_an_ok,
+            h_an_n3,
+            h_an_nz,
+            h_room,
+            m_state,
+            m_addr,
+            m_wdata,
+            m_write,
+            m_ok,
+            d_state,
+            d_bank,
+            d_addr,
+            d_primed,
+            d_word,
+            d_tag,
+            d_err,
+            d_lastf,
+            d_end,
+            base,
+            head,
+            nq,
+            sent,
+            cursor,
+            timer,
+            w_state,
+            w_kind,
+            woff,
+            wr_da,
+            wr_rem,
+            w_endr,
+            w_padfrom,
+            tw_data,
+            w_phase,
+            f_r,
+            d_r,
+            w_ok_prev2,
+            w_ok_prev,
+            w_region_r,
+            w_wordend_r,
+            w_last_r,
+            w_cont,
+            w_hdr,
+            w_cnt,
+            w_lastpkt,
+            f_state,
+            f_data,
+            c_kind,
+            c_ch,
+            tslot,
+            tseq,
+            ti,
+            tleft,
+            tphase,
+            cur,
+            esc2,
+            ob,
+            ob_valid,
+            st_count,
+            act_cur,
+            act_prev,
+            flt_cur,
+            flt_prev
         );
         clock!(self, clock, urx, utx, deframer, rxmem, txmem, tcrc);
 
@@ -541,7 +696,7 @@ impl Logic for Bridge {
 
         // ---- A valid frame, one clock after its closing flag ----
         self.evt.next = self.deframer.done.val() && self.deframer.ok.val();
-        self.core_busy.next = self.pulse.q.val().any();
+        self.core_busy.next = self.busy.q.val();
         self.t_reload.next = false;
         self.is_mw.next = self.deframer.ftype.val() == self.k_t_mw.val();
         self.is_mr.next = self.deframer.ftype.val() == self.k_t_mr.val();
@@ -561,6 +716,24 @@ impl Logic for Bridge {
         self.an_n.next = self.an_next.val() - self.base.q.val();
         self.an_n3.next = self.an_n.val().get_bits::<3>(0);
         self.an_ok.next = self.an_n.val() <= bit_cast::<8, 3>(self.sent.q.val());
+        // The frame's classification, registered: the header is stable long before `evt`.
+        // `sent` may grow in the clock before `evt`; the registered range check is then the
+        // stricter one (an ACK it rejects is repaired by the next).
+        self.h_mw.d.next = self.is_mw.val();
+        self.h_mr.d.next = self.is_mr.val();
+        self.h_dd.d.next = self.is_dd.val();
+        self.h_ack.d.next = self.is_ack.val();
+        self.h_nak.d.next = self.is_nak.val();
+        self.h_sync.d.next = self.is_sync.val();
+        self.h_dzero.d.next = !self.dseq.val().any();
+        self.h_ddup.d.next = self.dseq.val().get_bit(7);
+        self.h_an_ok.d.next = self.an_ok.val();
+        self.h_an_n3.d.next = self.an_n3.val();
+        self.h_an_nz.d.next = self.an_n.val().any();
+        // An executor idle in the clock before `evt` is idle at `evt` (only an accept makes it
+        // busy); one that became idle just then counts as busy (the frame is dropped as if
+        // lost).
+        self.h_room.d.next = self.room.val() && !self.core_busy.val();
 
         // ---- Receive buffer: payload bytes from the third on, into the free bank ----
         self.rx_pidx.next = self.deframer.store_index.val() - self.k_rx_data_off.val();
@@ -629,9 +802,9 @@ impl Logic for Bridge {
         }
 
         // ---- Sequenced frames: Receiver rules per host channel ----
-        if self.evt.val() && (self.is_mw.val() || self.is_mr.val()) {
-            if !self.dseq.val().any() {
-                if self.room.val() && !self.core_busy.val() {
+        if self.evt.val() && (self.h_mw.q.val() || self.h_mr.q.val()) {
+            if self.h_dzero.q.val() {
+                if self.h_room.q.val() {
                     self.exp0.d.next = self.exp0.q.val() + self.k_byte_one.val();
                     self.nak_sent0.d.next = false;
                     self.nak_due0.d.next = false;
@@ -639,19 +812,19 @@ impl Logic for Bridge {
                     self.m_addr.d.next =
                         (bit_cast::<20, 4>(self.deframer.b2.val().get_bits::<4>(0)) << 16)
                             | bit_cast::<20, 16>(self.deframer.info.val());
-                    self.m_write.d.next = self.is_mw.val();
+                    self.m_write.d.next = self.h_mw.q.val();
                     self.m_state.d.next = MState::Req;
                 }
-            } else if self.dseq.val().get_bit(7) {
+            } else if self.h_ddup.q.val() {
                 self.ack_due0.d.next = true;
             } else if !self.nak_sent0.q.val() {
                 self.nak_due0.d.next = true;
                 self.nak_sent0.d.next = true;
             }
         }
-        if self.evt.val() && self.is_dd.val() {
-            if !self.dseq.val().any() {
-                if self.room.val() && !self.core_busy.val() {
+        if self.evt.val() && self.h_dd.q.val() {
+            if self.h_dzero.q.val() {
+                if self.h_room.q.val() {
                     self.exp1.d.next = self.exp1.q.val() + self.k_byte_one.val();
                     self.nak_sent1.d.next = false;
                     self.nak_due1.d.next = false;
@@ -666,7 +839,7 @@ impl Logic for Bridge {
                     self.d_primed.d.next = false;
                     self.d_state.d.next = DState::Fetch;
                 }
-            } else if self.dseq.val().get_bit(7) {
+            } else if self.h_ddup.q.val() {
                 self.ack_due1.d.next = true;
             } else if !self.nak_sent1.q.val() {
                 self.nak_due1.d.next = true;
@@ -676,10 +849,11 @@ impl Logic for Bridge {
 
         // ---- Packet writer ----
         self.cand.next = self.head.q.val() + self.nq.q.val().get_bits::<TX_SLOT_W>(0);
-        self.slot_free.next = !self.nq.q.val().get_bit(2)
-            && !((self.f_state.q.val() != FState::Idle)
-                && self.f_data.q.val()
-                && (self.tslot.q.val() == self.cand.val()));
+        // The framer may still be sending a released frame from the candidate slot.
+        self.cand_on_line.next = (self.f_state.q.val() != FState::Idle)
+            && self.f_data.q.val()
+            && (self.tslot.q.val() == self.cand.val());
+        self.slot_free.next = !self.nq.q.val().get_bit(2) && !self.cand_on_line.val();
         self.lenm1.next = self.dma_req_len.val() - self.k_len_one.val();
         self.big.next = self.wr_rem.q.val().get_bits::<5>(8).any();
         self.pbm1.next = self.wr_rem.q.val().get_bits::<8>(0);
@@ -699,29 +873,64 @@ impl Logic for Bridge {
                 | (bit_cast::<64, DA_W>(self.dma_req_da.val()) << 16)
                 | (bit_cast::<64, 8>(self.lenm1.val().get_bits::<8>(0)) << 56);
         }
+        // A DMA write packet's data bytes minus one: as planned while waiting for its slot,
+        // as written once it is being filled (less when it ended early).
+        self.w_n.next = self.w_cnt.q.val();
+        if self.w_state.q.val() == WState::WaitSlot {
+            self.w_n.next = self.pbm1.val();
+        }
         if self.w_kind.q.val() == WKind::Write {
             self.w_plen.next =
-                self.k_plen_wr.val() + ((bit_cast::<SLOT_OFF_W, 8>(self.pbm1.val()) >> 2) << 2);
+                self.k_plen_wr.val() + ((bit_cast::<SLOT_OFF_W, 8>(self.w_n.val()) >> 2) << 2);
             self.w_fields.next = bit_cast::<64, DA_W>(self.wr_da.q.val())
-                | (bit_cast::<64, 8>(self.pbm1.val()) << 40);
-            if !self.big.val() {
+                | (bit_cast::<64, 8>(self.w_n.val()) << 40);
+            if self.w_lastpkt.q.val() {
                 self.w_fields.next = bit_cast::<64, DA_W>(self.wr_da.q.val())
-                    | (bit_cast::<64, 8>(self.pbm1.val()) << 40)
+                    | (bit_cast::<64, 8>(self.w_n.val()) << 40)
                     | self.k_last64.val();
             }
         }
         self.w_end.next = self.w_plen.val() + self.k_hdr_m1.val();
-        self.w_p.next = self.woff.q.val() - self.k_off_payload.val();
-        self.w_sh.next = bit_cast::<6, 3>(self.w_p.val().get_bits::<3>(0)) << 3;
-        self.w_fsh.next = self.w_fields.val() >> self.w_sh.val();
-        self.w_k.next = self.woff.q.val() - self.k_off_wr_data.val();
-        self.w_dsh.next = bit_cast::<5, 2>(self.w_k.val().get_bits::<2>(0)) << 3;
-        self.w_wsh.next = self.dma_wr_data.val() >> self.w_dsh.val();
+        // Payload byte `woff - 4` of the 8-byte field vector: bit 2 of the offset flipped.
+        self.w_bsel.next = self.woff.q.val().get_bits::<3>(0) ^ self.k_p_flip.val();
+        self.w_fbyte.next = self.w_fields.val().get_bits::<8>(0);
+        if self.w_bsel.val() == self.k_sel[1].val() {
+            self.w_fbyte.next = self.w_fields.val().get_bits::<8>(8);
+        }
+        if self.w_bsel.val() == self.k_sel[2].val() {
+            self.w_fbyte.next = self.w_fields.val().get_bits::<8>(16);
+        }
+        if self.w_bsel.val() == self.k_sel[3].val() {
+            self.w_fbyte.next = self.w_fields.val().get_bits::<8>(24);
+        }
+        if self.w_bsel.val() == self.k_sel[4].val() {
+            self.w_fbyte.next = self.w_fields.val().get_bits::<8>(32);
+        }
+        if self.w_bsel.val() == self.k_sel[5].val() {
+            self.w_fbyte.next = self.w_fields.val().get_bits::<8>(40);
+        }
+        if self.w_bsel.val() == self.k_sel[6].val() {
+            self.w_fbyte.next = self.w_fields.val().get_bits::<8>(48);
+        }
+        if self.w_bsel.val() == self.k_sel[7].val() {
+            self.w_fbyte.next = self.w_fields.val().get_bits::<8>(56);
+        }
+        // Data byte `(woff - 11) % 4` of the DMA write word.
+        self.w_dbyte.next = self.dma_wr_data.val().get_bits::<8>(0);
+        if self.woff.q.val().get_bits::<2>(0) == self.k_sel2[0].val() {
+            self.w_dbyte.next = self.dma_wr_data.val().get_bits::<8>(8);
+        }
+        if self.woff.q.val().get_bits::<2>(0) == self.k_sel2[1].val() {
+            self.w_dbyte.next = self.dma_wr_data.val().get_bits::<8>(16);
+        }
+        if self.woff.q.val().get_bits::<2>(0) == self.k_sel2[2].val() {
+            self.w_dbyte.next = self.dma_wr_data.val().get_bits::<8>(24);
+        }
         self.w_data_region.next = (self.w_kind.q.val() == WKind::Write)
             && (self.woff.q.val() >= self.k_off_wr_data.val());
         self.wbyte.next = 0.into();
         if self.woff.q.val() >= self.k_off_payload.val() {
-            self.wbyte.next = self.w_fsh.val().get_bits::<8>(0);
+            self.wbyte.next = self.f_r.q.val();
         }
         if self.woff.q.val() == self.k_off_len_lo.val() {
             self.wbyte.next = self.w_plen.val().get_bits::<8>(0);
@@ -748,24 +957,50 @@ impl Logic for Bridge {
         }
         if self.w_data_region.val() {
             self.wbyte.next = 0.into();
-            if self.w_k.val() <= bit_cast::<SLOT_OFF_W, 8>(self.pbm1.val()) {
-                self.wbyte.next = self.w_wsh.val().get_bits::<8>(0);
+            if self.woff.q.val() < self.w_padfrom.q.val() {
+                self.wbyte.next = self.d_r.q.val();
             }
         }
         self.w_step.next = (self.w_state.q.val() == WState::Fill)
-            && !self.evt.val()
-            && !self.core_busy.val()
-            && !(self.w_data_region.val() && !self.dma_wr_valid.val());
+            && (self.w_phase.q.val() == self.k_wphase_last.val())
+            && self.w_ok_prev.q.val()
+            && self.w_ok_prev2.q.val()
+            && (!self.w_region_r.q.val() || self.dma_wr_valid.val());
+        // Each byte takes three clocks at its offset: the field and data bytes are registered,
+        // then the byte, then it is written.
+        self.tw_data.d.next = self.wbyte.val();
+        self.w_ok_prev.d.next = !self.w_data_region.val() || self.dma_wr_valid.val();
+        self.w_ok_prev2.d.next = self.w_ok_prev.q.val();
+        self.f_r.d.next = self.w_fbyte.val();
+        self.d_r.d.next = self.w_dbyte.val();
+        // Decisions about the offset, registered in the first clock at it.
+        self.w_region_r.d.next = self.w_data_region.val();
+        self.w_wordend_r.d.next = self.w_data_region.val()
+            && (self.woff.q.val().get_bits::<2>(0) == self.k_sel2[2].val());
+        self.w_last_r.d.next = self.woff.q.val() == self.w_endr.q.val();
+        if (self.w_state.q.val() == WState::Fill)
+            && (self.w_phase.q.val() != self.k_wphase_last.val())
+        {
+            self.w_phase.d.next = self.w_phase.q.val() + self.k_phase_one.val();
+        }
         self.txmem.write_address.next = (bit_cast::<TXMEM_W, TX_SLOT_W>(self.cand.val()) << 9)
             | bit_cast::<TXMEM_W, SLOT_OFF_W>(self.woff.q.val());
-        self.txmem.write_data.next = self.wbyte.val();
+        self.txmem.write_data.next = self.tw_data.q.val();
         self.txmem.write_enable.next = self.w_step.val();
+        self.w_commit.next = false;
         self.dma_req_ready.next = false;
         self.dma_wr_ready.next = false;
         self.event_ready.next = false;
         self.mmio_rsp_ready.next = false;
         if (self.w_state.q.val() == WState::Idle) && !self.core_busy.val() {
-            if self.dma_req_valid.val() {
+            if self.w_cont.q.val() {
+                // The rest of a DMA write, after the read request that made it wait.
+                self.w_kind.d.next = WKind::Write;
+                if self.dma_req_valid.val() && !self.dma_req_write.val() {
+                    self.w_kind.d.next = WKind::ReadReq;
+                }
+                self.w_state.d.next = WState::WaitSlot;
+            } else if self.dma_req_valid.val() {
                 if self.dma_req_write.val() {
                     self.dma_req_ready.next = true;
                     self.wr_da.d.next = self.dma_req_da.val();
@@ -784,19 +1019,60 @@ impl Logic for Bridge {
             }
         }
         if (self.w_state.q.val() == WState::WaitSlot) && self.slot_free.val() {
+            self.w_endr.d.next = self.w_end.val();
+            self.w_padfrom.d.next =
+                bit_cast::<SLOT_OFF_W, 8>(self.pbm1.val()) + self.k_off_pad.val();
             self.woff.d.next = 0.into();
+            self.w_phase.d.next = 0.into();
             self.w_state.d.next = WState::Fill;
+            // A DMA write packet: its data first (up to the packet's end), then its header.
+            self.w_hdr.d.next = false;
+            self.w_cnt.d.next = self.pbm1.val();
+            self.w_lastpkt.d.next = !self.big.val();
+            if self.w_kind.q.val() == WKind::Write {
+                self.woff.d.next = self.k_off_wr_data.val();
+            }
+        }
+        // The write's next word is missing while a read request waits, at a word's start.
+        self.w_cut.next = (self.w_state.q.val() == WState::Fill)
+            && (self.w_kind.q.val() == WKind::Write)
+            && !self.w_hdr.q.val()
+            && (self.woff.q.val().get_bits::<2>(0) == self.k_sel2[3].val())
+            && !self.dma_wr_valid.val()
+            && self.dma_req_valid.val()
+            && !self.dma_req_write.val();
+        // Data bytes in the slot, minus one.
+        self.w_cutn.next = self.woff.q.val() - self.k_off_pad.val();
+        if self.w_cut.val() {
+            self.w_phase.d.next = 0.into();
+            if self.woff.q.val() == self.k_off_wr_data.val() {
+                // No data yet: the packet is dropped; the read request goes first.
+                self.w_cont.d.next = true;
+                self.w_state.d.next = WState::Idle;
+            } else {
+                // The packet ends with the words it has.
+                self.w_cnt.d.next = self.w_cutn.val().get_bits::<8>(0);
+                self.w_lastpkt.d.next = false;
+                self.w_hdr.d.next = true;
+                self.woff.d.next = 0.into();
+                self.w_endr.d.next = self.k_off_wr_data.val() - self.k_off_one.val();
+            }
         }
         if self.w_step.val() {
+            self.w_phase.d.next = 0.into();
             self.woff.d.next = self.woff.q.val() + self.k_off_one.val();
-            if self.w_data_region.val()
-                && (self.w_k.val().get_bits::<2>(0) == self.k_two_lsb_all.val())
-            {
+            if self.w_wordend_r.q.val() {
                 self.dma_wr_ready.next = true;
             }
-            if self.woff.q.val() == self.w_end.val() {
+            if self.w_last_r.q.val() && (self.w_kind.q.val() == WKind::Write) && !self.w_hdr.q.val()
+            {
+                // A DMA write packet's data is in: its header and fields follow.
+                self.w_hdr.d.next = true;
+                self.woff.d.next = 0.into();
+                self.w_endr.d.next = self.k_off_wr_data.val() - self.k_off_one.val();
+            } else if self.w_last_r.q.val() {
                 // The packet is complete: it joins the window.
-                self.nq.d.next = self.nq.q.val() + self.k_slot_one.val();
+                self.w_commit.next = true;
                 self.w_state.d.next = WState::Idle;
                 if self.w_kind.q.val() == WKind::MmioData {
                     self.mmio_rsp_ready.next = true;
@@ -808,25 +1084,36 @@ impl Logic for Bridge {
                 if self.w_kind.q.val() == WKind::Event {
                     self.event_ready.next = true;
                 }
-                if (self.w_kind.q.val() == WKind::Write) && self.big.val() {
-                    self.wr_da.d.next = self.wr_da.q.val() + self.k_da_packet.val();
-                    self.wr_rem.d.next = self.wr_rem.q.val() - self.k_len_packet.val();
-                    self.w_state.d.next = WState::WaitSlot;
+                if self.w_kind.q.val() == WKind::Write {
+                    self.wr_da.d.next = self.wr_da.q.val()
+                        + bit_cast::<DA_W, 8>(self.w_cnt.q.val())
+                        + self.k_da_one.val();
+                    self.wr_rem.d.next = self.wr_rem.q.val()
+                        - bit_cast::<DMA_LEN_W, 8>(self.w_cnt.q.val())
+                        - self.k_len_one.val();
+                    self.w_cont.d.next = !self.w_lastpkt.q.val();
                 }
             }
         }
 
+        // A packet that joins the window (combined with an ACK or a Sync in the same clock).
+        self.nq_plus.next = self.nq.q.val();
+        if self.w_commit.val() {
+            self.nq_plus.next = self.nq.q.val() + self.k_slot_one.val();
+        }
+        self.nq.d.next = self.nq_plus.val();
+
         // ---- ACK and NAK from the host: Sender rules ----
-        if self.evt.val() && (self.is_ack.val() || self.is_nak.val()) && self.an_ok.val() {
+        if self.evt.val() && (self.h_ack.q.val() || self.h_nak.q.val()) && self.h_an_ok.q.val() {
             self.base.d.next = self.an_next.val();
-            self.head.d.next = self.head.q.val() + self.an_n.val().get_bits::<TX_SLOT_W>(0);
-            self.nq.d.next = self.nq.q.val() - self.an_n3.val();
-            self.sent.d.next = self.sent.q.val() - self.an_n3.val();
+            self.head.d.next = self.head.q.val() + self.h_an_n3.q.val().get_bits::<TX_SLOT_W>(0);
+            self.nq.d.next = self.nq_plus.val() - self.h_an_n3.q.val();
+            self.sent.d.next = self.sent.q.val() - self.h_an_n3.q.val();
             self.cursor.d.next = 0.into();
-            if (self.cursor.q.val() >= self.an_n3.val()) && !self.is_nak.val() {
-                self.cursor.d.next = self.cursor.q.val() - self.an_n3.val();
+            if (self.cursor.q.val() >= self.h_an_n3.q.val()) && !self.h_nak.q.val() {
+                self.cursor.d.next = self.cursor.q.val() - self.h_an_n3.q.val();
             }
-            if self.an_n.val().any() {
+            if self.h_an_nz.q.val() {
                 self.t_reload.next = true;
             }
         }
@@ -886,8 +1173,15 @@ impl Logic for Bridge {
         } else if self.special.val() {
             self.line.next = self.k_esc.val();
         }
-        self.utx.valid.next = false;
-        self.utx.data.next = self.line.val();
+        // One line byte buffered in front of the transmitter: the framer sees a register.
+        self.o_free.next = !self.ob_valid.q.val();
+        self.utx.valid.next = self.ob_valid.q.val();
+        self.utx.data.next = self.ob.q.val();
+        if self.utx.ready.val() {
+            self.ob_valid.d.next = false;
+        }
+        self.o_valid.next = false;
+        self.o_data.next = self.line.val();
         self.tcrc.init.next = false;
         self.tcrc.valid.next = false;
         self.tcrc.data.next = self.src.val();
@@ -940,9 +1234,9 @@ impl Logic for Bridge {
                 }
             }
             FState::Open => {
-                self.utx.valid.next = true;
-                self.utx.data.next = self.k_flag.val();
-                if self.utx.ready.val() {
+                self.o_valid.next = true;
+                self.o_data.next = self.k_flag.val();
+                if self.o_free.val() {
                     self.f_state.d.next = FState::Fetch;
                 }
             }
@@ -973,8 +1267,8 @@ impl Logic for Bridge {
                 self.f_state.d.next = FState::Send;
             }
             FState::Send => {
-                self.utx.valid.next = true;
-                if self.utx.ready.val() {
+                self.o_valid.next = true;
+                if self.o_free.val() {
                     if !self.esc2.q.val() && self.special.val() {
                         self.esc2.d.next = true;
                     } else {
@@ -997,9 +1291,9 @@ impl Logic for Bridge {
                 }
             }
             FState::Close => {
-                self.utx.valid.next = true;
-                self.utx.data.next = self.k_flag.val();
-                if self.utx.ready.val() {
+                self.o_valid.next = true;
+                self.o_data.next = self.k_flag.val();
+                if self.o_free.val() {
                     self.f_state.d.next = FState::Idle;
                     self.act_evt.next = true;
                     if !self.f_data.q.val() && (self.c_kind.q.val() == CKind::Sync) {
@@ -1009,14 +1303,23 @@ impl Logic for Bridge {
             }
         }
 
+        if self.o_valid.val() && self.o_free.val() {
+            self.ob.d.next = self.o_data.val();
+            self.ob_valid.d.next = true;
+        }
+
         // ---- Sync from the host ----
         if self.core_busy.val() {
             self.pulse.d.next = self.pulse.q.val() - self.k_pulse_one.val();
+            if self.pulse.q.val() == self.k_pulse_one.val() {
+                self.busy.d.next = false;
+            }
         }
-        if self.evt.val() && self.is_sync.val() {
+        if self.evt.val() && self.h_sync.q.val() {
             self.base.d.next = 0.into();
             self.head.d.next = self.head.q.val() + self.nq.q.val().get_bits::<TX_SLOT_W>(0);
-            self.nq.d.next = 0.into();
+            // A packet completed in this clock is the first of the new session.
+            self.nq.d.next = self.nq_plus.val() - self.nq.q.val();
             self.sent.d.next = 0.into();
             self.cursor.d.next = 0.into();
             self.exp0.d.next = 0.into();
@@ -1032,19 +1335,24 @@ impl Logic for Bridge {
             self.sreset.d.next = self.deframer.b2.val().get_bit(0);
             self.t_reload.next = true;
             if self.deframer.b2.val().get_bit(0) {
+                self.nq.d.next = 0.into();
                 self.pulse.d.next = self.k_pulse.val();
+                self.busy.d.next = true;
             }
         }
         if self.core_busy.val()
-            || (self.evt.val() && self.is_sync.val() && self.deframer.b2.val().get_bit(0))
+            || (self.evt.val() && self.h_sync.q.val() && self.deframer.b2.val().get_bit(0))
         {
             self.m_state.d.next = MState::Idle;
             self.d_state.d.next = DState::Idle;
             self.w_state.d.next = WState::Idle;
+            self.w_cont.d.next = false;
         }
 
         // ---- Retransmission timer ----
-        if self.t_reload.val() || !self.sent.q.val().any() {
+        // Restarts take effect a clock late (a shorter path; the timeout is one clock longer).
+        self.t_reload_r.d.next = self.t_reload.val();
+        if self.t_reload_r.q.val() || !self.sent.q.val().any() {
             self.timer.d.next = self.k_timeout_m1.val();
         } else if self.timer.q.val().any() {
             self.timer.d.next = self.timer.q.val() - self.k_timer_one.val();
@@ -1087,10 +1395,12 @@ impl Logic for Bridge {
             self.nak_due1.d.next = false;
             self.sync_due.d.next = false;
             self.pulse.d.next = 0.into();
+            self.busy.d.next = false;
             self.link.d.next = false;
             self.m_state.d.next = MState::Idle;
             self.d_state.d.next = DState::Idle;
             self.w_state.d.next = WState::Idle;
+            self.w_cont.d.next = false;
             self.f_state.d.next = FState::Idle;
             self.base.d.next = 0.into();
             self.head.d.next = 0.into();
@@ -1098,6 +1408,7 @@ impl Logic for Bridge {
             self.sent.d.next = 0.into();
             self.cursor.d.next = 0.into();
             self.esc2.d.next = false;
+            self.ob_valid.d.next = false;
             self.act_cur.d.next = false;
             self.act_prev.d.next = false;
             self.flt_cur.d.next = false;

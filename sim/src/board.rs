@@ -121,9 +121,18 @@ impl VirtualBoard {
         &self.monitor
     }
 
-    /// Starts a new measurement of the line.
+    /// Prints every frame the line monitor decodes to stderr (clock, direction, sequence
+    /// number, packet), or stops doing so.
+    pub fn trace_frames(&mut self, on: bool) {
+        self.monitor.to_board.trace = on.then_some("host->board");
+        self.monitor.to_host.trace = on.then_some("board->host");
+    }
+
+    /// Starts a new measurement of the line (frame tracing stays as it was).
     pub fn reset_monitor(&mut self) {
+        let trace = (self.monitor.to_board.trace, self.monitor.to_host.trace);
         self.monitor = LineMonitor::default();
+        (self.monitor.to_board.trace, self.monitor.to_host.trace) = trace;
     }
 
     /// Clock cycles run.
@@ -223,6 +232,8 @@ pub struct DirectionStats {
     pub damaged_frames: u64,
     /// Cycle of the first and of the last line byte.
     pub span: Option<(u64, u64)>,
+    /// Prints every frame to stderr, with its clock and this label, when set.
+    pub trace: Option<&'static str>,
 }
 
 impl DirectionStats {
@@ -234,6 +245,7 @@ impl DirectionStats {
             frames: 0,
             damaged_frames: 0,
             span: None,
+            trace: None,
         }
     }
 
@@ -247,6 +259,12 @@ impl DirectionStats {
                 .map_or((cycle, cycle), |(first, _)| (first, cycle)),
         );
         for result in self.decoder.push_all(bytes) {
+            if let Some(label) = self.trace {
+                match &result {
+                    Ok((seq, packet)) => eprintln!("{cycle:>12} {label} #{seq} {}", brief(packet)),
+                    Err(e) => eprintln!("{cycle:>12} {label} damaged frame: {e}"),
+                }
+            }
             match result {
                 Ok((_, Packet::DmaReadData { words, .. })) => {
                     self.frames += 1;
@@ -273,6 +291,27 @@ impl DirectionStats {
             }
             _ => 0.0,
         }
+    }
+}
+
+/// A packet in one line: its kind and fields, data summarized by length.
+fn brief(packet: &Packet) -> String {
+    match packet {
+        Packet::DmaReadData { words, .. } => {
+            let mut p = packet.clone();
+            if let Packet::DmaReadData { words: w, .. } = &mut p {
+                w.clear();
+            }
+            format!("{p:?} ({} words)", words.len())
+        }
+        Packet::DmaWrite { data, .. } => {
+            let mut p = packet.clone();
+            if let Packet::DmaWrite { data: d, .. } = &mut p {
+                d.clear();
+            }
+            format!("{p:?} ({} bytes)", data.len())
+        }
+        _ => format!("{packet:?}"),
     }
 }
 
