@@ -155,6 +155,12 @@ pub trait Backend {
     fn run(&mut self, budget: u64) -> Result<bool>;
     /// Whether the device has DMA requests outstanding.
     fn busy(&self) -> bool;
+    /// Whether the device runs whether or not it is run (real hardware): then its link must
+    /// be served all the time, since a request it resends after a damaged frame can come at
+    /// any moment. A simulated device only advances inside [`Backend::run`].
+    fn runs_on_its_own(&self) -> bool {
+        false
+    }
     /// Traffic counters.
     fn stats(&self) -> BackendStats;
     /// Tells the backend what the device may touch.

@@ -218,10 +218,18 @@ fn run(cli: Cli) -> Result<()> {
                 )?;
                 writeln!(
                     out,
-                    "throughput             {:.2} MB/s (simulated device)",
-                    r.throughput_bytes_per_second / 1e6
+                    "throughput             {:.2} MB/s (wall clock, {})",
+                    r.throughput_bytes_per_second / 1e6,
+                    r.backend
                 )?;
-                writeln!(out, "device cycles          {}", r.device_cycles)?;
+                if r.device_cycles > 0 {
+                    writeln!(out, "device cycles          {}", r.device_cycles)?;
+                } else {
+                    writeln!(
+                        out,
+                        "device cycles          (the device keeps its own clock)"
+                    )?;
+                }
                 writeln!(out, "DMA outside policy     {}", r.dma_violations)?;
                 writeln!(out, "time                   {:.1} s", r.seconds)?;
             }

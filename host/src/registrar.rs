@@ -846,12 +846,13 @@ impl Registrar {
                 rang = true;
             }
         }
-        // A device that moved nothing for a few slices since the last doorbell has nothing
-        // to do: stop running it (a simulator would burn a core on an idle clock).
+        // A simulated device that moved nothing for a few slices since the last doorbell has
+        // nothing to do: stop running it (it would burn a core on an idle clock). A device
+        // that runs on its own keeps its link served.
         if rang {
             self.quiet_slices = 0;
         }
-        if self.quiet_slices >= QUIET_SLICES_BEFORE_IDLE {
+        if self.quiet_slices >= QUIET_SLICES_BEFORE_IDLE && !self.backend.runs_on_its_own() {
             return Ok(false);
         }
         let moved = self.backend.run(budget)?;

@@ -596,6 +596,10 @@ impl Backend for SerialBackend {
         }
     }
 
+    fn runs_on_its_own(&self) -> bool {
+        true
+    }
+
     fn busy(&self) -> bool {
         !self.reads.is_empty() || self.link.unacknowledged() > 0
     }

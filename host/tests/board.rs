@@ -1,7 +1,7 @@
 //! The virtual board as a user runs it: `skipwalk board-sim` (the Verilator model of the Cu
 //! top level on a pseudo-terminal) in one process, and the real `serial` backend in others
 //! (`-d serial:<pty>`): `info`, and the demo's three processes, every byte checked, every
-//! forged shortcut refused.
+//! forged shortcut refused, over a clean line and over a damaging one.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
@@ -89,24 +89,54 @@ fn loopback_through_the_virtual_board() {
     assert_eq!(info["id"], "SKPW", "{info}");
     assert_eq!(info["vis"], abi::DEVICE_VIS);
     assert_eq!(info["backend"], device.as_str());
-    let demo = skipwalk_json(&["-d", &device, "demo", "--json", "--messages", "1"]);
+    // Three messages: a short one, 64 KiB (16 pages: the receive engine's writes wait for
+    // the send engine's reads across the line) and 4 KiB.
+    let demo = skipwalk_json(&["-d", &device, "demo", "--json", "--messages", "3"]);
     check_demo(&demo, &device);
     assert_eq!(demo["forged_attempts"], 34, "{demo}");
+    let bytes = demo["bytes"].as_u64().unwrap();
+    assert!(bytes > 65536 + 4096, "{demo}");
     let report = board.stop();
     // DMA crossed the pins both ways: table entries, descriptors and payload read by the
-    // device, completions and the received message written back.
+    // device, completions and the received messages written back.
     assert!(
-        report["to_board"]["payload_bytes"].as_u64().unwrap() > 1000,
+        report["to_board"]["payload_bytes"].as_u64().unwrap() > bytes,
         "{report}"
     );
     assert!(
-        report["to_host"]["payload_bytes"].as_u64().unwrap() > 500,
+        report["to_host"]["payload_bytes"].as_u64().unwrap() > bytes,
         "{report}"
     );
     assert_eq!(report["to_host"]["damaged_frames"], 0, "{report}");
     assert_eq!(report["to_board"]["damaged_frames"], 0, "{report}");
     // link up; no fault seen.
     assert_eq!(report["leds"].as_u64().unwrap() & 0b101, 0b001, "{report}");
+}
+
+/// The same loopback over a line that flips, drops and inserts bytes in both directions:
+/// the bridge and the host's link retransmit until every byte is through, unchanged.
+#[test]
+fn loopback_through_a_damaging_line() {
+    let board = BoardSim::start(&["--line-faults", "0.0002", "--seed", "5"]);
+    let device = board.device();
+    let demo = skipwalk_json(&["-d", &device, "demo", "--json", "--messages", "2"]);
+    check_demo(&demo, &device);
+    let report = board.stop();
+    let damage = |dir: &str| {
+        ["flipped", "dropped", "inserted"]
+            .iter()
+            .map(|k| report[dir][k].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert!(
+        damage("damage_to_board") > 0 && damage("damage_to_host") > 0,
+        "{report}"
+    );
+    // The board saw the host's damaged frames and dropped them.
+    assert!(
+        report["to_board"]["damaged_frames"].as_u64().unwrap() > 0,
+        "{report}"
+    );
 }
 
 #[test]
