@@ -334,6 +334,10 @@ pub struct Bridge {
     w_region_r: DFF<Bit>,
     w_wordend_r: DFF<Bit>,
     w_last_r: DFF<Bit>,
+    /// The offset is the last of a DMA write packet's data (its header follows).
+    w_dend_r: DFF<Bit>,
+    /// A packet was completed in the clock before: it joins the window now.
+    w_commit_r: DFF<Bit>,
     /// A DMA write goes on: its next packet is due (after a waiting read request).
     w_cont: DFF<Bit>,
     /// Writing the header and fields of a DMA write packet (its data is in the slot).
@@ -562,7 +566,7 @@ impl Bridge {
             wbank, exp0, exp1, nak_sent0, nak_sent1, ack_due0, ack_due1, nak_due0, nak_due1,
             sync_due, nonce, sreset, pulse, busy, t_reload_r, link, h_mw, h_mr, h_dd, h_ack, h_nak, h_sync, h_dzero, h_ddup, h_an_ok, h_an_n3, h_an_nz, h_room, m_state, m_addr, m_wdata, m_write, m_ok,
             d_state, d_bank, d_addr, d_primed, d_word, d_tag, d_err, d_lastf, d_end, base,
-            head, nq, sent, cursor, timer, w_state, w_kind, woff, wr_da, wr_rem, w_endr, w_padfrom, tw_data, w_phase, f_r, d_r, w_ok_prev2, w_ok_prev, w_region_r, w_wordend_r, w_last_r, w_cont, w_hdr, w_cnt, w_lastpkt, f_state,
+            head, nq, sent, cursor, timer, w_state, w_kind, woff, wr_da, wr_rem, w_endr, w_padfrom, tw_data, w_phase, f_r, d_r, w_ok_prev2, w_ok_prev, w_region_r, w_wordend_r, w_last_r, w_dend_r, w_commit_r, w_cont, w_hdr, w_cnt, w_lastpkt, f_state,
             f_data, c_kind, c_ch, tslot, tseq, ti, tleft, tphase, cur, esc2, ob, ob_valid, st_count,
             act_cur, act_prev, flt_cur, flt_prev, evt, core_busy, is_mw, is_mr, is_dd, is_ack,
             is_nak, is_sync, exp_sel, dseq, room, d_end_calc, an_next, an_n, an_n3, an_ok,
@@ -659,6 +663,8 @@ impl Logic for Bridge {
             w_region_r,
             w_wordend_r,
             w_last_r,
+            w_dend_r,
+            w_commit_r,
             w_cont,
             w_hdr,
             w_cnt,
@@ -977,7 +983,11 @@ impl Logic for Bridge {
         self.w_region_r.d.next = self.w_data_region.val();
         self.w_wordend_r.d.next = self.w_data_region.val()
             && (self.woff.q.val().get_bits::<2>(0) == self.k_sel2[2].val());
-        self.w_last_r.d.next = self.woff.q.val() == self.w_endr.q.val();
+        self.w_dend_r.d.next = (self.woff.q.val() == self.w_endr.q.val())
+            && (self.w_kind.q.val() == WKind::Write)
+            && !self.w_hdr.q.val();
+        self.w_last_r.d.next = (self.woff.q.val() == self.w_endr.q.val())
+            && ((self.w_kind.q.val() != WKind::Write) || self.w_hdr.q.val());
         if (self.w_state.q.val() == WState::Fill)
             && (self.w_phase.q.val() != self.k_wphase_last.val())
         {
@@ -1064,8 +1074,7 @@ impl Logic for Bridge {
             if self.w_wordend_r.q.val() {
                 self.dma_wr_ready.next = true;
             }
-            if self.w_last_r.q.val() && (self.w_kind.q.val() == WKind::Write) && !self.w_hdr.q.val()
-            {
+            if self.w_dend_r.q.val() {
                 // A DMA write packet's data is in: its header and fields follow.
                 self.w_hdr.d.next = true;
                 self.woff.d.next = 0.into();
@@ -1096,9 +1105,11 @@ impl Logic for Bridge {
             }
         }
 
-        // A packet that joins the window (combined with an ACK or a Sync in the same clock).
+        // A packet that joins the window, a clock after it was completed (the writer takes
+        // two clocks to start the next one), combined with an ACK or a Sync in the same clock.
+        self.w_commit_r.d.next = self.w_commit.val();
         self.nq_plus.next = self.nq.q.val();
-        if self.w_commit.val() {
+        if self.w_commit_r.q.val() {
             self.nq_plus.next = self.nq.q.val() + self.k_slot_one.val();
         }
         self.nq.d.next = self.nq_plus.val();
@@ -1318,7 +1329,7 @@ impl Logic for Bridge {
         if self.evt.val() && self.h_sync.q.val() {
             self.base.d.next = 0.into();
             self.head.d.next = self.head.q.val() + self.nq.q.val().get_bits::<TX_SLOT_W>(0);
-            // A packet completed in this clock is the first of the new session.
+            // A packet completed in the clock before is the first of the new session.
             self.nq.d.next = self.nq_plus.val() - self.nq.q.val();
             self.sent.d.next = 0.into();
             self.cursor.d.next = 0.into();
@@ -1347,6 +1358,7 @@ impl Logic for Bridge {
             self.d_state.d.next = DState::Idle;
             self.w_state.d.next = WState::Idle;
             self.w_cont.d.next = false;
+            self.w_commit_r.d.next = false;
         }
 
         // ---- Retransmission timer ----
@@ -1401,6 +1413,7 @@ impl Logic for Bridge {
             self.d_state.d.next = DState::Idle;
             self.w_state.d.next = WState::Idle;
             self.w_cont.d.next = false;
+            self.w_commit_r.d.next = false;
             self.f_state.d.next = FState::Idle;
             self.base.d.next = 0.into();
             self.head.d.next = 0.into();
