@@ -1234,6 +1234,14 @@ pub fn markdown() -> String {
          writes: {MAX_DATA_BYTES} bytes at DA, DA + {MAX_DATA_BYTES}, …, the rest in the \
          final one, which has `last`. The host applies each as it arrives; writes are \
          posted (nothing answers them but the ACK).\n\
+         * One exception keeps the port free of deadlock: the Device may request a write \
+         whose data waits for a read it requests afterwards (in loopback the receive engine \
+         writes what the send engine reads). When a write's next word is missing while a \
+         read request waits, the packet ends at the words it has (a multiple of 4 bytes, \
+         without `last`), the read request goes next, and the write goes on in a new packet \
+         at the following address. So a host applies DMA writes by their `da` and counts on \
+         nothing but order and `last`; a write's data is never reordered, and nothing else \
+         passes a write.\n\
          * A device read is one DMA read request. The host answers reads in request order, \
          each with exactly `ceil(len / 4)` words in one or more DMA read data packets of up \
          to {MAX_DATA_WORDS} words, all carrying the request's tag, `last` on the final \
