@@ -29,8 +29,10 @@ pub const MAX_TRANSFER_LEN: u64 = 1 << (PAGE_SHIFT + LEVEL_BITS);
 
 /// Bits of a VI index on the device's ports.
 pub const VI_BITS: u32 = 3;
-/// VI slots the translation core holds configuration for.
-pub const NUM_VIS: usize = 1 << VI_BITS;
+/// VI slots the translation core holds configuration for: the registers of VIs
+/// `NUM_VIS..2^VI_BITS` are not implemented (they read as 0 and ignore writes), and a request
+/// naming such a VI fails with `vi_disabled`.
+pub const NUM_VIS: usize = 4;
 /// Bits of a protection-domain index.
 pub const PD_BITS: u32 = 3;
 /// Protection domains the translation core holds configuration for.
@@ -86,6 +88,7 @@ pub const fn pages_spanned(va: u64, len: u64) -> u64 {
 /// core's tables have room for [`NUM_VIS`].
 pub const DEVICE_VIS: usize = 4;
 const _: () = assert!(DEVICE_VIS.is_power_of_two() && DEVICE_VIS <= NUM_VIS);
+const _: () = assert!(NUM_VIS <= 1 << VI_BITS);
 
 #[cfg(test)]
 mod tests {

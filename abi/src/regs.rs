@@ -437,7 +437,8 @@ pub const REGISTERS: &[Register] = &[
         count: crate::geometry::NUM_VIS as u16,
         stride: VI_STRIDE,
         access: RegAccess::ReadWrite,
-        doc: "VI control; a write also clears the VI's faults and lock",
+        doc: "VI control; a write also clears the VI's faults and lock. A request naming a VI \
+              beyond these instances fails with vi_disabled",
         fields: &[VI_CTRL_ENABLE, VI_CTRL_MODE, VI_CTRL_PD, VI_CTRL_KEY_SLOT],
     },
     Register {

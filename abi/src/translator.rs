@@ -218,9 +218,10 @@ impl Translator {
         }
     }
 
-    /// A VI's configuration and fault state.
+    /// A VI's configuration and fault state (the reset state for a VI beyond the table's
+    /// `NUM_VIS` slots: never enabled).
     pub fn vi(&self, vi: usize) -> ViConfig {
-        self.vis[vi]
+        self.vis.get(vi).copied().unwrap_or_default()
     }
 
     /// A PD's configuration.
@@ -342,9 +343,12 @@ impl Translator {
     }
 
     /// Counts one shortcut fault against `vi` (saturating) and locks the VI when the count
-    /// reaches `FAULT_THRESHOLD`, as the device does for every failed shortcut check.
+    /// reaches `FAULT_THRESHOLD`, as the device does for every failed shortcut check (a VI
+    /// beyond the table's slots has no fault state: nothing happens).
     pub fn record_fault(&mut self, vi: usize) {
-        let v = &mut self.vis[vi];
+        let Some(v) = self.vis.get_mut(vi) else {
+            return;
+        };
         v.faults = v.faults.saturating_add(1);
         if self.fault_threshold != 0 && v.faults >= self.fault_threshold {
             v.locked = true;
@@ -374,8 +378,11 @@ impl Translator {
         req: &TranslationRequest,
         out: &mut TranslationResult,
     ) -> Status {
-        let vi_index = req.vi as usize % NUM_VIS;
-        let vi = self.vis[vi_index];
+        // A VI beyond the table's slots has no configuration: it is never enabled.
+        let vi_index = req.vi as usize;
+        let Some(&vi) = self.vis.get(vi_index) else {
+            return Status::ViDisabled;
+        };
         if !vi.enabled {
             return Status::ViDisabled;
         }

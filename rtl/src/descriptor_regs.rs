@@ -10,12 +10,15 @@
 //! | `first` | 1 | out | the next word is word 0 |
 //! | `last` | 1 | out | the word taken this cycle is word 7 (combinational) |
 //! | `opcode`, `dest` | 8, 8 | out | word 0 |
-//! | `length`, `wr_id` | 32, 32 | out | words 1 and 2 |
+//! | `length`, `wr_id` | 32, 32 | out | words 1 and 2 (`length`: see below) |
 //! | `va`, `shortcut` | 64, 64 | out | words 4–5 and 6–7 |
 //! | `error` | 1 | out | some word of the descriptor was bad |
 //!
 //! Fields are valid from the cycle after `last` until the next descriptor's words overwrite
-//! them.
+//! them. `length` keeps bits 16:0 of word 1 and one bit (17) for "some bit above 16 is set":
+//! it equals the word whenever the word is below 2^17, and is at least 2^17 otherwise, which
+//! is all the checks against `MAX_MESSAGE_LEN` (2^16) need; a longer message is never sent or
+//! received.
 
 use abi::queues::{
     DESC_DEST_SHIFT, DESC_WORDS, DESC_W_LENGTH, DESC_W_SHORTCUT, DESC_W_VA, DESC_W_WR_ID,
@@ -27,6 +30,10 @@ use crate::with_defaults;
 
 const _: () = assert!(DESC_WORDS == 8 && DESC_DEST_SHIFT == 8 && DESC_W_LENGTH == 1);
 const _: () = assert!(DESC_W_WR_ID == 2 && DESC_W_VA == 4 && DESC_W_SHORTCUT == 6);
+
+/// Bits of the length kept: 16:0, and bit 17 standing for every bit above.
+const LEN_KEPT: usize = 18;
+const _: () = assert!(abi::queues::MAX_MESSAGE_LEN == 1 << (LEN_KEPT - 2));
 
 /// Descriptor fields (see the module documentation).
 #[derive(LogicBlock)]
@@ -62,10 +69,13 @@ pub struct DescriptorRegs {
     word: DFF<Bits<3>>,
     r_opcode: DFF<Bits<8>>,
     r_dest: DFF<Bits<8>>,
-    r_length: DFF<Bits<32>>,
+    r_length: DFF<Bits<LEN_KEPT>>,
+    len_big: Signal<Local, Bit>,
     r_wr_id: DFF<Bits<32>>,
-    r_va: DFF<Bits<64>>,
-    r_shortcut: DFF<Bits<64>>,
+    r_va_lo: DFF<Bits<32>>,
+    r_va_hi: DFF<Bits<32>>,
+    r_shortcut_lo: DFF<Bits<32>>,
+    r_shortcut_hi: DFF<Bits<32>>,
     r_error: DFF<Bit>,
     w_one: Constant<Bits<3>>,
     w_length: Constant<Bits<3>>,
@@ -88,8 +98,8 @@ impl Default for DescriptorRegs {
             w_last: konst(DESC_WORDS as u64 - 1),
         } defaults {
             clock, reset, word_valid, word_data, word_error, first, last, opcode, dest, length,
-            wr_id, va, shortcut, error, word, r_opcode, r_dest, r_length, r_wr_id, r_va,
-            r_shortcut, r_error
+            wr_id, va, shortcut, error, word, r_opcode, r_dest, r_length, len_big, r_wr_id,
+            r_va_lo, r_va_hi, r_shortcut_lo, r_shortcut_hi, r_error
         })
     }
 }
@@ -98,8 +108,20 @@ impl Logic for DescriptorRegs {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, word, r_opcode, r_dest, r_length, r_wr_id, r_va, r_shortcut, r_error
+            self,
+            clock,
+            word,
+            r_opcode,
+            r_dest,
+            r_length,
+            r_wr_id,
+            r_va_lo,
+            r_va_hi,
+            r_shortcut_lo,
+            r_shortcut_hi,
+            r_error
         );
+        self.len_big.next = self.word_data.val().get_bits::<15>(17).any();
         self.first.next = !self.word.q.val().any();
         self.last.next = self.word_valid.val() && (self.word.q.val() == self.w_last.val());
         if self.word_valid.val() {
@@ -113,32 +135,34 @@ impl Logic for DescriptorRegs {
                 self.r_error.d.next = self.word_error.val();
             }
             if self.word.q.val() == self.w_length.val() {
-                self.r_length.d.next = self.word_data.val();
+                self.r_length.d.next =
+                    bit_cast::<LEN_KEPT, 17>(self.word_data.val().get_bits::<17>(0))
+                        | (bit_cast::<LEN_KEPT, 1>(self.len_big.val().into()) << 17);
             }
             if self.word.q.val() == self.w_wr_id.val() {
                 self.r_wr_id.d.next = self.word_data.val();
             }
             if self.word.q.val() == self.w_va.val() {
-                self.r_va.d.next = bit_cast::<64, 32>(self.word_data.val());
+                self.r_va_lo.d.next = self.word_data.val();
             }
             if self.word.q.val() == self.w_va_hi.val() {
-                self.r_va.d.next =
-                    self.r_va.q.val() | (bit_cast::<64, 32>(self.word_data.val()) << 32);
+                self.r_va_hi.d.next = self.word_data.val();
             }
             if self.word.q.val() == self.w_shortcut.val() {
-                self.r_shortcut.d.next = bit_cast::<64, 32>(self.word_data.val());
+                self.r_shortcut_lo.d.next = self.word_data.val();
             }
             if self.word.q.val() == self.w_last.val() {
-                self.r_shortcut.d.next =
-                    self.r_shortcut.q.val() | (bit_cast::<64, 32>(self.word_data.val()) << 32);
+                self.r_shortcut_hi.d.next = self.word_data.val();
             }
         }
         self.opcode.next = self.r_opcode.q.val();
         self.dest.next = self.r_dest.q.val();
-        self.length.next = self.r_length.q.val();
+        self.length.next = bit_cast::<32, LEN_KEPT>(self.r_length.q.val());
         self.wr_id.next = self.r_wr_id.q.val();
-        self.va.next = self.r_va.q.val();
-        self.shortcut.next = self.r_shortcut.q.val();
+        self.va.next = (bit_cast::<64, 32>(self.r_va_hi.q.val()) << 32)
+            | bit_cast::<64, 32>(self.r_va_lo.q.val());
+        self.shortcut.next = (bit_cast::<64, 32>(self.r_shortcut_hi.q.val()) << 32)
+            | bit_cast::<64, 32>(self.r_shortcut_lo.q.val());
         self.error.next = self.r_error.q.val();
         if self.reset.val() {
             self.word.d.next = 0.into();

@@ -38,7 +38,7 @@
 
 use rust_hdl::prelude::*;
 
-use crate::consts::{konst, DA_W, TAG_W};
+use crate::consts::{konst, DA_W, PAGE_BYTES_W, STATUS_W, TAG_W};
 use crate::queue_manager::{QueueManager, DMA_LEN_W};
 use crate::rx_engine::RxEngine;
 use crate::send_engine::SendEngine;
@@ -164,6 +164,14 @@ pub struct Device {
     x_push: Signal<Local, Bit>,
     x_pop: Signal<Local, Bit>,
     x_ids: [Constant<Bits<2>>; 4],
+    // The translation core's response, registered before the engines (one stage).
+    r_valid: DFF<Bit>,
+    r_recv: DFF<Bit>,
+    r_status: DFF<Bits<STATUS_W>>,
+    r_da: DFF<Bits<DA_W>>,
+    r_bytes: DFF<Bits<PAGE_BYTES_W>>,
+    r_last: DFF<Bit>,
+    r_ready: Signal<Local, Bit>,
     // DMA arbiter.
     d_valid: DFF<Bit>,
     d_write: DFF<Bit>,
@@ -216,7 +224,7 @@ impl Default for Device {
             dma_rd_tag, dma_rd_last, dma_rd_error, event_valid, event_ready, event_vi, tx_valid,
             tx_ready, tx_data, tx_last, rx_valid, rx_ready, rx_data, rx_last, qm, send, recv,
             m_to_xl, m_read_pending, m_take, x_owner, x_wr, x_rd, x_head_recv, x_pick_recv,
-            x_push, x_pop, d_valid, d_write, d_da, d_len, d_tag, d_owner,
+            x_push, x_pop, r_valid, r_recv, r_status, r_da, r_bytes, r_last, r_ready, d_valid, d_write, d_da, d_len, d_tag, d_owner,
             d_load, t_low, t_half, t_error, rd_client
         })
     }
@@ -231,6 +239,12 @@ impl Logic for Device {
             m_read_pending,
             x_wr,
             x_rd,
+            r_valid,
+            r_recv,
+            r_status,
+            r_da,
+            r_bytes,
+            r_last,
             d_valid,
             d_write,
             d_da,
@@ -324,11 +338,23 @@ impl Logic for Device {
         if self.x_push.val() {
             self.x_wr.d.next = self.x_wr.q.val() + self.two_one.val();
         }
-        self.recv.xl_rsp_valid.next = self.translator.rsp_valid.val() && self.x_head_recv.val();
-        self.send.xl_rsp_valid.next = self.translator.rsp_valid.val() && !self.x_head_recv.val();
-        self.translator.rsp_ready.next = self.send.xl_rsp_ready.val();
-        if self.x_head_recv.val() {
-            self.translator.rsp_ready.next = self.recv.xl_rsp_ready.val();
+        // Responses pass one register stage (taken when it is empty or being emptied), tagged
+        // with their requester.
+        self.r_ready.next = self.send.xl_rsp_ready.val();
+        if self.r_recv.q.val() {
+            self.r_ready.next = self.recv.xl_rsp_ready.val();
+        }
+        if self.r_valid.q.val() && self.r_ready.val() {
+            self.r_valid.d.next = false;
+        }
+        self.translator.rsp_ready.next = !self.r_valid.q.val() || self.r_ready.val();
+        if self.translator.rsp_valid.val() && self.translator.rsp_ready.val() {
+            self.r_valid.d.next = true;
+            self.r_recv.d.next = self.x_head_recv.val();
+            self.r_status.d.next = self.translator.rsp_status.val();
+            self.r_da.d.next = self.translator.rsp_da.val();
+            self.r_bytes.d.next = self.translator.rsp_bytes.val();
+            self.r_last.d.next = self.translator.rsp_last.val();
         }
         self.x_pop.next = self.translator.rsp_valid.val()
             && self.translator.rsp_ready.val()
@@ -336,13 +362,15 @@ impl Logic for Device {
         if self.x_pop.val() {
             self.x_rd.d.next = self.x_rd.q.val() + self.two_one.val();
         }
-        self.send.xl_rsp_status.next = self.translator.rsp_status.val();
-        self.send.xl_rsp_da.next = self.translator.rsp_da.val();
-        self.send.xl_rsp_last.next = self.translator.rsp_last.val();
-        self.recv.xl_rsp_status.next = self.translator.rsp_status.val();
-        self.recv.xl_rsp_da.next = self.translator.rsp_da.val();
-        self.recv.xl_rsp_bytes.next = self.translator.rsp_bytes.val();
-        self.recv.xl_rsp_last.next = self.translator.rsp_last.val();
+        self.recv.xl_rsp_valid.next = self.r_valid.q.val() && self.r_recv.q.val();
+        self.send.xl_rsp_valid.next = self.r_valid.q.val() && !self.r_recv.q.val();
+        self.send.xl_rsp_status.next = self.r_status.q.val();
+        self.send.xl_rsp_da.next = self.r_da.q.val();
+        self.send.xl_rsp_last.next = self.r_last.q.val();
+        self.recv.xl_rsp_status.next = self.r_status.q.val();
+        self.recv.xl_rsp_da.next = self.r_da.q.val();
+        self.recv.xl_rsp_bytes.next = self.r_bytes.q.val();
+        self.recv.xl_rsp_last.next = self.r_last.q.val();
 
         // ---- Descriptors, receive slots, counters ----
         self.send.desc_valid.next = self.qm.desc_valid.val();
@@ -528,6 +556,7 @@ impl Logic for Device {
             self.m_read_pending.d.next = false;
             self.x_wr.d.next = 0.into();
             self.x_rd.d.next = 0.into();
+            self.r_valid.d.next = false;
             self.d_valid.d.next = false;
             self.d_owner.d.next = WriteOwner::None;
             self.t_half.d.next = false;

@@ -81,7 +81,8 @@ impl<D: Synth, const N: usize, const NP1: usize> Logic for Fifo<D, N, NP1> {
         dff_setup!(self, clock, wr_ptr, wr_seen, rd_ptr);
         self.mem.clock.next = self.clock.val();
         self.level.next = self.wr_ptr.q.val() - self.rd_ptr.q.val();
-        self.full.next = self.level.val() == self.capacity.val();
+        // Full: the pointers differ by exactly the capacity (no subtraction needed).
+        self.full.next = (self.wr_ptr.q.val() ^ self.rd_ptr.q.val()) == self.capacity.val();
         self.in_ready.next = !self.full.val();
         self.mem.write_address.next = self.wr_ptr.q.val().get_bits::<N>(0);
         self.mem.write_data.next = self.in_data.val();

@@ -1,7 +1,10 @@
 //! `ProtTable`: the device-maintained protection table.
 //!
 //! Per VI (flip-flops, so the translator can look a VI up in the cycle a request arrives):
-//! enable, translation mode, PD, key slot, and the fault state (saturating count, locked).
+//! enable, translation mode, PD, key slot, and the fault state (saturating count, locked), for
+//! the `abi::NUM_VIS` VI slots. The VI ports are `VI_W` bits wide: a VI beyond the slots looks
+//! up as disabled, is never locked or open, takes no faults, and has no registers (its
+//! offsets are not `cfg_hit`).
 //! Per PD (block RAM, one-cycle reads): valid, generation, allowed operations, table window.
 //! A VI locks itself when its fault count reaches `FAULT_THRESHOLD` (0 never locks); writing
 //! its `VI_CTRL` clears the count and the lock. Registers and fields are those of `abi::regs`.
@@ -46,7 +49,8 @@ const _: () = assert!(regs::PD_CTRL_ALLOW_WRITE.shift == 9 && regs::PD_CTRL_VALI
 const _: () = assert!(regs::VI_CTRL_ENABLE.shift == 0 && regs::VI_CTRL_MODE.shift == 1);
 const _: () = assert!(regs::VI_CTRL_PD.shift == 4 && regs::VI_CTRL_KEY_SLOT.shift == 8);
 const _: () = assert!(regs::VI_FAULTS_COUNT.shift == 0 && regs::VI_FAULTS_LOCKED.shift == 8);
-const _: () = assert!(abi::NUM_PDS == 8 && NUM_VIS == 8);
+// The loops below are unrolled over 4 VI slots (and 8 PDs in block RAM).
+const _: () = assert!(abi::NUM_PDS == 8 && NUM_VIS == 4 && NUM_VIS < 1 << VI_W);
 
 /// The protection table (see the module documentation).
 #[derive(LogicBlock)]
@@ -114,6 +118,7 @@ pub struct ProtTable {
     vi_ids: [Constant<Bits<VI_W>>; NUM_VIS],
     d_global: DFF<Bit>,
     d_block_ok: DFF<Bit>,
+    d_vi_block_ok: DFF<Bit>,
     d_pd_ctrl: DFF<Bit>,
     d_pd_base: DFF<Bit>,
     d_pd_pages: DFF<Bit>,
@@ -187,6 +192,7 @@ impl Default for ProtTable {
             vi_ids: std::array::from_fn(|i| konst(i as u64)),
             d_global: Default::default(),
             d_block_ok: Default::default(),
+            d_vi_block_ok: Default::default(),
             d_pd_ctrl: Default::default(),
             d_pd_base: Default::default(),
             d_pd_pages: Default::default(),
@@ -239,13 +245,14 @@ impl Logic for ProtTable {
             fault_cur,
             d_global,
             d_block_ok,
+            d_vi_block_ok,
             d_pd_ctrl,
             d_pd_base,
             d_pd_pages,
             d_vi_ctrl,
             d_vi_faults
         );
-        for i in 0..8 {
+        for i in 0..4 {
             self.vi_ctrl[i].clock.next = self.clock.val();
             self.vi_ctrl[i].d.next = self.vi_ctrl[i].q.val();
             self.vi_faults[i].clock.next = self.clock.val();
@@ -263,6 +270,8 @@ impl Logic for ProtTable {
         self.d_global.d.next = self.page.val() == self.page_global.val()
             && self.cfg_addr.val().get_bits::<12>(0) == self.off_threshold.val();
         self.d_block_ok.d.next = !self.cfg_addr.val().get_bits::<5>(7).any();
+        // VI blocks: only the implemented slots (block index below 4).
+        self.d_vi_block_ok.d.next = !self.cfg_addr.val().get_bits::<6>(6).any();
         self.d_pd_ctrl.d.next =
             self.page.val() == self.page_pd.val() && self.reg_off.val() == self.off0.val();
         self.d_pd_base.d.next =
@@ -276,7 +285,7 @@ impl Logic for ProtTable {
         self.d_pd.next = self.d_block_ok.q.val()
             && (self.d_pd_ctrl.q.val() || self.d_pd_base.q.val() || self.d_pd_pages.q.val());
         self.d_vi.next =
-            self.d_block_ok.q.val() && (self.d_vi_ctrl.q.val() || self.d_vi_faults.q.val());
+            self.d_vi_block_ok.q.val() && (self.d_vi_ctrl.q.val() || self.d_vi_faults.q.val());
         self.cfg_hit.next = self.d_global.q.val() || self.d_pd.val() || self.d_vi.val();
 
         // Lookup by VI, for the request port.
@@ -289,7 +298,7 @@ impl Logic for ProtTable {
         self.open_vi_open.next = false;
         self.sel_ctrl.next = 0.into();
         self.sel_faults.next = 0.into();
-        for i in 0..8 {
+        for i in 0..4 {
             // Register reads have a selector of their own, so the request path stays short.
             if self.block_index.val() == self.vi_ids[i].val() {
                 self.sel_ctrl.next = self.vi_ctrl[i].q.val();
@@ -321,7 +330,7 @@ impl Logic for ProtTable {
             self.fault_next.next = self.fault_cur.q.val().get_bits::<8>(0) + self.count_one.val();
         }
         if self.fault_valid.val() {
-            for i in 0..8 {
+            for i in 0..4 {
                 if self.chk_vi.val() == self.vi_ids[i].val() {
                     self.vi_faults[i].d.next = bit_cast::<9, 8>(self.fault_next.val())
                         | (bit_cast::<9, 1>(
@@ -374,7 +383,7 @@ impl Logic for ProtTable {
                 self.pd_pages.write_enable.next = self.d_pd_pages.q.val();
             }
             if self.d_vi.val() && self.d_vi_ctrl.q.val() {
-                for i in 0..8 {
+                for i in 0..4 {
                     if self.block_index.val() == self.vi_ids[i].val() {
                         self.vi_ctrl[i].d.next =
                             self.cfg_wdata.val().get_bits::<11>(0) & self.vi_ctrl_mask.val();
@@ -424,7 +433,7 @@ impl Logic for ProtTable {
         }
 
         if self.reset.val() {
-            for i in 0..8 {
+            for i in 0..4 {
                 self.vi_ctrl[i].d.next = 0.into();
                 self.vi_faults[i].d.next = 0.into();
             }
@@ -450,6 +459,7 @@ mod tests {
             0x1084,
             0x2088,
         ];
+        // VIs 4..7 have no registers: they read as 0 and ignore writes.
         for i in 0..8 {
             a.extend([
                 regs::pd_reg(i, regs::PD_CTRL),

@@ -2,24 +2,39 @@
 //! registers and doorbell pages, the descriptor fetcher, the completion writer and the event
 //! output.
 //!
+//! * **One operation at a time**: every user of the per-VI state — a register access, the
+//!   fetcher's pick, the completion writer's accept and finish, a receive query, a refused
+//!   receive's count — asks for an operation on one VI. One operation is issued per two
+//!   cycles (register accesses, the finishing completion and the receive counter first;
+//!   completion accepts and fetches take turns), so the state of its VI is selected once and
+//!   its ring arithmetic exists once. An operation takes three cycles: the block RAM of
+//!   per-VI words is read twice (the head and tail of the VI's send or receive ring, then a
+//!   ring base or a drop counter), and in the third (execute) cycle both words and the VI's
+//!   state in flip-flops are at hand and the operation is applied (one block-RAM write).
 //! * **Registers** (`abi::regs`): the device's global registers from `DEVICE_CTRL` on, one
-//!   queue block per VI (`QUEUE_BASE`), one doorbell page per VI (`DOORBELL_BASE`). A doorbell
-//!   write is applied one cycle after it is taken: it is ignored and counted in
-//!   `DOORBELL_DROPS` when the translation core reports the VI disabled or locked, or when the
-//!   value is impossible (a tail more than the ring size ahead of the head, a CQ head past the
-//!   tail).
-//! * **Fetcher**: round-robin over the VIs whose send queue has work and whose completion
-//!   queue has room for what is fetched (plus one entry kept for a receive), it reads bursts of
-//!   4 descriptors (or 1 at the ring's end or near the tail) into the descriptor FIFO, as long
-//!   as the FIFO has room for every word in flight; several reads are in flight at once, never
-//!   past the tail. Each descriptor's VI and queue index go into a second FIFO beside it.
-//! * **Completion writer**: takes one completion at a time (latched, so its producer moves
-//!   on), waits while the VI's CQ is full (back-pressure, never an overwrite), writes the
-//!   16-byte entry with its phase bit, and
-//!   raises the VI's event when it is armed (the arm is consumed).
+//!   queue block per VI (`QUEUE_BASE`), one doorbell page per VI (`DOORBELL_BASE`). A
+//!   register access is taken into a latch and executed as an operation. A doorbell write is
+//!   ignored and counted in `DOORBELL_DROPS` when the translation core reports the VI disabled
+//!   or locked, or when the value is impossible (a tail more than the ring size ahead of the
+//!   head, a CQ head past the tail).
+//! * **Fetcher**: round-robin over the VIs whose send queue has work; the VI picked gets a
+//!   fetch operation, which reads, when its completion queue has room for what is fetched
+//!   (plus one entry kept for a receive), a burst of 4 descriptors (or 1 at the ring's end or
+//!   near the tail) into the descriptor FIFO, as long as the FIFO has room for every word in
+//!   flight; several reads are in flight at once, never past the tail. Each descriptor's VI
+//!   and queue index go into a second FIFO beside it.
+//! * **Completion writer**: takes one completion at a time (latched, with the address of its
+//!   entry and its phase bit, so its producer moves on), waits while the VI's CQ is full
+//!   (back-pressure, never an overwrite), writes the 16-byte entry, then advances the tail
+//!   and raises the VI's event when it is armed (the arm is consumed).
 //! * **Receive slots**: the receive engine asks for VI `v`'s next receive descriptor; the
 //!   answer grants it (and reserves a CQ entry) or refuses it (VI closed, RQ empty, CQ full),
 //!   counting a refusal in `RX_DROPS`.
+//!
+//! Ring bases, the two drop counters and the send and receive rings' head and tail of every
+//! VI live in one block RAM (address: field, VI; zeroed by a sweep after reset); the
+//! completion queue's indices, promised entries, ring sizes, event state and a "send queue
+//! not empty" flag per VI (for the fetcher's round robin) in flip-flops.
 //!
 //! | port | width | dir | meaning |
 //! |---|---|---|---|
@@ -40,6 +55,7 @@ use abi::queues::{CQE_BYTES, DESC_BYTES, MAX_RING_LOG2};
 use abi::regs;
 use rust_hdl::prelude::*;
 
+use crate::bram::BlockRam;
 use crate::consts::{konst, DA_W, FRAME_W, STATUS_W};
 use crate::fifo::Fifo;
 use crate::with_defaults;
@@ -65,6 +81,36 @@ const _: () = assert!(regs::QUEUE_BASE == 0x4000 && regs::QUEUE_STRIDE == 0x40);
 const _: () = assert!(regs::DOORBELL_BASE == 0x10000 && regs::DOORBELL_STRIDE == 0x1000);
 const _: () = assert!(regs::MMIO_ADDR_BITS == 20);
 
+/// Bits of a completion's byte count kept: it is at most `MAX_MESSAGE_LEN`.
+const CMP_BYTES_W: usize = 17;
+const _: () = assert!(abi::queues::MAX_MESSAGE_LEN == 1 << (CMP_BYTES_W - 1));
+
+/// Width of a field number in the block RAM of bases and counters.
+const FIELD_W: usize = 3;
+/// Address width of that block RAM: field (4:2), VI (1:0).
+const VRAM_W: usize = FIELD_W + DVI_W;
+/// Fields of the block RAM: the three ring bases, the two drop counters, and the send and
+/// receive rings' tail (23:12) and head (11:0).
+const F_SQ_BASE: u64 = 0;
+const F_RQ_BASE: u64 = 1;
+const F_CQ_BASE: u64 = 2;
+const F_DB_DROPS: u64 = 3;
+const F_RX_DROPS: u64 = 4;
+const F_SQ_RING: u64 = 5;
+const F_RQ_RING: u64 = 6;
+/// Ring words zeroed by the sweep after reset (send and receive ring of every VI).
+const RING_WORDS: u64 = 2 * DVIS as u64;
+
+#[derive(Copy, Clone, PartialEq, Eq, Debug, LogicState)]
+enum Op {
+    Mmio,
+    Fetch,
+    CmpAccept,
+    CmpFinish,
+    RxQuery,
+    RxDrop,
+}
+
 #[derive(Copy, Clone, PartialEq, Eq, Debug, LogicState)]
 enum FetchState {
     Idle,
@@ -77,6 +123,7 @@ enum CqState {
     Idle,
     Request,
     Data,
+    Finish,
 }
 
 /// The queue manager (see the module documentation).
@@ -142,7 +189,7 @@ pub struct QueueManager {
     pub cmp_recv: Signal<In, Bit>,
     /// The descriptor's `wr_id`.
     pub cmp_wr_id: Signal<In, Bits<32>>,
-    /// Bytes moved.
+    /// Bytes moved (at most `MAX_MESSAGE_LEN`).
     pub cmp_bytes: Signal<In, Bits<32>>,
     /// Queue index of the descriptor.
     pub cmp_index: Signal<In, Bits<IDX_W>>,
@@ -196,106 +243,151 @@ pub struct QueueManager {
     pub loopback: Signal<Out, Bit>,
 
     desc_fifo: Fifo<Bits<32>, 8, 9>,
-    meta_fifo: Fifo<Bits<META_W>, 8, 9>,
+    // At most 32 descriptors have words in the descriptor FIFO or in flight (256 words; only
+    // the oldest can be partly taken), so at most 32 metadata entries are ever queued.
+    meta_fifo: Fifo<Bits<META_W>, 5, 6>,
+    // Ring bases, drop counters, send and receive ring indices, by field and VI.
+    vram: BlockRam<Bits<32>, VRAM_W>,
 
-    sq_base: [DFF<Bits<FRAME_W>>; DVIS],
-    rq_base: [DFF<Bits<FRAME_W>>; DVIS],
-    cq_base: [DFF<Bits<FRAME_W>>; DVIS],
     sq_log2: [DFF<Bits<4>>; DVIS],
     rq_log2: [DFF<Bits<4>>; DVIS],
     cq_log2: [DFF<Bits<4>>; DVIS],
-    sq_tail: [DFF<Bits<IDX_W>>; DVIS],
-    sq_head: [DFF<Bits<IDX_W>>; DVIS],
-    rq_tail: [DFF<Bits<IDX_W>>; DVIS],
-    rq_head: [DFF<Bits<IDX_W>>; DVIS],
+    sq_work: [DFF<Bit>; DVIS],
     cq_head: [DFF<Bits<IDX_W>>; DVIS],
     cq_tail: [DFF<Bits<IDX_W>>; DVIS],
     cq_pending: [DFF<Bits<IDX_W>>; DVIS],
     armed: [DFF<Bit>; DVIS],
     event_pending: [DFF<Bit>; DVIS],
-    db_drops: [DFF<Bits<16>>; DVIS],
-    rx_drops: [DFF<Bits<16>>; DVIS],
     vi_ids: [Constant<Bits<DVI_W>>; DVIS],
     loopback_on: DFF<Bit>,
     tx_frames: DFF<Bits<32>>,
     rx_frames: DFF<Bits<32>>,
     rx_bad_frames: DFF<Bits<32>>,
+    // The counter strobes, registered (the counters count one cycle late).
+    tx_frame_r: DFF<Bit>,
+    rx_frame_r: DFF<Bit>,
+    rx_bad_r: DFF<Bit>,
 
-    // Register accesses: decoded in the cycle taken, applied (doorbells) or answered (reads)
-    // in the next.
+    // Register accesses: taken into the latch, executed as an operation.
+    m_pend: DFF<Bit>,
     m_write: DFF<Bit>,
-    m_read: DFF<Bit>,
-    m_addr: DFF<Bits<20>>,
+    m_addr: DFF<Bits<12>>,
     m_wdata: DFF<Bits<32>>,
     rsp_valid: DFF<Bit>,
     rsp_data: DFF<Bits<32>>,
-    m_vi: Signal<Local, Bits<DVI_W>>,
-    m_reg: Signal<Local, Bits<6>>,
-    m_is_db: Signal<Local, Bit>,
-    m_is_queue: Signal<Local, Bit>,
-    m_is_global: Signal<Local, Bit>,
-    m_in_range: Signal<Local, Bit>,
+    m_take: Signal<Local, Bit>,
+    // The access decoded when it is taken (from the port), kept in the latch.
+    m_vi: DFF<Bits<DVI_W>>,
+    m_reg: DFF<Bits<6>>,
+    m_is_db: DFF<Bit>,
+    m_is_queue: DFF<Bit>,
+    m_is_global: DFF<Bit>,
+    m_field: DFF<Bits<FIELD_W>>,
+    m_base_write: DFF<Bit>,
+    m_rq: DFF<Bit>,
+    // Writes decoded at the take: RING_SIZES, and the four doorbell registers.
+    m_w_sizes: DFF<Bit>,
+    m_w_sq_tail: DFF<Bit>,
+    m_w_rq_tail: DFF<Bit>,
+    m_w_cq_head: DFF<Bit>,
+    m_w_cq_arm: DFF<Bit>,
+    t_vi: Signal<Local, Bits<DVI_W>>,
+    t_reg: Signal<Local, Bits<6>>,
+    t_is_db: Signal<Local, Bit>,
+    t_is_queue: Signal<Local, Bit>,
+    t_field: Signal<Local, Bits<FIELD_W>>,
+    t_base_write: Signal<Local, Bit>,
     db_value: Signal<Local, Bits<IDX_W>>,
-    s_sq_base: Signal<Local, Bits<FRAME_W>>,
-    s_rq_base: Signal<Local, Bits<FRAME_W>>,
-    s_cq_base: Signal<Local, Bits<FRAME_W>>,
+    read_value: Signal<Local, Bits<32>>,
+
+    // Operations: issued (block RAM addressed), then executed.
+    o_busy: DFF<Bit>,
+    o_mid: DFF<Bit>,
+    o_exec: DFF<Bit>,
+    // The VI's ring masks, CQ fill and doorbell CQ distance, registered in the second cycle.
+    q_x_mask: DFF<Bits<IDX_W>>,
+    q_k_mask: DFF<Bits<IDX_W>>,
+    q_k_used: DFF<Bits<IDX_W>>,
+    q_db_cq: DFF<Bits<IDX_W>>,
+    o_op: DFF<Op>,
+    // The operation is a fetch, a completion's finish (decoded at the issue).
+    o_fetch: DFF<Bit>,
+    o_finish: DFF<Bit>,
+    o_vi: DFF<Bits<DVI_W>>,
+    o_field: DFF<Bits<FIELD_W>>,
+    o_rq: DFF<Bit>,
+    o_ring: DFF<Bits<VRAM_W>>,
+    o_addr: DFF<Bits<VRAM_W>>,
+    o_fetch_next: DFF<Bit>,
+    o_ring_word: DFF<Bits<32>>,
+    z_left: DFF<Bits<4>>,
+    z_next: Signal<Local, Bits<4>>,
+    i_valid: Signal<Local, Bit>,
+    i_vi: Signal<Local, Bits<DVI_W>>,
+    i_field: Signal<Local, Bits<FIELD_W>>,
+    i_rq: Signal<Local, Bit>,
+    v_ring_write: Signal<Local, Bit>,
+    v_ring_data: Signal<Local, Bits<32>>,
+    i_cmp: Signal<Local, Bit>,
+    i_fetch: Signal<Local, Bit>,
+    // The executing operation's VI.
     s_sq_log2: Signal<Local, Bits<4>>,
     s_rq_log2: Signal<Local, Bits<4>>,
     s_cq_log2: Signal<Local, Bits<4>>,
-    s_sq_head: Signal<Local, Bits<IDX_W>>,
-    s_rq_head: Signal<Local, Bits<IDX_W>>,
     s_cq_tail: Signal<Local, Bits<IDX_W>>,
-    s_sq_tail: Signal<Local, Bits<IDX_W>>,
-    s_rq_tail: Signal<Local, Bits<IDX_W>>,
     s_cq_head: Signal<Local, Bits<IDX_W>>,
-    s_db_drops: Signal<Local, Bits<16>>,
-    s_rx_drops: Signal<Local, Bits<16>>,
+    s_pending: Signal<Local, Bits<IDX_W>>,
     s_armed: Signal<Local, Bit>,
-    p_base: Signal<Local, Bits<FRAME_W>>,
-    p_slot: Signal<Local, Bits<IDX_W>>,
-    c_base: Signal<Local, Bits<FRAME_W>>,
-    c_slot: Signal<Local, Bits<IDX_W>>,
-    c_lap: Signal<Local, Bits<IDX_W>>,
-    q_base: Signal<Local, Bits<FRAME_W>>,
-    q_slot: Signal<Local, Bits<IDX_W>>,
-    s_sq_mask: Signal<Local, Bits<IDX_W>>,
-    s_rq_mask: Signal<Local, Bits<IDX_W>>,
-    db_sq_ok: Signal<Local, Bit>,
-    db_rq_ok: Signal<Local, Bit>,
+    // Its send or receive ring (the receive ring for receive queries and RQ doorbells).
+    x_rq: Signal<Local, Bit>,
+    x_head: Signal<Local, Bits<IDX_W>>,
+    x_tail: Signal<Local, Bits<IDX_W>>,
+    x_log2: Signal<Local, Bits<4>>,
+    x_mask: Signal<Local, Bits<IDX_W>>,
+    x_used: Signal<Local, Bits<IDX_W>>,
+    x_slot: Signal<Local, Bits<IDX_W>>,
+    x_to_end: Signal<Local, Bits<IDX_W>>,
+    x_add: Signal<Local, Bits<IDX_W>>,
+    // A fetch would read a burst (third cycle).
+    t_burst: Signal<Local, Bit>,
+    // A fetch reads a burst (registered in the third cycle).
+    p_burst: DFF<Bit>,
+    // What the promised CQ entries move by.
+    k_delta: Signal<Local, Bits<IDX_W>>,
+    // The CQ's free entries minus one are -1 (no entry free).
+    k_none: Signal<Local, Bit>,
+    // The CQ's mask minus the promised entries (second cycle).
+    q_k_mp: DFF<Bits<IDX_W>>,
+    x_new_head: Signal<Local, Bits<IDX_W>>,
+    // Its completion queue.
+    k_mask: Signal<Local, Bits<IDX_W>>,
+    k_used: Signal<Local, Bits<IDX_W>>,
+    k_free: Signal<Local, Bits<IDX_W>>,
+    w_head: Signal<Local, Bits<IDX_W>>,
+    w_tail: Signal<Local, Bits<IDX_W>>,
+    // What the execute cycle needs, registered in the cycle before.
+    p_used_any: DFF<Bit>,
+    p_used_is1: DFF<Bit>,
+    p_used_is4: DFF<Bit>,
+    p_kfree_any: DFF<Bit>,
+    p_kfree2: DFF<Bit>,
+    p_kroom: DFF<Bit>,
+    p_db_x_ok: DFF<Bit>,
+    p_open: DFF<Bit>,
+    p_db_cq_ok: DFF<Bit>,
+    p_pend: DFF<Bits<IDX_W>>,
+    p_cq_tail: DFF<Bits<IDX_W>>,
+    p_cq_slot: DFF<Bits<IDX_W>>,
+    p_x_slot: DFF<Bits<IDX_W>>,
+    p_phase: DFF<Bit>,
+    k_lap: Signal<Local, Bits<IDX_W>>,
+    k_new_tail: Signal<Local, Bits<IDX_W>>,
+    pend_next: Signal<Local, Bits<IDX_W>>,
+    // The address of a descriptor or CQ entry: ring base from the block RAM, plus the slot.
+    e_offset: Signal<Local, Bits<DA_W>>,
+    e_da: Signal<Local, Bits<DA_W>>,
+    drops_next: Signal<Local, Bits<32>>,
     db_cq_ok: Signal<Local, Bit>,
-    db_drops_next: Signal<Local, Bits<16>>,
-    p_head: Signal<Local, Bits<IDX_W>>,
-    p_tail: Signal<Local, Bits<IDX_W>>,
-    p_sq_log2: Signal<Local, Bits<4>>,
-    p_cq_tail: Signal<Local, Bits<IDX_W>>,
-    p_cq_head: Signal<Local, Bits<IDX_W>>,
-    p_cq_log2: Signal<Local, Bits<4>>,
-    p_pending: Signal<Local, Bits<IDX_W>>,
-    p_mask: Signal<Local, Bits<IDX_W>>,
-    p_cq_mask: Signal<Local, Bits<IDX_W>>,
-    p_used: Signal<Local, Bits<IDX_W>>,
-    p_cq_free: Signal<Local, Bits<IDX_W>>,
-    p_to_end: Signal<Local, Bits<IDX_W>>,
-    f_new_head: Signal<Local, Bits<IDX_W>>,
-    c_tail: Signal<Local, Bits<IDX_W>>,
-    c_head: Signal<Local, Bits<IDX_W>>,
-    c_log2: Signal<Local, Bits<4>>,
-    c_mask: Signal<Local, Bits<IDX_W>>,
-    c_new_tail: Signal<Local, Bits<IDX_W>>,
-    q_head: Signal<Local, Bits<IDX_W>>,
-    q_tail: Signal<Local, Bits<IDX_W>>,
-    q_log2: Signal<Local, Bits<4>>,
-    g_cq_tail: Signal<Local, Bits<IDX_W>>,
-    g_cq_head: Signal<Local, Bits<IDX_W>>,
-    g_cq_log2: Signal<Local, Bits<4>>,
-    q_pending: Signal<Local, Bits<IDX_W>>,
-    q_drops: Signal<Local, Bits<16>>,
-    q_mask: Signal<Local, Bits<IDX_W>>,
-    g_cq_mask: Signal<Local, Bits<IDX_W>>,
-    q_grant: Signal<Local, Bit>,
-    q_new_head: Signal<Local, Bits<IDX_W>>,
-    q_drops_next: Signal<Local, Bits<16>>,
-    read_value: Signal<Local, Bits<32>>,
 
     // Fetcher.
     f_state: DFF<FetchState>,
@@ -304,36 +396,31 @@ pub struct QueueManager {
     f_da: DFF<Bits<DA_W>>,
     f_count: DFF<Bits<3>>,
     f_index: DFF<Bits<IDX_W>>,
-    f_inflight: DFF<Bits<9>>,
-    f_pick_ok: Signal<Local, Bit>,
+    // Words in the descriptor FIFO or requested and not yet arrived.
+    f_used: DFF<Bits<9>>,
+    // Room for a burst, registered (so a cycle late: one more burst may be on its way).
+    f_room: DFF<Bit>,
+    f_word: DFF<Bits<3>>,
     f_any: Signal<Local, Bit>,
     f_rot: [Signal<Local, Bit>; DVIS],
     f_offset: Signal<Local, Bits<DVI_W>>,
     vi_offs: [Constant<Bits<DVI_W>>; DVIS],
     f_pick_vi: Signal<Local, Bits<DVI_W>>,
-    f_pick_burst: Signal<Local, Bit>,
-    f_word: DFF<Bits<3>>,
-    // Completions promised or written this cycle, per VI (added to / taken from cq_pending).
-    f_take: [Signal<Local, Bits<IDX_W>>; DVIS],
-    r_take: [Signal<Local, Bits<IDX_W>>; DVIS],
-    c_take: [Signal<Local, Bits<IDX_W>>; DVIS],
-    f_add: Signal<Local, Bits<IDX_W>>,
-    f_credit: Signal<Local, Bits<9>>,
-    f_arrive: Signal<Local, Bits<9>>,
+    f_ok: Signal<Local, Bit>,
+    f_burst: Signal<Local, Bit>,
+    f_pop: Signal<Local, Bits<9>>,
     f_issue: Signal<Local, Bits<9>>,
 
     // Completion writer.
     c_state: DFF<CqState>,
     c_word: DFF<Bits<2>>,
-    c_room: Signal<Local, Bit>,
-    c_slot_da: Signal<Local, Bits<DA_W>>,
-    c_phase: Signal<Local, Bit>,
-    c_done: Signal<Local, Bit>,
-    c_vi: Signal<Local, Bits<DVI_W>>,
+    c_da: DFF<Bits<DA_W>>,
+    c_phase: DFF<Bit>,
+    c_accept: Signal<Local, Bit>,
     l_vi: DFF<Bits<DVI_W>>,
     l_recv: DFF<Bit>,
     l_wr_id: DFF<Bits<32>>,
-    l_bytes: DFF<Bits<32>>,
+    l_bytes: DFF<Bits<CMP_BYTES_W>>,
     l_index: DFF<Bits<IDX_W>>,
     l_peer: DFF<Bits<8>>,
     l_opcode: DFF<Bits<8>>,
@@ -344,15 +431,13 @@ pub struct QueueManager {
     r_granted: DFF<Bit>,
     r_da: DFF<Bits<DA_W>>,
     r_index: DFF<Bits<IDX_W>>,
-    r_serve: Signal<Local, Bit>,
+    r_drop: DFF<Bit>,
+    r_drop_vi: DFF<Bits<DVI_W>>,
 
     ones: Constant<Bits<IDX_W>>,
     idx_one: Constant<Bits<IDX_W>>,
-    idx_two: Constant<Bits<IDX_W>>,
     idx_four: Constant<Bits<IDX_W>>,
-    idx_five: Constant<Bits<IDX_W>>,
     log2_max: Constant<Bits<4>>,
-    log2_span: Constant<Bits<4>>,
     vi_one: Constant<Bits<DVI_W>>,
     cnt_one: Constant<Bits<16>>,
     frames_one: Constant<Bits<32>>,
@@ -361,7 +446,7 @@ pub struct QueueManager {
     words_one: Constant<Bits<9>>,
     words_eight: Constant<Bits<9>>,
     words_32: Constant<Bits<9>>,
-    words_cap: Constant<Bits<9>>,
+    words_fetch_max: Constant<Bits<9>>,
     len_desc: Constant<Bits<DMA_LEN_W>>,
     len_burst: Constant<Bits<DMA_LEN_W>>,
     word_last: Constant<Bits<2>>,
@@ -390,6 +475,15 @@ pub struct QueueManager {
     d_rq_tail: Constant<Bits<6>>,
     d_cq_head: Constant<Bits<6>>,
     d_cq_arm: Constant<Bits<6>>,
+    f_sq_base: Constant<Bits<FIELD_W>>,
+    f_rq_base: Constant<Bits<FIELD_W>>,
+    f_cq_base: Constant<Bits<FIELD_W>>,
+    f_db_drops: Constant<Bits<FIELD_W>>,
+    f_rx_drops: Constant<Bits<FIELD_W>>,
+    f_sq_ring: Constant<Bits<FIELD_W>>,
+    f_rq_ring: Constant<Bits<FIELD_W>>,
+    z_words: Constant<Bits<4>>,
+    z_one: Constant<Bits<4>>,
     caps_value: Constant<Bits<32>>,
 }
 
@@ -401,11 +495,8 @@ impl Default for QueueManager {
             vi_offs: ids,
             ones: konst(abi::mask(abi::queues::RING_INDEX_BITS)),
             idx_one: konst(1),
-            idx_two: konst(2),
             idx_four: konst(4),
-            idx_five: konst(5),
             log2_max: konst(u64::from(MAX_RING_LOG2)),
-            log2_span: konst(u64::from(abi::queues::RING_INDEX_BITS)),
             vi_one: konst(1),
             cnt_one: konst(1),
             frames_one: konst(1),
@@ -414,7 +505,9 @@ impl Default for QueueManager {
             words_one: konst(1),
             words_eight: konst(8),
             words_32: konst(32),
-            words_cap: konst(256),
+            // A burst (32 words) is issued only when the FIFO has room for it and for the
+            // burst of a fetch executed in the cycle the room was measured.
+            words_fetch_max: konst(256 - 2 * 32),
             len_desc: konst(DESC_BYTES),
             len_burst: konst(4 * DESC_BYTES),
             word_last: konst(3),
@@ -443,26 +536,46 @@ impl Default for QueueManager {
             d_rq_tail: konst(u64::from(regs::DB_RQ_TAIL)),
             d_cq_head: konst(u64::from(regs::DB_CQ_HEAD)),
             d_cq_arm: konst(u64::from(regs::DB_CQ_ARM)),
+            f_sq_base: konst(F_SQ_BASE),
+            f_rq_base: konst(F_RQ_BASE),
+            f_cq_base: konst(F_CQ_BASE),
+            f_db_drops: konst(F_DB_DROPS),
+            f_rx_drops: konst(F_RX_DROPS),
+            f_sq_ring: konst(F_SQ_RING),
+            f_rq_ring: konst(F_RQ_RING),
+            z_words: konst(RING_WORDS),
+            z_one: konst(1),
             caps_value: konst(u64::from(
                 regs::CAPS_VIS.put(DVIS as u32) | regs::CAPS_MAX_RING_LOG2.put(MAX_RING_LOG2),
             )),
         } defaults {
             clock, reset, mmio_valid, mmio_ready, mmio_write, mmio_addr, mmio_wdata,
             mmio_rsp_valid, mmio_rsp_ready, mmio_rsp_data, open_vi, open_vi_open,
-            fetch_req_valid, fetch_req_ready, fetch_req_da, fetch_req_len, fetch_req_vi, cq_req_vi, fetch_rd_valid,
-            fetch_rd_data, fetch_rd_error, desc_valid, desc_ready, desc_data, desc_meta,
-            desc_meta_pop, cmp_valid, cmp_ready, cmp_vi, cmp_recv, cmp_wr_id, cmp_bytes,
-            cmp_index, cmp_peer, cmp_opcode, cmp_status, cq_req_valid, cq_req_ready, cq_req_da,
-            cq_wd_valid, cq_wd_ready, cq_wd_data, cq_wd_last, rq_query, rq_vi, rq_answer,
-            rq_granted, rq_da, rq_index, event_valid, event_ready, event_vi, tx_frame, rx_frame,
-            rx_bad, loopback, desc_fifo, meta_fifo, sq_base, rq_base, cq_base, sq_log2,
-            rq_log2, cq_log2, sq_tail, sq_head, rq_tail, rq_head, cq_head, cq_tail, cq_pending,
-            armed, event_pending, db_drops, rx_drops, loopback_on, tx_frames, rx_frames,
-            rx_bad_frames, m_write, m_read, m_addr, m_wdata, rsp_valid, rsp_data, m_vi, m_reg,
-            m_is_db, m_is_queue, m_is_global, m_in_range, db_value, s_sq_base, s_rq_base, s_cq_base, s_sq_log2, s_rq_log2, s_cq_log2, s_sq_head, s_rq_head, s_cq_tail, s_sq_tail, s_rq_tail, s_cq_head, s_db_drops, s_rx_drops, s_armed, p_base, p_slot, c_base, c_slot, c_lap, q_base, q_slot, s_sq_mask, s_rq_mask, db_sq_ok, db_rq_ok, db_cq_ok, db_drops_next, p_head, p_tail, p_sq_log2, p_cq_tail, p_cq_head, p_cq_log2, p_pending, p_mask, p_cq_mask, p_used, p_cq_free, p_to_end, f_new_head, c_tail, c_head, c_log2, c_mask, c_new_tail, q_head, q_tail, q_log2, g_cq_tail, g_cq_head, g_cq_log2, q_pending, q_drops, q_mask, g_cq_mask, q_grant, q_new_head, q_drops_next, read_value, f_state, f_rr,
-            f_vi, f_da, f_count, f_index, f_inflight, f_pick_ok, f_any, f_rot, f_offset, f_pick_vi, f_pick_burst,
-            f_word, f_take, r_take, c_take, f_add, f_credit, f_arrive, f_issue, c_state, c_word, c_room,
-            c_slot_da, c_phase, c_done, c_vi, l_vi, l_recv, l_wr_id, l_bytes, l_index, l_peer, l_opcode, l_status, r_answer, r_granted, r_da, r_index, r_serve
+            fetch_req_valid, fetch_req_ready, fetch_req_da, fetch_req_len, fetch_req_vi,
+            fetch_rd_valid, fetch_rd_data, fetch_rd_error, desc_valid, desc_ready, desc_data,
+            desc_meta, desc_meta_pop, cmp_valid, cmp_ready, cmp_vi, cmp_recv, cmp_wr_id,
+            cmp_bytes, cmp_index, cmp_peer, cmp_opcode, cmp_status, cq_req_valid, cq_req_ready,
+            cq_req_da, cq_req_vi, cq_wd_valid, cq_wd_ready, cq_wd_data, cq_wd_last, rq_query,
+            rq_vi, rq_answer, rq_granted, rq_da, rq_index, event_valid, event_ready, event_vi,
+            tx_frame, rx_frame, rx_bad, loopback, desc_fifo, meta_fifo, vram, sq_log2,
+            rq_log2, cq_log2, sq_work, cq_head, cq_tail, cq_pending,
+            armed, event_pending, loopback_on, tx_frames, rx_frames, rx_bad_frames, tx_frame_r, rx_frame_r, rx_bad_r, m_pend,
+            m_write, m_addr, m_wdata, rsp_valid, rsp_data, m_take, m_vi, m_reg, m_is_db,
+            m_is_queue, m_is_global, m_field, m_base_write, m_rq, m_w_sizes, m_w_sq_tail,
+            m_w_rq_tail, m_w_cq_head, m_w_cq_arm, t_vi, t_reg, t_is_db, t_is_queue,
+            t_field, t_base_write, db_value, read_value, o_busy, o_mid, o_exec, q_x_mask,
+            q_k_mask, q_k_used, q_db_cq,
+            o_op, o_fetch, o_finish, o_vi, o_field, o_rq, o_ring, o_addr, o_fetch_next, o_ring_word, z_left,
+            z_next, i_valid, i_vi, i_field, i_rq, v_ring_write, v_ring_data, i_cmp, i_fetch,
+            s_sq_log2, s_rq_log2, s_cq_log2, s_cq_tail, s_cq_head, s_pending, s_armed, x_rq, x_head, x_tail, x_log2, x_mask,
+            x_used, x_slot, x_to_end, x_add, t_burst, p_burst, k_delta, k_none, q_k_mp, x_new_head, k_mask, k_used, k_free, w_head, w_tail, p_used_any,
+            p_used_is1, p_used_is4, p_kfree_any, p_kfree2, p_kroom, p_db_x_ok, p_open,
+            p_db_cq_ok, p_pend, p_cq_tail, p_cq_slot, p_x_slot, p_phase, k_lap,
+            k_new_tail, pend_next, e_offset, e_da, drops_next, db_cq_ok,
+            f_state, f_rr, f_vi, f_da, f_count, f_index, f_used, f_room, f_word, f_any, f_rot,
+            f_offset, f_pick_vi, f_ok, f_burst, f_pop, f_issue, c_state, c_word,
+            c_da, c_phase, c_accept, l_vi, l_recv, l_wr_id, l_bytes, l_index, l_peer, l_opcode, l_status,
+            r_answer, r_granted, r_da, r_index, r_drop, r_drop_vi
         })
     }
 }
@@ -477,22 +590,75 @@ impl Logic for QueueManager {
             tx_frames,
             rx_frames,
             rx_bad_frames,
+            tx_frame_r,
+            rx_frame_r,
+            rx_bad_r,
+            m_pend,
             m_write,
-            m_read,
             m_addr,
             m_wdata,
+            m_vi,
+            m_reg,
+            m_is_db,
+            m_is_queue,
+            m_is_global,
+            m_field,
+            m_base_write,
+            m_rq,
+            m_w_sizes,
+            m_w_sq_tail,
+            m_w_rq_tail,
+            m_w_cq_head,
+            m_w_cq_arm,
             rsp_valid,
             rsp_data,
+            o_busy,
+            o_mid,
+            o_exec,
+            q_x_mask,
+            q_k_mask,
+            q_k_used,
+            q_db_cq,
+            o_op,
+            o_fetch,
+            o_finish,
+            o_vi,
+            o_field,
+            o_rq,
+            o_ring,
+            o_addr,
+            o_fetch_next,
+            o_ring_word,
+            z_left,
+            p_used_any,
+            p_used_is1,
+            p_used_is4,
+            p_kfree_any,
+            p_kfree2,
+            p_kroom,
+            p_db_x_ok,
+            p_open,
+            p_burst,
+            q_k_mp,
+            p_db_cq_ok,
+            p_pend,
+            p_cq_tail,
+            p_cq_slot,
+            p_x_slot,
+            p_phase,
             f_state,
             f_rr,
             f_vi,
             f_da,
             f_count,
             f_index,
-            f_inflight,
+            f_used,
+            f_room,
             f_word,
             c_state,
             c_word,
+            c_da,
+            c_phase,
             l_vi,
             l_recv,
             l_wr_id,
@@ -504,290 +670,115 @@ impl Logic for QueueManager {
             r_answer,
             r_granted,
             r_da,
-            r_index
+            r_index,
+            r_drop,
+            r_drop_vi
         );
-        clock!(self, clock, desc_fifo, meta_fifo);
+        clock!(self, clock, desc_fifo, meta_fifo, vram);
         self.desc_fifo.reset.next = self.reset.val();
         self.meta_fifo.reset.next = self.reset.val();
         for i in 0..4 {
-            self.sq_base[i].clock.next = self.clock.val();
-            self.sq_base[i].d.next = self.sq_base[i].q.val();
-            self.rq_base[i].clock.next = self.clock.val();
-            self.rq_base[i].d.next = self.rq_base[i].q.val();
-            self.cq_base[i].clock.next = self.clock.val();
-            self.cq_base[i].d.next = self.cq_base[i].q.val();
             self.sq_log2[i].clock.next = self.clock.val();
             self.sq_log2[i].d.next = self.sq_log2[i].q.val();
             self.rq_log2[i].clock.next = self.clock.val();
             self.rq_log2[i].d.next = self.rq_log2[i].q.val();
             self.cq_log2[i].clock.next = self.clock.val();
             self.cq_log2[i].d.next = self.cq_log2[i].q.val();
-            self.sq_tail[i].clock.next = self.clock.val();
-            self.sq_tail[i].d.next = self.sq_tail[i].q.val();
-            self.sq_head[i].clock.next = self.clock.val();
-            self.sq_head[i].d.next = self.sq_head[i].q.val();
-            self.rq_tail[i].clock.next = self.clock.val();
-            self.rq_tail[i].d.next = self.rq_tail[i].q.val();
-            self.rq_head[i].clock.next = self.clock.val();
-            self.rq_head[i].d.next = self.rq_head[i].q.val();
+            self.sq_work[i].clock.next = self.clock.val();
+            self.sq_work[i].d.next = self.sq_work[i].q.val();
             self.cq_head[i].clock.next = self.clock.val();
             self.cq_head[i].d.next = self.cq_head[i].q.val();
             self.cq_tail[i].clock.next = self.clock.val();
             self.cq_tail[i].d.next = self.cq_tail[i].q.val();
             self.cq_pending[i].clock.next = self.clock.val();
+            self.cq_pending[i].d.next = self.cq_pending[i].q.val();
             self.armed[i].clock.next = self.clock.val();
             self.armed[i].d.next = self.armed[i].q.val();
             self.event_pending[i].clock.next = self.clock.val();
             self.event_pending[i].d.next = self.event_pending[i].q.val();
-            self.db_drops[i].clock.next = self.clock.val();
-            self.db_drops[i].d.next = self.db_drops[i].q.val();
-            self.rx_drops[i].clock.next = self.clock.val();
-            self.rx_drops[i].d.next = self.rx_drops[i].q.val();
-            self.f_take[i].next = 0.into();
-            self.r_take[i].next = 0.into();
-            self.c_take[i].next = 0.into();
         }
         self.loopback.next = self.loopback_on.q.val();
 
-        // ---- Register accesses ----
-        self.mmio_ready.next = !self.rsp_valid.q.val() && !self.m_read.q.val();
-        self.m_write.d.next = false;
-        self.m_read.d.next = false;
-        if self.mmio_valid.val() && !self.rsp_valid.q.val() && !self.m_read.q.val() {
+        // ---- Register accesses: one taken into the latch at a time ----
+        self.mmio_ready.next = !self.m_pend.q.val() && !self.rsp_valid.q.val();
+        self.m_take.next = self.mmio_valid.val() && !self.m_pend.q.val() && !self.rsp_valid.q.val();
+        if self.m_take.val() {
+            self.m_pend.d.next = true;
             self.m_write.d.next = self.mmio_write.val();
-            self.m_read.d.next = !self.mmio_write.val();
-            self.m_addr.d.next = self.mmio_addr.val();
+            self.m_addr.d.next = self.mmio_addr.val().get_bits::<12>(0);
             self.m_wdata.d.next = self.mmio_wdata.val();
         }
-        self.m_is_db.next = self.m_addr.q.val().get_bits::<4>(16) == self.page_db.val()
-            && self.m_addr.q.val().get_bits::<2>(14) == self.top_zero.val();
-        self.m_is_queue.next = self.m_addr.q.val().get_bits::<4>(16) == self.page_global.val()
-            && self.m_addr.q.val().get_bits::<4>(12) == self.page_queue.val()
-            && self.m_addr.q.val().get_bits::<4>(8) == self.page_global.val();
-        self.m_is_global.next = !self.m_addr.q.val().get_bits::<8>(12).any();
+        // Decoded as the access is taken (from the port), so nothing downstream of the latch
+        // decodes an address.
+        self.t_is_db.next = self.mmio_addr.val().get_bits::<4>(16) == self.page_db.val()
+            && self.mmio_addr.val().get_bits::<2>(14) == self.top_zero.val();
+        self.t_is_queue.next = self.mmio_addr.val().get_bits::<4>(16) == self.page_global.val()
+            && self.mmio_addr.val().get_bits::<4>(12) == self.page_queue.val()
+            && self.mmio_addr.val().get_bits::<4>(8) == self.page_global.val();
         // Doorbell pages: VI in bits 13:12; queue blocks: VI in bits 7:6.
-        self.m_vi.next = self.m_addr.q.val().get_bits::<DVI_W>(6);
-        self.m_reg.next = self.m_addr.q.val().get_bits::<6>(0);
-        if self.m_is_db.val() {
-            self.m_vi.next = self.m_addr.q.val().get_bits::<DVI_W>(12);
+        self.t_vi.next = self.mmio_addr.val().get_bits::<DVI_W>(6);
+        self.t_reg.next = self.mmio_addr.val().get_bits::<6>(0);
+        if self.t_is_db.val() {
+            self.t_vi.next = self.mmio_addr.val().get_bits::<DVI_W>(12);
         }
-        self.m_in_range.next = self.m_is_db.val() || self.m_is_queue.val();
+        // The block-RAM field of the access: a base, a counter; doorbells count their drops.
+        self.t_field.next = self.f_db_drops.val();
+        self.t_base_write.next = false;
+        if self.t_is_queue.val() {
+            if self.t_reg.val() == self.q_sq_base.val() {
+                self.t_field.next = self.f_sq_base.val();
+                self.t_base_write.next = self.mmio_write.val();
+            }
+            if self.t_reg.val() == self.q_rq_base.val() {
+                self.t_field.next = self.f_rq_base.val();
+                self.t_base_write.next = self.mmio_write.val();
+            }
+            if self.t_reg.val() == self.q_cq_base.val() {
+                self.t_field.next = self.f_cq_base.val();
+                self.t_base_write.next = self.mmio_write.val();
+            }
+            if self.t_reg.val() == self.q_rx_drops.val() {
+                self.t_field.next = self.f_rx_drops.val();
+            }
+        }
+        if self.m_take.val() {
+            self.m_is_db.d.next = self.t_is_db.val();
+            self.m_is_queue.d.next = self.t_is_queue.val();
+            self.m_is_global.d.next = !self.mmio_addr.val().get_bits::<8>(12).any();
+            self.m_vi.d.next = self.t_vi.val();
+            self.m_reg.d.next = self.t_reg.val();
+            self.m_field.d.next = self.t_field.val();
+            self.m_base_write.d.next = self.t_base_write.val();
+            self.m_w_sizes.d.next = self.mmio_write.val()
+                && self.t_is_queue.val()
+                && (self.t_reg.val() == self.q_sizes.val());
+            self.m_w_sq_tail.d.next = self.mmio_write.val()
+                && self.t_is_db.val()
+                && (self.t_reg.val() == self.d_sq_tail.val());
+            self.m_w_rq_tail.d.next = self.mmio_write.val()
+                && self.t_is_db.val()
+                && (self.t_reg.val() == self.d_rq_tail.val());
+            self.m_w_cq_head.d.next = self.mmio_write.val()
+                && self.t_is_db.val()
+                && (self.t_reg.val() == self.d_cq_head.val());
+            self.m_w_cq_arm.d.next = self.mmio_write.val()
+                && self.t_is_db.val()
+                && (self.t_reg.val() == self.d_cq_arm.val());
+            // The receive ring's word, else the send ring's, is read first.
+            self.m_rq.d.next = (self.t_is_queue.val()
+                && (self.t_reg.val() == self.q_rq_head.val()))
+                || (self.t_is_db.val() && (self.t_reg.val() == self.d_rq_tail.val()));
+        }
         self.db_value.next = self.m_wdata.q.val().get_bits::<IDX_W>(0);
-        self.open_vi.next = bit_cast::<3, DVI_W>(self.m_vi.val());
-        self.r_serve.next = false;
-        if !(self.m_write.q.val() && self.m_is_db.val()) {
-            self.open_vi.next = bit_cast::<3, DVI_W>(self.rq_vi.val());
-            self.r_serve.next = self.rq_query.val() && !self.r_answer.q.val();
-        }
-        self.read_value.next = 0.into();
-        if self.m_is_global.val() {
-            if self.m_addr.q.val().get_bits::<12>(0) == self.g_ctrl.val() {
-                self.read_value.next = bit_cast::<32, 1>(self.loopback_on.q.val().into());
-                if self.m_write.q.val() {
-                    self.loopback_on.d.next = self.m_wdata.q.val().get_bit(0);
-                }
-            }
-            if self.m_addr.q.val().get_bits::<12>(0) == self.g_caps.val() {
-                self.read_value.next = self.caps_value.val();
-            }
-            if self.m_addr.q.val().get_bits::<12>(0) == self.g_tx.val() {
-                self.read_value.next = self.tx_frames.q.val();
-            }
-            if self.m_addr.q.val().get_bits::<12>(0) == self.g_rx.val() {
-                self.read_value.next = self.rx_frames.q.val();
-            }
-            if self.m_addr.q.val().get_bits::<12>(0) == self.g_bad.val() {
-                self.read_value.next = self.rx_bad_frames.q.val();
-            }
-        }
-        // The addressed VI's state, for register reads.
-        self.s_sq_base.next = 0.into();
-        self.s_rq_base.next = 0.into();
-        self.s_cq_base.next = 0.into();
-        self.s_sq_log2.next = 0.into();
-        self.s_rq_log2.next = 0.into();
-        self.s_cq_log2.next = 0.into();
-        self.s_sq_head.next = 0.into();
-        self.s_rq_head.next = 0.into();
-        self.s_cq_tail.next = 0.into();
-        self.s_sq_tail.next = 0.into();
-        self.s_rq_tail.next = 0.into();
-        self.s_cq_head.next = 0.into();
-        self.s_db_drops.next = 0.into();
-        self.s_rx_drops.next = 0.into();
-        self.s_armed.next = false;
-        for i in 0..4 {
-            if self.m_vi.val() == self.vi_ids[i].val() {
-                self.s_sq_base.next = self.sq_base[i].q.val();
-                self.s_rq_base.next = self.rq_base[i].q.val();
-                self.s_cq_base.next = self.cq_base[i].q.val();
-                self.s_sq_log2.next = self.sq_log2[i].q.val();
-                self.s_rq_log2.next = self.rq_log2[i].q.val();
-                self.s_cq_log2.next = self.cq_log2[i].q.val();
-                self.s_sq_head.next = self.sq_head[i].q.val();
-                self.s_rq_head.next = self.rq_head[i].q.val();
-                self.s_cq_tail.next = self.cq_tail[i].q.val();
-                self.s_sq_tail.next = self.sq_tail[i].q.val();
-                self.s_rq_tail.next = self.rq_tail[i].q.val();
-                self.s_cq_head.next = self.cq_head[i].q.val();
-                self.s_db_drops.next = self.db_drops[i].q.val();
-                self.s_rx_drops.next = self.rx_drops[i].q.val();
-                self.s_armed.next = self.armed[i].q.val();
-            }
-        }
-        // Doorbell checks on the addressed VI, computed once: a tail at most a ring ahead of
-        // the head, a CQ head not past the tail.
-        self.s_sq_mask.next = self.ones.val() >> (self.log2_span.val() - self.s_sq_log2.val());
-        self.s_rq_mask.next = self.ones.val() >> (self.log2_span.val() - self.s_rq_log2.val());
-        self.db_sq_ok.next = (self.db_value.val() - self.s_sq_head.val())
-            <= (self.s_sq_mask.val() + self.idx_one.val());
-        self.db_rq_ok.next = (self.db_value.val() - self.s_rq_head.val())
-            <= (self.s_rq_mask.val() + self.idx_one.val());
-        self.db_cq_ok.next = (self.db_value.val() - self.s_cq_head.val())
-            <= (self.s_cq_tail.val() - self.s_cq_head.val());
-        self.db_drops_next.next = self.s_db_drops.val() + self.cnt_one.val();
-        if self.m_is_queue.val() {
-            if self.m_reg.val() == self.q_sq_base.val() {
-                self.read_value.next = bit_cast::<32, FRAME_W>(self.s_sq_base.val());
-            }
-            if self.m_reg.val() == self.q_rq_base.val() {
-                self.read_value.next = bit_cast::<32, FRAME_W>(self.s_rq_base.val());
-            }
-            if self.m_reg.val() == self.q_cq_base.val() {
-                self.read_value.next = bit_cast::<32, FRAME_W>(self.s_cq_base.val());
-            }
-            if self.m_reg.val() == self.q_sizes.val() {
-                self.read_value.next = bit_cast::<32, 4>(self.s_sq_log2.val())
-                    | (bit_cast::<32, 4>(self.s_rq_log2.val()) << 4)
-                    | (bit_cast::<32, 4>(self.s_cq_log2.val()) << 8);
-            }
-            if self.m_reg.val() == self.q_sq_head.val() {
-                self.read_value.next = bit_cast::<32, IDX_W>(self.s_sq_head.val());
-            }
-            if self.m_reg.val() == self.q_rq_head.val() {
-                self.read_value.next = bit_cast::<32, IDX_W>(self.s_rq_head.val());
-            }
-            if self.m_reg.val() == self.q_cq_tail.val() {
-                self.read_value.next = bit_cast::<32, IDX_W>(self.s_cq_tail.val());
-            }
-            if self.m_reg.val() == self.q_db_drops.val() {
-                self.read_value.next = bit_cast::<32, 16>(self.s_db_drops.val());
-            }
-            if self.m_reg.val() == self.q_rx_drops.val() {
-                self.read_value.next = bit_cast::<32, 16>(self.s_rx_drops.val());
-            }
-        }
-        if self.m_is_db.val() {
-            if self.m_reg.val() == self.d_sq_tail.val() {
-                self.read_value.next = bit_cast::<32, IDX_W>(self.s_sq_tail.val());
-            }
-            if self.m_reg.val() == self.d_rq_tail.val() {
-                self.read_value.next = bit_cast::<32, IDX_W>(self.s_rq_tail.val());
-            }
-            if self.m_reg.val() == self.d_cq_head.val() {
-                self.read_value.next = bit_cast::<32, IDX_W>(self.s_cq_head.val());
-            }
-            if self.m_reg.val() == self.d_cq_arm.val() {
-                self.read_value.next = bit_cast::<32, 1>(self.s_armed.val().into());
-            }
-        }
-        for i in 0..4 {
-            if self.m_in_range.val() && self.m_vi.val() == self.vi_ids[i].val() {
-                if self.m_is_queue.val() {
-                    if self.m_reg.val() == self.q_sq_base.val() && self.m_write.q.val() {
-                        self.sq_base[i].d.next = self.m_wdata.q.val().get_bits::<FRAME_W>(0);
-                    }
-                    if self.m_reg.val() == self.q_rq_base.val() && self.m_write.q.val() {
-                        self.rq_base[i].d.next = self.m_wdata.q.val().get_bits::<FRAME_W>(0);
-                    }
-                    if self.m_reg.val() == self.q_cq_base.val() && self.m_write.q.val() {
-                        self.cq_base[i].d.next = self.m_wdata.q.val().get_bits::<FRAME_W>(0);
-                    }
-                    if self.m_reg.val() == self.q_sizes.val() && self.m_write.q.val() {
-                        self.sq_log2[i].d.next = self.m_wdata.q.val().get_bits::<4>(0);
-                        if self.m_wdata.q.val().get_bits::<4>(0) > self.log2_max.val() {
-                            self.sq_log2[i].d.next = self.log2_max.val();
-                        }
-                        self.rq_log2[i].d.next = self.m_wdata.q.val().get_bits::<4>(4);
-                        if self.m_wdata.q.val().get_bits::<4>(4) > self.log2_max.val() {
-                            self.rq_log2[i].d.next = self.log2_max.val();
-                        }
-                        self.cq_log2[i].d.next = self.m_wdata.q.val().get_bits::<4>(8);
-                        if self.m_wdata.q.val().get_bits::<4>(8) > self.log2_max.val() {
-                            self.cq_log2[i].d.next = self.log2_max.val();
-                        }
-                        self.sq_tail[i].d.next = 0.into();
-                        self.sq_head[i].d.next = 0.into();
-                        self.rq_tail[i].d.next = 0.into();
-                        self.rq_head[i].d.next = 0.into();
-                        self.cq_head[i].d.next = 0.into();
-                        self.cq_tail[i].d.next = 0.into();
-                        self.armed[i].d.next = false;
-                        self.event_pending[i].d.next = false;
-                    }
-                }
-                if self.m_is_db.val() {
-                    if self.m_reg.val() == self.d_sq_tail.val() && self.m_write.q.val() {
-                        if self.open_vi_open.val() && self.db_sq_ok.val() {
-                            self.sq_tail[i].d.next = self.db_value.val();
-                        } else {
-                            self.db_drops[i].d.next = self.db_drops_next.val();
-                        }
-                    }
-                    if self.m_reg.val() == self.d_rq_tail.val() && self.m_write.q.val() {
-                        if self.open_vi_open.val() && self.db_rq_ok.val() {
-                            self.rq_tail[i].d.next = self.db_value.val();
-                        } else {
-                            self.db_drops[i].d.next = self.db_drops_next.val();
-                        }
-                    }
-                    if self.m_reg.val() == self.d_cq_head.val() && self.m_write.q.val() {
-                        // The new head may not pass the tail.
-                        if self.open_vi_open.val() && self.db_cq_ok.val() {
-                            self.cq_head[i].d.next = self.db_value.val();
-                        } else {
-                            self.db_drops[i].d.next = self.db_drops_next.val();
-                        }
-                    }
-                    if self.m_reg.val() == self.d_cq_arm.val() && self.m_write.q.val() {
-                        if self.open_vi_open.val() {
-                            self.armed[i].d.next = true;
-                        } else {
-                            self.db_drops[i].d.next = self.db_drops_next.val();
-                        }
-                    }
-                }
-            }
-        }
-        if self.m_read.q.val() {
-            self.rsp_valid.d.next = true;
-            self.rsp_data.d.next = self.read_value.val();
-        }
-        if self.rsp_valid.q.val() && self.mmio_rsp_ready.val() {
-            self.rsp_valid.d.next = false;
-        }
-        self.mmio_rsp_valid.next = self.rsp_valid.q.val();
-        self.mmio_rsp_data.next = self.rsp_data.q.val();
 
-        // ---- Counters ----
-        if self.tx_frame.val() {
-            self.tx_frames.d.next = self.tx_frames.q.val() + self.frames_one.val();
-        }
-        if self.rx_frame.val() {
-            self.rx_frames.d.next = self.rx_frames.q.val() + self.frames_one.val();
-        }
-        if self.rx_bad.val() {
-            self.rx_bad_frames.d.next = self.rx_bad_frames.q.val() + self.frames_one.val();
-        }
-
-        // ---- Fetcher ----
+        // ---- The fetcher's pick ----
         // Round robin over the VIs with descriptors posted, starting after the last one tried;
-        // the one picked is then checked for CQ room and burst size on its own.
+        // the one picked is then checked for CQ room and burst size by its operation.
         for j in 0..4 {
             self.f_rot[j].next = false;
             for i in 0..4 {
                 if self.vi_ids[i].val() == self.f_rr.q.val() + self.vi_offs[j].val() {
-                    self.f_rot[j].next = self.sq_tail[i].q.val() != self.sq_head[i].q.val();
+                    self.f_rot[j].next = self.sq_work[i].q.val();
                 }
             }
         }
@@ -806,49 +797,482 @@ impl Logic for QueueManager {
             || self.f_rot[1].val()
             || self.f_rot[2].val()
             || self.f_rot[3].val();
-        self.p_base.next = 0.into();
-        self.p_head.next = 0.into();
-        self.p_tail.next = 0.into();
-        self.p_sq_log2.next = 0.into();
-        self.p_cq_tail.next = 0.into();
-        self.p_cq_head.next = 0.into();
-        self.p_cq_log2.next = 0.into();
-        self.p_pending.next = 0.into();
-        for i in 0..4 {
-            if self.f_pick_vi.val() == self.vi_ids[i].val() {
-                self.p_base.next = self.sq_base[i].q.val();
-                self.p_head.next = self.sq_head[i].q.val();
-                self.p_tail.next = self.sq_tail[i].q.val();
-                self.p_sq_log2.next = self.sq_log2[i].q.val();
-                self.p_cq_tail.next = self.cq_tail[i].q.val();
-                self.p_cq_head.next = self.cq_head[i].q.val();
-                self.p_cq_log2.next = self.cq_log2[i].q.val();
-                self.p_pending.next = self.cq_pending[i].q.val();
+
+        // ---- Issue: one operation, when none is under way (nor the sweep after reset) ----
+        self.i_cmp.next = (self.c_state.q.val() == CqState::Idle) && self.cmp_valid.val();
+        self.i_fetch.next =
+            (self.f_state.q.val() == FetchState::Idle) && self.f_any.val() && self.f_room.q.val();
+        self.f_room.d.next = self.f_used.q.val() <= self.words_fetch_max.val();
+        self.i_valid.next = false;
+        self.i_vi.next = self.m_vi.q.val();
+        self.i_field.next = self.m_field.q.val();
+        self.i_rq.next = self.m_rq.q.val();
+        if !self.o_busy.q.val() && !self.z_left.q.val().any() {
+            self.i_valid.next = true;
+            self.o_fetch.d.next = false;
+            self.o_finish.d.next = false;
+            if self.r_drop.q.val() {
+                self.o_op.d.next = Op::RxDrop;
+                self.i_vi.next = self.r_drop_vi.q.val();
+                self.i_field.next = self.f_rx_drops.val();
+                self.i_rq.next = false;
+            } else if self.c_state.q.val() == CqState::Finish {
+                self.o_op.d.next = Op::CmpFinish;
+                self.o_finish.d.next = true;
+                self.i_vi.next = self.l_vi.q.val();
+                self.i_rq.next = false;
+            } else if self.m_pend.q.val() {
+                self.o_op.d.next = Op::Mmio;
+            } else if self.rq_query.val() && !self.r_answer.q.val() {
+                self.o_op.d.next = Op::RxQuery;
+                self.i_vi.next = self.rq_vi.val();
+                self.i_field.next = self.f_rq_base.val();
+                self.i_rq.next = true;
+            } else if self.i_cmp.val() && !(self.i_fetch.val() && self.o_fetch_next.q.val()) {
+                // Completion accepts and fetches take turns.
+                self.o_op.d.next = Op::CmpAccept;
+                self.o_fetch_next.d.next = true;
+                self.i_vi.next = self.cmp_vi.val();
+                self.i_field.next = self.f_cq_base.val();
+                self.i_rq.next = false;
+            } else if self.i_fetch.val() {
+                self.o_op.d.next = Op::Fetch;
+                self.o_fetch.d.next = true;
+                self.o_fetch_next.d.next = false;
+                self.i_vi.next = self.f_pick_vi.val();
+                self.i_field.next = self.f_sq_base.val();
+                self.i_rq.next = false;
+            } else {
+                self.i_valid.next = false;
             }
         }
-        self.p_mask.next = self.ones.val() >> (self.log2_span.val() - self.p_sq_log2.val());
-        self.p_cq_mask.next = self.ones.val() >> (self.log2_span.val() - self.p_cq_log2.val());
-        self.p_slot.next = self.p_head.val() & self.p_mask.val();
-        self.p_used.next = self.p_tail.val() - self.p_head.val();
-        // Free CQ entries: entries - written and unread - promised.
-        self.p_cq_free.next = self.p_cq_mask.val() + self.idx_one.val()
-            - (self.p_cq_tail.val() - self.p_cq_head.val())
-            - self.p_pending.val();
-        self.p_to_end.next = self.p_mask.val() + self.idx_one.val() - self.p_slot.val();
-        // A CQ entry stays free for a receive: the fetcher and the receive engine may reserve
-        // in the same cycle.
-        self.f_pick_ok.next = self.f_any.val() && (self.p_cq_free.val() >= self.idx_two.val());
-        self.f_pick_burst.next = (self.p_used.val() >= self.idx_four.val())
-            && (self.p_to_end.val() >= self.idx_four.val())
-            && (self.p_cq_free.val() >= self.idx_five.val());
-        self.f_credit.next =
-            self.words_cap.val() - self.desc_fifo.level.val() - self.f_inflight.q.val();
-        self.f_arrive.next = 0.into();
-        if self.fetch_rd_valid.val() {
-            self.f_arrive.next = self.words_one.val();
+        // Issue: the ring word is read. Next cycle: the field (base or counter) is read, the
+        // ring word kept and the VI's state selected into registers. The third cycle: what the
+        // execute cycle decides on is computed from registers. The fourth: execute.
+        if self.i_rq.val() {
+            self.vram.read_address.next = (bit_cast::<VRAM_W, FIELD_W>(self.f_rq_ring.val()) << 2)
+                | bit_cast::<VRAM_W, DVI_W>(self.i_vi.val());
+        } else {
+            self.vram.read_address.next = (bit_cast::<VRAM_W, FIELD_W>(self.f_sq_ring.val()) << 2)
+                | bit_cast::<VRAM_W, DVI_W>(self.i_vi.val());
         }
+        if self.o_busy.q.val() && !self.o_exec.q.val() {
+            self.vram.read_address.next = (bit_cast::<VRAM_W, FIELD_W>(self.o_field.q.val()) << 2)
+                | bit_cast::<VRAM_W, DVI_W>(self.o_vi.q.val());
+        }
+        if self.i_valid.val() {
+            self.o_busy.d.next = true;
+            self.o_mid.d.next = false;
+            self.o_exec.d.next = false;
+            self.o_vi.d.next = self.i_vi.val();
+            self.o_field.d.next = self.i_field.val();
+            self.o_rq.d.next = self.i_rq.val();
+            self.o_ring.d.next = self.vram.read_address.val();
+        }
+        if self.o_busy.q.val() && !self.o_mid.q.val() && !self.o_exec.q.val() {
+            self.o_mid.d.next = true;
+            self.o_ring_word.d.next = self.vram.read_data.val();
+            self.o_addr.d.next = self.vram.read_address.val();
+        }
+        if self.o_mid.q.val() {
+            self.o_mid.d.next = false;
+            self.o_exec.d.next = true;
+        }
+        if self.o_exec.q.val() {
+            self.o_busy.d.next = false;
+            self.o_exec.d.next = false;
+        }
+
+        // ---- Execute: the operation's VI, its rings, its arithmetic (once) ----
+        self.open_vi.next = bit_cast::<3, DVI_W>(self.o_vi.q.val());
+        self.s_sq_log2.next = 0.into();
+        self.s_rq_log2.next = 0.into();
+        self.s_cq_log2.next = 0.into();
+        self.s_cq_tail.next = 0.into();
+        self.s_cq_head.next = 0.into();
+        self.s_pending.next = 0.into();
+        self.s_armed.next = false;
+        for i in 0..4 {
+            if self.o_vi.q.val() == self.vi_ids[i].val() {
+                self.s_sq_log2.next = self.sq_log2[i].q.val();
+                self.s_rq_log2.next = self.rq_log2[i].q.val();
+                self.s_cq_log2.next = self.cq_log2[i].q.val();
+                self.s_cq_tail.next = self.cq_tail[i].q.val();
+                self.s_cq_head.next = self.cq_head[i].q.val();
+                self.s_pending.next = self.cq_pending[i].q.val();
+                self.s_armed.next = self.armed[i].q.val();
+            }
+        }
+        self.x_rq.next = self.o_rq.q.val();
+        self.x_log2.next = self.s_sq_log2.val();
+        if self.x_rq.val() {
+            self.x_log2.next = self.s_rq_log2.val();
+        }
+        // Ring masks: the low `log2` bits set (a constant shifted: one LUT a bit).
+        self.x_mask.next = !(self.ones.val() << self.x_log2.val());
+        self.k_mask.next = !(self.ones.val() << self.s_cq_log2.val());
+        // Second cycle: the ring word arrives from the block RAM and is kept; the VI's state
+        // is selected from its flip-flops into registers.
+        self.k_used.next = self.s_cq_tail.val() - self.s_cq_head.val();
+        self.k_lap.next = self.s_cq_tail.val() >> self.s_cq_log2.val();
+        if self.o_busy.q.val() && !self.o_mid.q.val() && !self.o_exec.q.val() {
+            self.q_x_mask.d.next = self.x_mask.val();
+            self.q_k_mask.d.next = self.k_mask.val();
+            self.q_k_used.d.next = self.k_used.val();
+            self.q_k_mp.d.next = self.k_mask.val() - self.s_pending.val();
+            self.q_db_cq.d.next = self.db_value.val() - self.s_cq_head.val();
+            self.p_pend.d.next = self.s_pending.val();
+            self.p_cq_tail.d.next = self.s_cq_tail.val();
+            self.p_cq_slot.d.next = self.s_cq_tail.val() & self.k_mask.val();
+            // The phase flips with every pass over the ring.
+            self.p_phase.d.next = !self.k_lap.val().get_bit(0);
+        }
+        // Third cycle: what the execute cycle decides on is computed from registers and
+        // registered (the ring arithmetic is never in the execute cycle's path).
+        self.w_head.next = self.o_ring_word.q.val().get_bits::<IDX_W>(0);
+        self.w_tail.next = self.o_ring_word.q.val().get_bits::<IDX_W>(12);
+        self.x_used.next = self.w_tail.val() - self.w_head.val();
+        self.x_slot.next = self.w_head.val() & self.q_x_mask.q.val();
+        self.x_to_end.next = self.q_x_mask.q.val() + self.idx_one.val() - self.x_slot.val();
+        // Free CQ entries (entries - written and unread - promised) minus one, modulo the
+        // index width like the ring indices: -1 (all ones) when none is free.
+        self.k_free.next = self.q_k_mp.q.val() - self.q_k_used.q.val();
+        self.k_none.next = self.k_free.val() == self.ones.val();
+        self.t_burst.next = self.x_used.val().get_bits::<10>(2).any()
+            && self.x_to_end.val().get_bits::<10>(2).any()
+            && self.k_free.val().get_bits::<10>(2).any()
+            && !self.k_none.val();
+        if self.o_mid.q.val() {
+            self.p_burst.d.next = self.t_burst.val();
+            // Comparisons with small constants as bit tests (no carry chains).
+            self.p_used_any.d.next = self.x_used.val().any();
+            self.p_used_is1.d.next = self.x_used.val() == self.idx_one.val();
+            self.p_used_is4.d.next = self.x_used.val() == self.idx_four.val();
+            self.p_kfree_any.d.next = !self.k_none.val();
+            self.p_kfree2.d.next = self.k_free.val().any() && !self.k_none.val();
+            self.p_kroom.d.next = self.q_k_used.q.val() <= self.q_k_mask.q.val();
+            // A doorbell's tail at most a ring ahead of the head.
+            self.p_db_x_ok.d.next = (self.db_value.val() - self.w_head.val())
+                <= (self.q_x_mask.q.val() + self.idx_one.val());
+            // The translation core's answer for the VI (asked since the issue).
+            self.p_open.d.next = self.open_vi_open.val();
+            self.p_db_cq_ok.d.next = self.q_db_cq.q.val() <= self.q_k_used.q.val();
+            self.p_x_slot.d.next = self.x_slot.val();
+        }
+        // Execute cycle.
+        self.x_head.next = self.o_ring_word.q.val().get_bits::<IDX_W>(0);
+        self.x_tail.next = self.o_ring_word.q.val().get_bits::<IDX_W>(12);
+        self.k_new_tail.next = self.p_cq_tail.q.val() + self.idx_one.val();
+        // A CQ entry stays free for a receive: the fetcher and the receive engine may both
+        // have reserved entries before either is written.
+        self.f_ok.next = self.p_used_any.q.val() && self.p_kfree2.q.val();
+        self.f_burst.next = self.p_burst.q.val();
+        self.x_add.next = self.idx_one.val();
+        if self.o_fetch.q.val() && self.f_burst.val() {
+            self.x_add.next = self.idx_four.val();
+        }
+        self.x_new_head.next = self.x_head.val() + self.x_add.val();
+        // Plus what is reserved, or minus the one entry written (CmpFinish).
+        self.k_delta.next = self.x_add.val();
+        if self.o_finish.q.val() {
+            self.k_delta.next = self.ones.val();
+        }
+        self.pend_next.next = self.p_pend.q.val() + self.k_delta.val();
+        // Descriptors are 32 bytes, CQ entries 16.
+        self.e_offset.next = bit_cast::<DA_W, IDX_W>(self.p_x_slot.q.val()) << 5;
+        if self.o_op.q.val() == Op::CmpAccept {
+            self.e_offset.next = bit_cast::<DA_W, IDX_W>(self.p_cq_slot.q.val()) << 4;
+        }
+        self.e_da.next =
+            (bit_cast::<DA_W, FRAME_W>(self.vram.read_data.val().get_bits::<FRAME_W>(0)) << 12)
+                + self.e_offset.val();
+        self.drops_next.next =
+            bit_cast::<32, 16>(self.vram.read_data.val().get_bits::<16>(0) + self.cnt_one.val());
+        // Doorbell checks: a tail at most a ring ahead of the head, a CQ head not past the
+        // tail.
+        self.db_cq_ok.next = self.p_db_cq_ok.q.val();
+        self.vram.write_enable.next = false;
+        self.vram.write_address.next = self.o_addr.q.val();
+        self.vram.write_data.next = self.drops_next.val();
+        self.v_ring_write.next = false;
+        self.v_ring_data.next = (bit_cast::<32, IDX_W>(self.x_tail.val()) << 12)
+            | bit_cast::<32, IDX_W>(self.x_new_head.val());
+        self.cmp_ready.next = false;
+        // A completion is taken when its CQ has room. The producer may have changed since the
+        // issue (the receive engine goes first): its VI must be the one whose base was read.
+        self.c_accept.next = self.cmp_valid.val()
+            && (self.cmp_vi.val() == self.o_vi.q.val())
+            && self.p_kroom.q.val();
+        self.r_answer.d.next = false;
         self.f_issue.next = 0.into();
-        self.f_add.next = 0.into();
+        self.read_value.next = 0.into();
+        if self.o_exec.q.val() {
+            match self.o_op.q.val() {
+                Op::Mmio => {
+                    self.m_pend.d.next = false;
+                    if self.m_is_global.q.val() {
+                        if self.m_addr.q.val() == self.g_ctrl.val() {
+                            self.read_value.next =
+                                bit_cast::<32, 1>(self.loopback_on.q.val().into());
+                            if self.m_write.q.val() {
+                                self.loopback_on.d.next = self.m_wdata.q.val().get_bit(0);
+                            }
+                        }
+                        if self.m_addr.q.val() == self.g_caps.val() {
+                            self.read_value.next = self.caps_value.val();
+                        }
+                        if self.m_addr.q.val() == self.g_tx.val() {
+                            self.read_value.next = self.tx_frames.q.val();
+                        }
+                        if self.m_addr.q.val() == self.g_rx.val() {
+                            self.read_value.next = self.rx_frames.q.val();
+                        }
+                        if self.m_addr.q.val() == self.g_bad.val() {
+                            self.read_value.next = self.rx_bad_frames.q.val();
+                        }
+                    }
+                    if self.m_is_queue.q.val() {
+                        // Bases and counters are stored zero-extended.
+                        if (self.m_reg.q.val() == self.q_sq_base.val())
+                            || (self.m_reg.q.val() == self.q_rq_base.val())
+                            || (self.m_reg.q.val() == self.q_cq_base.val())
+                            || (self.m_reg.q.val() == self.q_db_drops.val())
+                            || (self.m_reg.q.val() == self.q_rx_drops.val())
+                        {
+                            self.read_value.next = self.vram.read_data.val();
+                        }
+                        if self.m_reg.q.val() == self.q_sizes.val() {
+                            self.read_value.next = bit_cast::<32, 4>(self.s_sq_log2.val())
+                                | (bit_cast::<32, 4>(self.s_rq_log2.val()) << 4)
+                                | (bit_cast::<32, 4>(self.s_cq_log2.val()) << 8);
+                        }
+                        if (self.m_reg.q.val() == self.q_sq_head.val())
+                            || (self.m_reg.q.val() == self.q_rq_head.val())
+                        {
+                            self.read_value.next = bit_cast::<32, IDX_W>(self.x_head.val());
+                        }
+                        if self.m_reg.q.val() == self.q_cq_tail.val() {
+                            self.read_value.next = bit_cast::<32, IDX_W>(self.s_cq_tail.val());
+                        }
+                    }
+                    if self.m_is_db.q.val() {
+                        if (self.m_reg.q.val() == self.d_sq_tail.val())
+                            || (self.m_reg.q.val() == self.d_rq_tail.val())
+                        {
+                            self.read_value.next = bit_cast::<32, IDX_W>(self.x_tail.val());
+                        }
+                        if self.m_reg.q.val() == self.d_cq_head.val() {
+                            self.read_value.next = bit_cast::<32, IDX_W>(self.s_cq_head.val());
+                        }
+                        if self.m_reg.q.val() == self.d_cq_arm.val() {
+                            self.read_value.next = bit_cast::<32, 1>(self.s_armed.val().into());
+                        }
+                    }
+                    if !self.m_write.q.val() {
+                        self.rsp_valid.d.next = true;
+                        self.rsp_data.d.next = self.read_value.val();
+                    }
+                    if self.m_base_write.q.val() {
+                        self.vram.write_enable.next = true;
+                        self.vram.write_data.next =
+                            bit_cast::<32, FRAME_W>(self.m_wdata.q.val().get_bits::<FRAME_W>(0));
+                    }
+                    for i in 0..4 {
+                        if self.o_vi.q.val() == self.vi_ids[i].val() {
+                            if self.m_w_sizes.q.val() {
+                                self.sq_log2[i].d.next = self.m_wdata.q.val().get_bits::<4>(0);
+                                if self.m_wdata.q.val().get_bits::<4>(0) > self.log2_max.val() {
+                                    self.sq_log2[i].d.next = self.log2_max.val();
+                                }
+                                self.rq_log2[i].d.next = self.m_wdata.q.val().get_bits::<4>(4);
+                                if self.m_wdata.q.val().get_bits::<4>(4) > self.log2_max.val() {
+                                    self.rq_log2[i].d.next = self.log2_max.val();
+                                }
+                                self.cq_log2[i].d.next = self.m_wdata.q.val().get_bits::<4>(8);
+                                if self.m_wdata.q.val().get_bits::<4>(8) > self.log2_max.val() {
+                                    self.cq_log2[i].d.next = self.log2_max.val();
+                                }
+                                // The receive ring was zeroed in the previous cycle.
+                                self.v_ring_write.next = true;
+                                self.v_ring_data.next = 0.into();
+                                self.sq_work[i].d.next = false;
+                                self.cq_head[i].d.next = 0.into();
+                                self.cq_tail[i].d.next = 0.into();
+                                self.armed[i].d.next = false;
+                                self.event_pending[i].d.next = false;
+                            }
+                            if self.m_w_sq_tail.q.val() {
+                                if self.p_open.q.val() && self.p_db_x_ok.q.val() {
+                                    self.v_ring_write.next = true;
+                                    self.v_ring_data.next =
+                                        (bit_cast::<32, IDX_W>(self.db_value.val()) << 12)
+                                            | bit_cast::<32, IDX_W>(self.x_head.val());
+                                    self.sq_work[i].d.next =
+                                        self.db_value.val() != self.x_head.val();
+                                } else {
+                                    self.vram.write_enable.next = true;
+                                }
+                            }
+                            if self.m_w_rq_tail.q.val() {
+                                if self.p_open.q.val() && self.p_db_x_ok.q.val() {
+                                    self.v_ring_write.next = true;
+                                    self.v_ring_data.next =
+                                        (bit_cast::<32, IDX_W>(self.db_value.val()) << 12)
+                                            | bit_cast::<32, IDX_W>(self.x_head.val());
+                                } else {
+                                    self.vram.write_enable.next = true;
+                                }
+                            }
+                            if self.m_w_cq_head.q.val() {
+                                // The new head may not pass the tail.
+                                if self.p_open.q.val() && self.db_cq_ok.val() {
+                                    self.cq_head[i].d.next = self.db_value.val();
+                                } else {
+                                    self.vram.write_enable.next = true;
+                                }
+                            }
+                            if self.m_w_cq_arm.q.val() {
+                                if self.p_open.q.val() {
+                                    self.armed[i].d.next = true;
+                                } else {
+                                    self.vram.write_enable.next = true;
+                                }
+                            }
+                        }
+                    }
+                }
+                Op::Fetch => {
+                    self.f_rr.d.next = self.o_vi.q.val() + self.vi_one.val();
+                    if self.f_ok.val() {
+                        self.f_vi.d.next = self.o_vi.q.val();
+                        self.f_state.d.next = FetchState::Request;
+                        self.f_da.d.next = self.e_da.val();
+                        self.f_index.d.next = self.x_head.val();
+                        self.f_count.d.next = self.count_one.val();
+                        self.f_issue.next = self.words_eight.val();
+                        self.v_ring_write.next = true;
+                        if self.f_burst.val() {
+                            self.f_count.d.next = self.count_four.val();
+                            self.f_issue.next = self.words_32.val();
+                        }
+                        for i in 0..4 {
+                            if self.o_vi.q.val() == self.vi_ids[i].val() {
+                                // Work is left unless the fetch takes all of it.
+                                self.sq_work[i].d.next = !self.p_used_is1.q.val();
+                                if self.f_burst.val() {
+                                    self.sq_work[i].d.next = !self.p_used_is4.q.val();
+                                }
+                                self.cq_pending[i].d.next = self.pend_next.val();
+                            }
+                        }
+                    }
+                }
+                Op::CmpAccept => {
+                    self.cmp_ready.next = self.c_accept.val();
+                    if self.c_accept.val() {
+                        self.l_vi.d.next = self.cmp_vi.val();
+                        self.l_recv.d.next = self.cmp_recv.val();
+                        self.l_wr_id.d.next = self.cmp_wr_id.val();
+                        self.l_bytes.d.next = self.cmp_bytes.val().get_bits::<CMP_BYTES_W>(0);
+                        self.l_index.d.next = self.cmp_index.val();
+                        self.l_peer.d.next = self.cmp_peer.val();
+                        self.l_opcode.d.next = self.cmp_opcode.val();
+                        self.l_status.d.next = self.cmp_status.val();
+                        self.c_da.d.next = self.e_da.val();
+                        self.c_phase.d.next = self.p_phase.q.val();
+                        self.c_state.d.next = CqState::Request;
+                    }
+                }
+                Op::CmpFinish => {
+                    self.c_state.d.next = CqState::Idle;
+                    for i in 0..4 {
+                        if self.o_vi.q.val() == self.vi_ids[i].val() {
+                            self.cq_tail[i].d.next = self.k_new_tail.val();
+                            self.cq_pending[i].d.next = self.pend_next.val();
+                            if self.armed[i].q.val() {
+                                self.armed[i].d.next = false;
+                                self.event_pending[i].d.next = true;
+                            }
+                        }
+                    }
+                }
+                Op::RxQuery => {
+                    self.r_answer.d.next = true;
+                    self.r_index.d.next = self.x_head.val();
+                    self.r_da.d.next = self.e_da.val();
+                    if self.p_open.q.val() && self.p_used_any.q.val() && self.p_kfree_any.q.val() {
+                        self.r_granted.d.next = true;
+                        self.v_ring_write.next = true;
+                        for i in 0..4 {
+                            if self.o_vi.q.val() == self.vi_ids[i].val() {
+                                self.cq_pending[i].d.next = self.pend_next.val();
+                            }
+                        }
+                    } else {
+                        self.r_granted.d.next = false;
+                        self.r_drop.d.next = true;
+                        self.r_drop_vi.d.next = self.o_vi.q.val();
+                    }
+                }
+                Op::RxDrop => {
+                    self.r_drop.d.next = false;
+                    self.vram.write_enable.next = true;
+                }
+                _ => {}
+            }
+        }
+        if self.v_ring_write.val() {
+            self.vram.write_enable.next = true;
+            self.vram.write_address.next = self.o_ring.q.val();
+            self.vram.write_data.next = self.v_ring_data.val();
+        }
+        // A RING_SIZES write zeroes the VI's receive ring while its field is read.
+        if self.o_busy.q.val()
+            && !self.o_mid.q.val()
+            && !self.o_exec.q.val()
+            && (self.o_op.q.val() == Op::Mmio)
+            && self.m_w_sizes.q.val()
+        {
+            self.vram.write_enable.next = true;
+            self.vram.write_address.next = (bit_cast::<VRAM_W, FIELD_W>(self.f_rq_ring.val()) << 2)
+                | bit_cast::<VRAM_W, DVI_W>(self.o_vi.q.val());
+            self.vram.write_data.next = 0.into();
+        }
+        // After reset: every ring word is zeroed, one a cycle, before any operation.
+        self.z_next.next = self.z_left.q.val() - self.z_one.val();
+        if self.z_left.q.val().any() {
+            self.z_left.d.next = self.z_next.val();
+            self.vram.write_enable.next = true;
+            self.vram.write_data.next = 0.into();
+            self.vram.write_address.next = (bit_cast::<VRAM_W, FIELD_W>(self.f_sq_ring.val()) << 2)
+                | bit_cast::<VRAM_W, DVI_W>(self.z_next.val().get_bits::<DVI_W>(0));
+            if self.z_next.val().get_bit(2) {
+                self.vram.write_address.next = (bit_cast::<VRAM_W, FIELD_W>(self.f_rq_ring.val())
+                    << 2)
+                    | bit_cast::<VRAM_W, DVI_W>(self.z_next.val().get_bits::<DVI_W>(0));
+            }
+        }
+        self.mmio_rsp_valid.next = self.rsp_valid.q.val();
+        self.mmio_rsp_data.next = self.rsp_data.q.val();
+        if self.rsp_valid.q.val() && self.mmio_rsp_ready.val() {
+            self.rsp_valid.d.next = false;
+        }
+
+        // ---- Counters ----
+        self.tx_frame_r.d.next = self.tx_frame.val();
+        self.rx_frame_r.d.next = self.rx_frame.val();
+        self.rx_bad_r.d.next = self.rx_bad.val();
+        if self.tx_frame_r.q.val() {
+            self.tx_frames.d.next = self.tx_frames.q.val() + self.frames_one.val();
+        }
+        if self.rx_frame_r.q.val() {
+            self.rx_frames.d.next = self.rx_frames.q.val() + self.frames_one.val();
+        }
+        if self.rx_bad_r.q.val() {
+            self.rx_bad_frames.d.next = self.rx_bad_frames.q.val() + self.frames_one.val();
+        }
+
+        // ---- Fetcher: the read, then the metadata of each descriptor ----
         self.fetch_req_valid.next = false;
         self.fetch_req_da.next = self.f_da.q.val();
         self.fetch_req_vi.next = self.f_vi.q.val();
@@ -860,34 +1284,6 @@ impl Logic for QueueManager {
         self.meta_fifo.in_data.next = (bit_cast::<META_W, DVI_W>(self.f_vi.q.val()) << 12)
             | bit_cast::<META_W, IDX_W>(self.f_index.q.val());
         match self.f_state.q.val() {
-            FetchState::Idle => {
-                if self.f_any.val() {
-                    self.f_rr.d.next = self.f_pick_vi.val() + self.vi_one.val();
-                }
-                if self.f_pick_ok.val() && (self.f_credit.val() >= self.words_32.val()) {
-                    self.f_vi.d.next = self.f_pick_vi.val();
-                    self.f_state.d.next = FetchState::Request;
-                    self.f_da.d.next = (bit_cast::<DA_W, FRAME_W>(self.p_base.val()) << 12)
-                        + (bit_cast::<DA_W, IDX_W>(self.p_slot.val()) << 5);
-                    self.f_index.d.next = self.p_head.val();
-                    if self.f_pick_burst.val() {
-                        self.f_count.d.next = self.count_four.val();
-                        self.f_issue.next = self.words_32.val();
-                        self.f_add.next = self.idx_four.val();
-                    } else {
-                        self.f_count.d.next = self.count_one.val();
-                        self.f_issue.next = self.words_eight.val();
-                        self.f_add.next = self.idx_one.val();
-                    }
-                    self.f_new_head.next = self.p_head.val() + self.f_add.val();
-                    for i in 0..4 {
-                        if self.vi_ids[i].val() == self.f_pick_vi.val() {
-                            self.f_take[i].next = self.f_add.val();
-                            self.sq_head[i].d.next = self.f_new_head.val();
-                        }
-                    }
-                }
-            }
             FetchState::Request => {
                 self.fetch_req_valid.next = true;
                 if self.fetch_req_ready.val() {
@@ -902,11 +1298,8 @@ impl Logic for QueueManager {
                     self.f_state.d.next = FetchState::Idle;
                 }
             }
-            _ => {
-                self.f_state.d.next = FetchState::Idle;
-            }
+            _ => {}
         }
-        self.f_inflight.d.next = self.f_inflight.q.val() + self.f_issue.val() - self.f_arrive.val();
         // Descriptor words: word 0's reserved bits carry the read's error flag.
         self.desc_fifo.in_valid.next = self.fetch_rd_valid.val();
         self.desc_fifo.in_data.next = self.fetch_rd_data.val();
@@ -923,43 +1316,21 @@ impl Logic for QueueManager {
         self.desc_meta.next = self.meta_fifo.out_data.val();
         self.desc_fifo.out_ready.next = self.desc_ready.val() && self.meta_fifo.out_valid.val();
         self.meta_fifo.out_ready.next = self.desc_meta_pop.val();
+        self.f_pop.next = 0.into();
+        if self.desc_fifo.out_valid.val() && self.desc_fifo.out_ready.val() {
+            self.f_pop.next = self.words_one.val();
+        }
+        self.f_used.d.next = self.f_used.q.val() + self.f_issue.val() - self.f_pop.val();
 
-        // ---- Completion writer ----
-        // A completion is taken (and its fields latched) as soon as its CQ has room; the
-        // entry is written from the latch.
-        self.c_vi.next = self.l_vi.q.val();
-        if self.c_state.q.val() == CqState::Idle {
-            self.c_vi.next = self.cmp_vi.val();
-        }
-        self.c_base.next = 0.into();
-        self.c_tail.next = 0.into();
-        self.c_head.next = 0.into();
-        self.c_log2.next = 0.into();
-        for i in 0..4 {
-            if self.c_vi.val() == self.vi_ids[i].val() {
-                self.c_base.next = self.cq_base[i].q.val();
-                self.c_tail.next = self.cq_tail[i].q.val();
-                self.c_head.next = self.cq_head[i].q.val();
-                self.c_log2.next = self.cq_log2[i].q.val();
-            }
-        }
-        self.c_mask.next = self.ones.val() >> (self.log2_span.val() - self.c_log2.val());
-        self.c_room.next = (self.c_tail.val() - self.c_head.val()) <= self.c_mask.val();
-        self.c_slot.next = self.c_tail.val() & self.c_mask.val();
-        self.c_lap.next = self.c_tail.val() >> self.c_log2.val();
-        self.c_new_tail.next = self.c_tail.val() + self.idx_one.val();
-        self.c_slot_da.next = (bit_cast::<DA_W, FRAME_W>(self.c_base.val()) << 12)
-            + (bit_cast::<DA_W, IDX_W>(self.c_slot.val()) << 4);
-        // The phase flips with every pass over the ring.
-        self.c_phase.next = !self.c_lap.val().get_bit(0);
+        // ---- Completion writer: the entry from the latch ----
         self.cq_req_valid.next = false;
-        self.cq_req_da.next = self.c_slot_da.val();
+        self.cq_req_da.next = self.c_da.q.val();
         self.cq_req_vi.next = self.l_vi.q.val();
         self.cq_wd_valid.next = false;
         self.cq_wd_last.next = self.c_word.q.val() == self.word_last.val();
         self.cq_wd_data.next = self.l_wr_id.q.val();
         if self.c_word.q.val() == self.w1.val() {
-            self.cq_wd_data.next = self.l_bytes.q.val();
+            self.cq_wd_data.next = bit_cast::<32, CMP_BYTES_W>(self.l_bytes.q.val());
         }
         if self.c_word.q.val() == self.w2.val() {
             self.cq_wd_data.next = bit_cast::<32, IDX_W>(self.l_index.q.val())
@@ -969,25 +1340,9 @@ impl Logic for QueueManager {
         if self.c_word.q.val() == self.word_last.val() {
             self.cq_wd_data.next = bit_cast::<32, STATUS_W>(self.l_status.q.val())
                 | (bit_cast::<32, 1>(self.l_recv.q.val().into()) << 8)
-                | (bit_cast::<32, 1>(self.c_phase.val().into()) << 31);
+                | (bit_cast::<32, 1>(self.c_phase.q.val().into()) << 31);
         }
-        self.c_done.next = false;
-        self.cmp_ready.next = false;
         match self.c_state.q.val() {
-            CqState::Idle => {
-                if self.cmp_valid.val() && self.c_room.val() {
-                    self.cmp_ready.next = true;
-                    self.l_vi.d.next = self.cmp_vi.val();
-                    self.l_recv.d.next = self.cmp_recv.val();
-                    self.l_wr_id.d.next = self.cmp_wr_id.val();
-                    self.l_bytes.d.next = self.cmp_bytes.val();
-                    self.l_index.d.next = self.cmp_index.val();
-                    self.l_peer.d.next = self.cmp_peer.val();
-                    self.l_opcode.d.next = self.cmp_opcode.val();
-                    self.l_status.d.next = self.cmp_status.val();
-                    self.c_state.d.next = CqState::Request;
-                }
-            }
             CqState::Request => {
                 self.cq_req_valid.next = true;
                 if self.cq_req_ready.val() {
@@ -1000,24 +1355,12 @@ impl Logic for QueueManager {
                 if self.cq_wd_ready.val() {
                     self.c_word.d.next = self.c_word.q.val() + self.word_one.val();
                     if self.c_word.q.val() == self.word_last.val() {
-                        self.c_done.next = true;
-                        self.c_state.d.next = CqState::Idle;
+                        // The tail moves (and the event fires) by a finish operation.
+                        self.c_state.d.next = CqState::Finish;
                     }
                 }
             }
-            _ => {
-                self.c_state.d.next = CqState::Idle;
-            }
-        }
-        for i in 0..4 {
-            if self.c_done.val() && self.l_vi.q.val() == self.vi_ids[i].val() {
-                self.c_take[i].next = self.idx_one.val();
-                self.cq_tail[i].d.next = self.c_new_tail.val();
-                if self.armed[i].q.val() {
-                    self.armed[i].d.next = false;
-                    self.event_pending[i].d.next = true;
-                }
-            }
+            _ => {}
         }
 
         // ---- Events: the lowest VI with one pending goes first ----
@@ -1042,88 +1385,31 @@ impl Logic for QueueManager {
             }
         }
 
-        // ---- Receive descriptors ----
-        self.r_answer.d.next = false;
+        // ---- Receive descriptors: the answer of the last query ----
         self.rq_answer.next = self.r_answer.q.val();
         self.rq_granted.next = self.r_granted.q.val();
         self.rq_da.next = self.r_da.q.val();
         self.rq_index.next = self.r_index.q.val();
-        self.q_base.next = 0.into();
-        self.q_head.next = 0.into();
-        self.q_tail.next = 0.into();
-        self.q_log2.next = 0.into();
-        self.g_cq_tail.next = 0.into();
-        self.g_cq_head.next = 0.into();
-        self.g_cq_log2.next = 0.into();
-        self.q_pending.next = 0.into();
-        self.q_drops.next = 0.into();
-        for i in 0..4 {
-            if self.rq_vi.val() == self.vi_ids[i].val() {
-                self.q_base.next = self.rq_base[i].q.val();
-                self.q_head.next = self.rq_head[i].q.val();
-                self.q_tail.next = self.rq_tail[i].q.val();
-                self.q_log2.next = self.rq_log2[i].q.val();
-                self.g_cq_tail.next = self.cq_tail[i].q.val();
-                self.g_cq_head.next = self.cq_head[i].q.val();
-                self.g_cq_log2.next = self.cq_log2[i].q.val();
-                self.q_pending.next = self.cq_pending[i].q.val();
-                self.q_drops.next = self.rx_drops[i].q.val();
-            }
-        }
-        self.q_mask.next = self.ones.val() >> (self.log2_span.val() - self.q_log2.val());
-        self.g_cq_mask.next = self.ones.val() >> (self.log2_span.val() - self.g_cq_log2.val());
-        self.q_slot.next = self.q_head.val() & self.q_mask.val();
-        self.q_grant.next = self.open_vi_open.val()
-            && (self.q_tail.val() != self.q_head.val())
-            && ((self.g_cq_mask.val() + self.idx_one.val()
-                - (self.g_cq_tail.val() - self.g_cq_head.val())
-                - self.q_pending.val())
-            .any());
-        self.q_new_head.next = self.q_head.val() + self.idx_one.val();
-        self.q_drops_next.next = self.q_drops.val() + self.cnt_one.val();
-        for i in 0..4 {
-            if self.r_serve.val() && self.rq_vi.val() == self.vi_ids[i].val() {
-                self.r_answer.d.next = true;
-                self.r_index.d.next = self.q_head.val();
-                if self.q_grant.val() {
-                    self.r_granted.d.next = true;
-                    self.r_take[i].next = self.idx_one.val();
-                    self.rq_head[i].d.next = self.q_new_head.val();
-                } else {
-                    self.r_granted.d.next = false;
-                    self.rx_drops[i].d.next = self.q_drops_next.val();
-                }
-            }
-        }
-        // After the loop: the Verilog evaluates in program order.
-        self.r_da.d.next = (bit_cast::<DA_W, FRAME_W>(self.q_base.val()) << 12)
-            + (bit_cast::<DA_W, IDX_W>(self.q_slot.val()) << 5);
-
-        // ---- Promised completions: fetched or granted, minus written ----
-        for i in 0..4 {
-            self.cq_pending[i].d.next =
-                self.cq_pending[i].q.val() + self.f_take[i].val() + self.r_take[i].val()
-                    - self.c_take[i].val();
-        }
 
         if self.reset.val() {
             self.f_state.d.next = FetchState::Idle;
-            self.f_inflight.d.next = 0.into();
+            self.f_used.d.next = 0.into();
             self.f_word.d.next = 0.into();
             self.c_state.d.next = CqState::Idle;
             self.rsp_valid.d.next = false;
-            self.m_write.d.next = false;
-            self.m_read.d.next = false;
+            self.m_pend.d.next = false;
+            self.o_busy.d.next = false;
+            self.o_mid.d.next = false;
+            self.o_exec.d.next = false;
+            self.z_left.d.next = self.z_words.val();
             self.r_answer.d.next = false;
+            self.r_drop.d.next = false;
             self.loopback_on.d.next = false;
             for i in 0..4 {
                 self.sq_log2[i].d.next = 0.into();
                 self.rq_log2[i].d.next = 0.into();
                 self.cq_log2[i].d.next = 0.into();
-                self.sq_tail[i].d.next = 0.into();
-                self.sq_head[i].d.next = 0.into();
-                self.rq_tail[i].d.next = 0.into();
-                self.rq_head[i].d.next = 0.into();
+                self.sq_work[i].d.next = false;
                 self.cq_head[i].d.next = 0.into();
                 self.cq_tail[i].d.next = 0.into();
                 self.cq_pending[i].d.next = 0.into();

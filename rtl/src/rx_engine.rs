@@ -37,6 +37,12 @@ use crate::queue_manager::{DMA_LEN_W, DVI_W, IDX_W};
 use crate::send_engine::MSG_W;
 use crate::with_defaults;
 
+// Length and destination checks are bit tests: above 2^16 bytes, a VI of 4 or more.
+const _: () = assert!(MAX_MESSAGE_LEN == 1 << 16 && abi::DEVICE_VIS == 4);
+
+/// Width of the sum that turns a header's byte count into words.
+const RX_WORDS_W: usize = MSG_W + 1;
+
 #[derive(Copy, Clone, PartialEq, Eq, Debug, LogicState)]
 enum RxState {
     Header0,
@@ -166,7 +172,7 @@ pub struct RxEngine {
     dest: DFF<Bits<8>>,
     src: DFF<Bits<8>>,
     magic_ok: DFF<Bit>,
-    length: DFF<Bits<32>>,
+    length: DFF<Bits<MSG_W>>,
     index: DFF<Bits<IDX_W>>,
     da: DFF<Bits<DA_W>>,
     status: DFF<Bits<STATUS_W>>,
@@ -176,16 +182,14 @@ pub struct RxEngine {
     frame_words: DFF<Bits<MSG_W>>,
     seen_last: DFF<Bit>,
     xl_open: DFF<Bit>,
-    rx_words: Signal<Local, Bits<32>>,
+    rx_words: Signal<Local, Bits<RX_WORDS_W>>,
 
     op_recv: Constant<Bits<8>>,
-    len_max: Constant<Bits<32>>,
-    dest_limit: Constant<Bits<8>>,
     magic: Constant<Bits<16>>,
     desc_len: Constant<Bits<DMA_LEN_W>>,
     pb_three: Constant<Bits<PAGE_BYTES_W>>,
     pb_one: Constant<Bits<PAGE_BYTES_W>>,
-    msg_three: Constant<Bits<32>>,
+    msg_three: Constant<Bits<RX_WORDS_W>>,
     msg_one: Constant<Bits<MSG_W>>,
     st_ok: Constant<Bits<STATUS_W>>,
     st_bad_opcode: Constant<Bits<STATUS_W>>,
@@ -200,8 +204,6 @@ impl Default for RxEngine {
     fn default() -> Self {
         with_defaults!(RxEngine {
             op_recv: konst(Opcode::Recv as u64),
-            len_max: konst(MAX_MESSAGE_LEN),
-            dest_limit: konst(abi::DEVICE_VIS as u64),
             magic: konst(u64::from(FRAME_MAGIC)),
             desc_len: konst(DESC_BYTES),
             pb_three: konst(3),
@@ -250,8 +252,10 @@ impl Logic for RxEngine {
             seen_last,
             xl_open
         );
-        // Payload words announced by a header's length word.
-        self.rx_words.next = (self.rx_data.val() + self.msg_three.val()) >> 2;
+        // Payload words announced by a header's length word (exact for every length
+        // accepted, at most MAX_MESSAGE_LEN).
+        self.rx_words.next =
+            (self.rx_data.val().get_bits::<RX_WORDS_W>(0) + self.msg_three.val()) >> 2;
         self.desc.clock.next = self.clock.val();
         self.desc.reset.next = self.reset.val();
         self.desc.word_valid.next =
@@ -269,7 +273,7 @@ impl Logic for RxEngine {
         self.xl_req_vi.next = bit_cast::<3, DVI_W>(self.dest.q.val().get_bits::<DVI_W>(0));
         self.xl_req_va.next = self.desc.va.val();
         self.xl_req_shortcut.next = self.desc.shortcut.val();
-        self.xl_req_length.next = self.length.q.val();
+        self.xl_req_length.next = bit_cast::<32, MSG_W>(self.length.q.val());
         self.xl_rsp_ready.next = false;
         self.wr_req_valid.next = false;
         self.wr_req_da.next = self.da.q.val();
@@ -282,7 +286,7 @@ impl Logic for RxEngine {
         self.cmp_wr_id.next = self.desc.wr_id.val();
         self.cmp_bytes.next = 0.into();
         if self.status.q.val() == self.st_ok.val() {
-            self.cmp_bytes.next = self.length.q.val();
+            self.cmp_bytes.next = bit_cast::<32, MSG_W>(self.length.q.val());
         }
         self.cmp_index.next = self.index.q.val();
         self.cmp_peer.next = self.src.q.val();
@@ -308,15 +312,18 @@ impl Logic for RxEngine {
             RxState::Header1 => {
                 self.rx_ready.next = true;
                 if self.rx_valid.val() {
-                    self.length.d.next = self.rx_data.val();
+                    // Kept only when at most MAX_MESSAGE_LEN (else the frame is dropped).
+                    self.length.d.next = self.rx_data.val().get_bits::<MSG_W>(0);
                     self.frame_words.d.next = self.rx_words.val().get_bits::<MSG_W>(0);
                     if self.rx_last.val() {
                         self.rx_bad.next = true;
                         self.state.d.next = RxState::Header0;
                     } else if !self.magic_ok.q.val()
                         || !self.rx_data.val().any()
-                        || (self.rx_data.val() > self.len_max.val())
-                        || (self.dest.q.val() >= self.dest_limit.val())
+                        || self.rx_data.val().get_bits::<15>(17).any()
+                        || (self.rx_data.val().get_bit(16)
+                            && self.rx_data.val().get_bits::<16>(0).any())
+                        || self.dest.q.val().get_bits::<6>(2).any()
                     {
                         self.rx_bad.next = true;
                         self.state.d.next = RxState::Drain;
@@ -363,12 +370,14 @@ impl Logic for RxEngine {
                 } else if self.desc.opcode.val() != self.op_recv.val() {
                     self.status.d.next = self.st_bad_opcode.val();
                 } else if !self.desc.length.val().any()
-                    || (self.desc.length.val() > self.len_max.val())
+                    || self.desc.length.val().get_bits::<15>(17).any()
+                    || (self.desc.length.val().get_bit(16)
+                        && self.desc.length.val().get_bits::<16>(0).any())
                 {
                     self.status.d.next = self.st_bad_length.val();
                 } else if self.desc.va.val().get_bits::<2>(0).any() {
                     self.status.d.next = self.st_misaligned.val();
-                } else if self.length.q.val() > self.desc.length.val() {
+                } else if bit_cast::<32, MSG_W>(self.length.q.val()) > self.desc.length.val() {
                     self.status.d.next = self.st_too_small.val();
                 } else {
                     self.state.d.next = RxState::XlRequest;

@@ -8,9 +8,10 @@
 //!   read failed gets `dma_error`), asks the translation core for the whole buffer and keeps
 //!   the page frames in block RAM. Only when every page translated does it read the payload:
 //!   page by page, in bursts of at most [`BURST_BYTES`], each issued only when the TX FIFO has
-//!   room for all its words (so read data is never back-pressured). The descriptor's context
-//!   goes to the second stage through a queue of [`CTX_DEPTH`] contexts before its payload is
-//!   read, so the reads of several descriptors are in flight while one frame goes out.
+//!   room for all its words (so read data is never back-pressured). The descriptor is handed
+//!   to the second stage (which copies what it needs as soon as it is free) before its
+//!   payload is read, so the payload of the next descriptor is read while one frame goes
+//!   out; the next descriptor's words are taken once the second stage has its copy.
 //! * **transmit**: for a good send, a frame: the two header words of `abi::frames`, then the
 //!   payload words from the TX FIFO; then the completion (for failed descriptors and NOPs
 //!   only the completion), held on `cmp_*` until the completion writer takes it.
@@ -44,12 +45,15 @@ pub const BURST_BYTES: u64 = 256;
 /// Width of a message length (up to `MAX_MESSAGE_LEN`).
 pub const MSG_W: usize = 17;
 /// Descriptors handed from the prepare stage to the transmit stage and not yet taken: the
-/// payload reads of this many descriptors overlap the frame being sent.
-pub const CTX_DEPTH: usize = 4;
-/// Bits of a packed descriptor context.
-const CTX_W: usize = 84;
+/// payload reads of this many descriptors overlap the frame being sent. The prepare stage's
+/// own registers hold it; the transmit stage copies them when it starts the descriptor.
+pub const CTX_DEPTH: usize = 1;
 
 const _: () = assert!(IDX_W == 12);
+// Comparisons with constants are bit tests: bursts of 2^8 bytes, messages of at most 2^16
+// bytes, pages of 2^12 bytes, 4 destination VIs.
+const _: () = assert!(BURST_BYTES == 1 << 8 && MAX_MESSAGE_LEN == 1 << 16);
+const _: () = assert!(abi::PAGE_SIZE == 1 << 12 && abi::DEVICE_VIS == 4);
 const _: () = assert!(MAX_MESSAGE_LEN == 1 << (MSG_W - 1));
 const _: () = assert!(FRAME_MAGIC_SHIFT == 16 && abi::frames::FRAME_SRC_SHIFT == 8);
 const _: () = assert!(abi::queues::DESC_W_VA == 4 && abi::queues::DESC_W_SHORTCUT == 6);
@@ -172,28 +176,21 @@ pub struct SendEngine {
     a_da: DFF<Bits<DA_W>>,
     a_page_left: DFF<Bits<PAGE_BYTES_W>>,
     a_left: DFF<Bits<MSG_W>>,
-    a_inflight: DFF<Bits<9>>,
-    a_chunk: Signal<Local, Bits<PAGE_BYTES_W>>,
+    // Words in the TX FIFO or requested and not yet arrived.
+    a_used: DFF<Bits<9>>,
+    // This burst's bytes, registered from `a_page_left`: valid unless `a_wait` (the cycle
+    // after `a_page_left` was written).
+    a_chunk: DFF<Bits<PAGE_BYTES_W>>,
+    a_chunk_n: Signal<Local, Bits<PAGE_BYTES_W>>,
+    a_wait: DFF<Bit>,
     a_chunk_words: Signal<Local, Bits<9>>,
-    a_credit: Signal<Local, Bits<9>>,
     a_first_room: Signal<Local, Bits<PAGE_BYTES_W>>,
     a_issue: Signal<Local, Bits<9>>,
-    a_arrive: Signal<Local, Bits<9>>,
+    a_pop: Signal<Local, Bits<9>>,
     a_push: Signal<Local, Bit>,
     a_push_status: Signal<Local, Bits<STATUS_W>>,
-    // The slot between the stages.
-    ctx: [DFF<Bits<CTX_W>>; CTX_DEPTH],
-    q_wr: DFF<Bits<2>>,
-    q_rd: DFF<Bits<2>>,
-    q_count: DFF<Bits<3>>,
-    q_full: Signal<Local, Bit>,
-    q_new: Signal<Local, Bits<CTX_W>>,
-    q_head: Signal<Local, Bits<CTX_W>>,
-    q_pop: Signal<Local, Bit>,
-    q_ids: [Constant<Bits<2>>; CTX_DEPTH],
-    q_one: Constant<Bits<2>>,
-    q_count_one: Constant<Bits<3>>,
-    q_count_full: Constant<Bits<3>>,
+    // The prepare stage's descriptor is handed over and not taken yet.
+    handed: DFF<Bit>,
     // Transmit stage.
     b_state: DFF<TxState>,
     b_meta: DFF<Bits<META_W>>,
@@ -208,8 +205,6 @@ pub struct SendEngine {
 
     op_send: Constant<Bits<8>>,
     op_nop: Constant<Bits<8>>,
-    len_max: Constant<Bits<32>>,
-    dest_limit: Constant<Bits<8>>,
     page_one: Constant<Bits<5>>,
     page_bytes: Constant<Bits<PAGE_BYTES_W>>,
     burst: Constant<Bits<PAGE_BYTES_W>>,
@@ -218,8 +213,9 @@ pub struct SendEngine {
     msg_one: Constant<Bits<MSG_W>>,
     words_one: Constant<Bits<9>>,
     words_burst: Constant<Bits<9>>,
-    words_cap: Constant<Bits<9>>,
+    words_burst_max: Constant<Bits<9>>,
     magic: Constant<Bits<32>>,
+    da_frame: Constant<Bits<DA_W>>,
     st_ok: Constant<Bits<STATUS_W>>,
     st_bad_opcode: Constant<Bits<STATUS_W>>,
     st_bad_length: Constant<Bits<STATUS_W>>,
@@ -233,8 +229,6 @@ impl Default for SendEngine {
         with_defaults!(SendEngine {
             op_send: konst(Opcode::Send as u64),
             op_nop: konst(Opcode::Nop as u64),
-            len_max: konst(MAX_MESSAGE_LEN),
-            dest_limit: konst(abi::DEVICE_VIS as u64),
             page_one: konst(1),
             page_bytes: konst(abi::PAGE_SIZE),
             burst: konst(BURST_BYTES),
@@ -243,18 +237,16 @@ impl Default for SendEngine {
             msg_one: konst(1),
             words_one: konst(1),
             words_burst: konst(BURST_BYTES / 4),
-            words_cap: konst(256),
+            // A burst is issued only when the TX FIFO has room for its largest size.
+            words_burst_max: konst(256 - BURST_BYTES / 4),
             magic: konst(u64::from(FRAME_MAGIC << FRAME_MAGIC_SHIFT)),
+            da_frame: konst(abi::mask(abi::DA_BITS) & !abi::mask(abi::PAGE_SHIFT)),
             st_ok: status_const(Status::Ok),
             st_bad_opcode: status_const(Status::BadOpcode),
             st_bad_length: status_const(Status::BadLength),
             st_misaligned: status_const(Status::Misaligned),
             st_bad_dest: status_const(Status::BadDest),
             st_dma: status_const(Status::DmaError),
-            q_ids: [konst(0), konst(1), konst(2), konst(3)],
-            q_one: konst(1),
-            q_count_one: konst(1),
-            q_count_full: konst(CTX_DEPTH as u64),
         } defaults {
             clock, reset, desc_valid, desc_ready, desc_data, desc_meta, desc_meta_pop,
             xl_req_valid, xl_req_ready, xl_req_vi, xl_req_va, xl_req_shortcut, xl_req_length,
@@ -263,9 +255,8 @@ impl Default for SendEngine {
             tx_ready, tx_data, tx_last, cmp_valid, cmp_ready, cmp_vi, cmp_wr_id, cmp_bytes,
             cmp_index, cmp_peer, cmp_opcode, cmp_status, tx_frame, pages, tx_fifo, a_state,
             desc, a_meta,
-            a_status, a_pages, a_page, a_da, a_page_left, a_left, a_inflight, a_chunk,
-            a_chunk_words, a_credit, a_first_room, a_issue, a_arrive, a_push, a_push_status, ctx, q_wr, q_rd, q_count,
-            q_full, q_new, q_head, q_pop, b_state, b_meta, b_wr_id, b_length, b_dest,
+            a_status, a_pages, a_page, a_da, a_page_left, a_left, a_used, a_chunk, a_chunk_n, a_wait,
+            a_chunk_words, a_first_room, a_issue, a_pop, a_push, a_push_status, handed, b_state, b_meta, b_wr_id, b_length, b_dest,
             b_opcode, b_status, b_words, b_error, b_take
         })
     }
@@ -284,11 +275,11 @@ impl Logic for SendEngine {
             a_page,
             a_da,
             a_page_left,
+            a_chunk,
+            a_wait,
             a_left,
-            a_inflight,
-            q_wr,
-            q_rd,
-            q_count,
+            a_used,
+            handed,
             b_state,
             b_meta,
             b_wr_id,
@@ -303,23 +294,11 @@ impl Logic for SendEngine {
         self.desc.reset.next = self.reset.val();
         self.tx_fifo.reset.next = self.reset.val();
 
-        for i in 0..4 {
-            self.ctx[i].clock.next = self.clock.val();
-            self.ctx[i].d.next = self.ctx[i].q.val();
-        }
-        self.q_full.next = self.q_count.q.val() == self.q_count_full.val();
-        self.q_head.next = 0.into();
-        for i in 0..4 {
-            if self.q_rd.q.val() == self.q_ids[i].val() {
-                self.q_head.next = self.ctx[i].q.val();
-            }
-        }
-
         // ---- Prepare ----
-        self.desc_ready.next = self.a_state.q.val() == PrepState::Load;
+        // The next descriptor's words overwrite the fields: only once they are taken.
+        self.desc_ready.next = (self.a_state.q.val() == PrepState::Load) && !self.handed.q.val();
         // Word 0's reserved bit 31 carries the fetcher's read-error flag.
-        self.desc.word_valid.next =
-            self.desc_valid.val() && (self.a_state.q.val() == PrepState::Load);
+        self.desc.word_valid.next = self.desc_valid.val() && self.desc_ready.val();
         self.desc.word_data.next = self.desc_data.val();
         self.desc.word_error.next = self.desc_data.val().get_bit(31) && self.desc.first.val();
         self.desc_meta_pop.next = false;
@@ -337,20 +316,19 @@ impl Logic for SendEngine {
         self.pl_req_da.next = self.a_da.q.val();
         self.pl_req_vi.next = self.a_meta.q.val().get_bits::<DVI_W>(12);
         // This burst: the rest of the page, at most BURST_BYTES.
-        self.a_chunk.next = self.a_page_left.q.val();
-        if self.a_page_left.q.val() > self.burst.val() {
-            self.a_chunk.next = self.burst.val();
+        self.a_chunk_n.next = self.a_page_left.q.val();
+        if self.a_page_left.q.val().get_bits::<4>(9).any()
+            || (self.a_page_left.q.val().get_bit(8)
+                && self.a_page_left.q.val().get_bits::<8>(0).any())
+        {
+            self.a_chunk_n.next = self.burst.val();
         }
-        self.pl_req_len.next = self.a_chunk.val();
+        self.a_chunk.d.next = self.a_chunk_n.val();
+        self.a_wait.d.next = false;
+        self.pl_req_len.next = self.a_chunk.q.val();
         self.a_chunk_words.next =
-            bit_cast::<9, PAGE_BYTES_W>((self.a_chunk.val() + self.three.val()) >> 2);
-        self.a_credit.next =
-            self.words_cap.val() - self.tx_fifo.level.val() - self.a_inflight.q.val();
+            bit_cast::<9, PAGE_BYTES_W>((self.a_chunk.q.val() + self.three.val()) >> 2);
         self.a_issue.next = 0.into();
-        self.a_arrive.next = 0.into();
-        if self.pl_rd_valid.val() {
-            self.a_arrive.next = self.words_one.val();
-        }
         // Bytes from the buffer's first byte to the end of its page.
         self.a_first_room.next = self.page_bytes.val()
             - bit_cast::<PAGE_BYTES_W, 12>(self.desc.va.val().get_bits::<12>(0));
@@ -376,12 +354,14 @@ impl Logic for SendEngine {
                     self.a_status.d.next = self.st_bad_opcode.val();
                 } else if self.desc.opcode.val() == self.op_send.val() {
                     if !self.desc.length.val().any()
-                        || (self.desc.length.val() > self.len_max.val())
+                        || self.desc.length.val().get_bits::<15>(17).any()
+                        || (self.desc.length.val().get_bit(16)
+                            && self.desc.length.val().get_bits::<16>(0).any())
                     {
                         self.a_status.d.next = self.st_bad_length.val();
                     } else if self.desc.va.val().get_bits::<2>(0).any() {
                         self.a_status.d.next = self.st_misaligned.val();
-                    } else if self.desc.dest.val() >= self.dest_limit.val() {
+                    } else if self.desc.dest.val().get_bits::<6>(2).any() {
                         self.a_status.d.next = self.st_bad_dest.val();
                     } else {
                         self.a_state.d.next = PrepState::XlRequest;
@@ -404,6 +384,7 @@ impl Logic for SendEngine {
                         if !self.a_pages.q.val().any() {
                             self.a_da.d.next = self.xl_rsp_da.val();
                             self.a_page_left.d.next = self.a_first_room.val();
+                            self.a_wait.d.next = true;
                             if bit_cast::<MSG_W, PAGE_BYTES_W>(self.a_first_room.val())
                                 > self.desc.length.val().get_bits::<MSG_W>(0)
                             {
@@ -418,7 +399,7 @@ impl Logic for SendEngine {
                         self.a_left.d.next = self.desc.length.val().get_bits::<MSG_W>(0);
                         self.a_state.d.next = PrepState::Push;
                         self.a_push_status.next = self.xl_rsp_status.val();
-                        self.a_push.next = !self.q_full.val();
+                        self.a_push.next = !self.handed.q.val();
                     }
                 }
             }
@@ -429,26 +410,34 @@ impl Logic for SendEngine {
             PrepState::PageStart => {
                 self.a_da.d.next = bit_cast::<DA_W, FRAME_W>(self.pages.read_data.val()) << 12;
                 self.a_page_left.d.next = self.page_bytes.val();
-                if bit_cast::<MSG_W, PAGE_BYTES_W>(self.page_bytes.val()) > self.a_left.q.val() {
+                self.a_wait.d.next = true;
+                // Less than a page left.
+                if !self.a_left.q.val().get_bits::<5>(12).any() {
                     self.a_page_left.d.next = self.a_left.q.val().get_bits::<PAGE_BYTES_W>(0);
                 }
                 self.a_state.d.next = PrepState::Burst;
             }
             PrepState::Burst => {
-                if self.a_credit.val() >= self.words_burst.val() {
+                if !self.a_wait.q.val() && (self.a_used.q.val() <= self.words_burst_max.val()) {
                     self.pl_req_valid.next = true;
                     if self.pl_req_ready.val() {
+                        self.a_wait.d.next = true;
                         self.a_issue.next = self.a_chunk_words.val();
-                        self.a_da.d.next =
-                            self.a_da.q.val() + bit_cast::<DA_W, PAGE_BYTES_W>(self.a_chunk.val());
-                        self.a_page_left.d.next = self.a_page_left.q.val() - self.a_chunk.val();
+                        // Within the page: only the offset moves (at the page's end the next
+                        // page's address replaces it).
+                        self.a_da.d.next = (self.a_da.q.val() & self.da_frame.val())
+                            | bit_cast::<DA_W, 12>(
+                                self.a_da.q.val().get_bits::<12>(0)
+                                    + self.a_chunk.q.val().get_bits::<12>(0),
+                            );
+                        self.a_page_left.d.next = self.a_page_left.q.val() - self.a_chunk.q.val();
                         self.a_left.d.next = self.a_left.q.val()
-                            - bit_cast::<MSG_W, PAGE_BYTES_W>(self.a_chunk.val());
-                        if self.a_page_left.q.val() == self.a_chunk.val() {
+                            - bit_cast::<MSG_W, PAGE_BYTES_W>(self.a_chunk.q.val());
+                        if self.a_page_left.q.val() == self.a_chunk.q.val() {
                             self.a_page.d.next = self.a_page.q.val() + self.page_one.val();
                             self.a_state.d.next = PrepState::PageLoad;
                             if self.a_left.q.val()
-                                == bit_cast::<MSG_W, PAGE_BYTES_W>(self.a_chunk.val())
+                                == bit_cast::<MSG_W, PAGE_BYTES_W>(self.a_chunk.q.val())
                             {
                                 self.a_state.d.next = PrepState::Load;
                             }
@@ -458,29 +447,18 @@ impl Logic for SendEngine {
             }
             PrepState::Push => {
                 self.a_push_status.next = self.a_status.q.val();
-                self.a_push.next = !self.q_full.val();
+                self.a_push.next = !self.handed.q.val();
             }
             _ => {
                 self.a_state.d.next = PrepState::Load;
             }
         }
-        // The context goes to the transmit stage; a good send's payload is read after that, so
-        // the transmit stage drains the TX FIFO while the reads go on.
-        // Contexts packed: meta 83:70, wr_id 69:38, length 37:21, dest 20:13, opcode 12:5,
-        // status 4:0.
-        self.q_new.next = (bit_cast::<CTX_W, META_W>(self.a_meta.q.val()) << 70)
-            | (bit_cast::<CTX_W, 32>(self.desc.wr_id.val()) << 38)
-            | (bit_cast::<CTX_W, MSG_W>(self.desc.length.val().get_bits::<MSG_W>(0)) << 21)
-            | (bit_cast::<CTX_W, 8>(self.desc.dest.val()) << 13)
-            | (bit_cast::<CTX_W, 8>(self.desc.opcode.val()) << 5)
-            | bit_cast::<CTX_W, STATUS_W>(self.a_push_status.val());
-        for i in 0..4 {
-            if self.a_push.val() && (self.q_wr.q.val() == self.q_ids[i].val()) {
-                self.ctx[i].d.next = self.q_new.val();
-            }
-        }
+        // The descriptor goes to the transmit stage (its status with it); a good send's
+        // payload is read after that, so the transmit stage drains the TX FIFO while the
+        // reads go on.
         if self.a_push.val() {
-            self.q_wr.d.next = self.q_wr.q.val() + self.q_one.val();
+            self.a_status.d.next = self.a_push_status.val();
+            self.handed.d.next = true;
             self.a_state.d.next = PrepState::Load;
             if (self.a_push_status.val() == self.st_ok.val())
                 && (self.desc.opcode.val() == self.op_send.val())
@@ -488,7 +466,6 @@ impl Logic for SendEngine {
                 self.a_state.d.next = PrepState::Burst;
             }
         }
-        self.a_inflight.d.next = self.a_inflight.q.val() + self.a_issue.val() - self.a_arrive.val();
         self.tx_fifo.in_valid.next = self.pl_rd_valid.val();
         self.tx_fifo.in_data.next = bit_cast::<33, 32>(self.pl_rd_data.val())
             | (bit_cast::<33, 1>(self.pl_rd_error.val().into()) << 32);
@@ -517,7 +494,7 @@ impl Logic for SendEngine {
         self.b_take.next = false;
         match self.b_state.q.val() {
             TxState::Idle => {
-                self.b_take.next = self.q_count.q.val().any();
+                self.b_take.next = self.handed.q.val();
             }
             TxState::Header0 => {
                 self.tx_valid.next = true;
@@ -555,7 +532,7 @@ impl Logic for SendEngine {
                     self.cmp_bytes.next = 0.into();
                 }
                 if self.cmp_ready.val() {
-                    self.b_take.next = self.q_count.q.val().any();
+                    self.b_take.next = self.handed.q.val();
                     self.b_state.d.next = TxState::Idle;
                 }
             }
@@ -563,39 +540,36 @@ impl Logic for SendEngine {
                 self.b_state.d.next = TxState::Idle;
             }
         }
-        // The next descriptor moves from the slot as soon as the previous one is done.
-        self.q_pop.next = self.b_take.val();
+        // The next descriptor is copied from the prepare stage as soon as the previous one is
+        // done (never in the cycle it is handed over: a hand-over needs the last one taken).
         if self.b_take.val() {
-            self.q_rd.d.next = self.q_rd.q.val() + self.q_one.val();
-            self.b_meta.d.next = self.q_head.val().get_bits::<META_W>(70);
-            self.b_wr_id.d.next = self.q_head.val().get_bits::<32>(38);
-            self.b_length.d.next = self.q_head.val().get_bits::<MSG_W>(21);
-            self.b_dest.d.next = self.q_head.val().get_bits::<8>(13);
-            self.b_opcode.d.next = self.q_head.val().get_bits::<8>(5);
-            self.b_status.d.next = self.q_head.val().get_bits::<STATUS_W>(0);
+            self.handed.d.next = false;
+            self.b_meta.d.next = self.a_meta.q.val();
+            self.b_wr_id.d.next = self.desc.wr_id.val();
+            self.b_length.d.next = self.desc.length.val().get_bits::<MSG_W>(0);
+            self.b_dest.d.next = self.desc.dest.val();
+            self.b_opcode.d.next = self.desc.opcode.val();
+            self.b_status.d.next = self.a_status.q.val();
             self.b_error.d.next = false;
             self.b_words.d.next =
-                (self.q_head.val().get_bits::<MSG_W>(21) + self.msg_three.val()) >> 2;
+                (self.desc.length.val().get_bits::<MSG_W>(0) + self.msg_three.val()) >> 2;
             self.b_state.d.next = TxState::Complete;
-            if (self.q_head.val().get_bits::<STATUS_W>(0) == self.st_ok.val())
-                && (self.q_head.val().get_bits::<8>(5) == self.op_send.val())
+            if (self.a_status.q.val() == self.st_ok.val())
+                && (self.desc.opcode.val() == self.op_send.val())
             {
                 self.b_state.d.next = TxState::Header0;
             }
         }
-
-        if self.a_push.val() && !self.q_pop.val() {
-            self.q_count.d.next = self.q_count.q.val() + self.q_count_one.val();
+        // TX FIFO words taken by the transmit stage free room for payload reads.
+        self.a_pop.next = 0.into();
+        if self.tx_fifo.out_valid.val() && self.tx_fifo.out_ready.val() {
+            self.a_pop.next = self.words_one.val();
         }
-        if self.q_pop.val() && !self.a_push.val() {
-            self.q_count.d.next = self.q_count.q.val() - self.q_count_one.val();
-        }
+        self.a_used.d.next = self.a_used.q.val() + self.a_issue.val() - self.a_pop.val();
         if self.reset.val() {
-            self.q_count.d.next = 0.into();
-            self.q_wr.d.next = 0.into();
-            self.q_rd.d.next = 0.into();
+            self.handed.d.next = false;
             self.a_state.d.next = PrepState::Load;
-            self.a_inflight.d.next = 0.into();
+            self.a_used.d.next = 0.into();
             self.b_state.d.next = TxState::Idle;
         }
     }

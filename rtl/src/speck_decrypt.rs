@@ -151,6 +151,8 @@ pub struct SpeckDecrypt {
     // together with an expansion.
     round_keys: BlockRam<Bits<WORD_BITS>, ADDR_BITS>,
     state: DFF<SpeckState>,
+    /// `state` is `Decrypt` (a flag of its own, one LUT level less in front of the round).
+    dec_run: DFF<Bit>,
 
     // Key expander: the current round key and the three `l` words (a shift register). Key
     // words 0..2 are loaded straight into `exp_k`, `exp_l0` and `exp_l1` and wait there; word
@@ -200,6 +202,14 @@ pub struct SpeckDecrypt {
     inv_y: Signal<Local, Bits<WORD_BITS>>,
     inv_a: Signal<Local, Bits<WORD_BITS>>,
     inv_b: Signal<Local, Bits<WORD_BITS>>,
+    // The subtraction `inv_a - inv_b`, carry-select: the low half with its borrow, the high
+    // half for either borrow (`a + !b` is `a - b - 1`), chosen by the borrow. Two 16-bit carry
+    // chains in parallel instead of one of 32: the round is the block's longest path.
+    sub_lo: Signal<Local, Bits<17>>,
+    sub_hi: Signal<Local, Bits<16>>,
+    sub_hi_borrow: Signal<Local, Bits<16>>,
+    inv_b_hi_not: Signal<Local, Bits<16>>,
+    sub: Signal<Local, Bits<WORD_BITS>>,
 
     // Key-schedule step: (l, k) = round(l0, k, index).
     exp_rot_l: Signal<Local, Bits<WORD_BITS>>,
@@ -222,6 +232,7 @@ pub struct SpeckDecrypt {
     addr_slot_shift: Constant<Bits<ADDR_BITS>>,
     addr_index_last: Constant<Bits<ADDR_BITS>>,
     half_shift: Constant<Bits<8>>,
+    half_sub: Constant<Bits<WORD_BITS>>,
     word_zero: Constant<Bits<WORD_BITS>>,
 }
 
@@ -250,6 +261,7 @@ impl SpeckDecrypt {
             dec_flush: Default::default(),
             round_keys: Default::default(),
             state: Default::default(),
+            dec_run: Default::default(),
             exp_k: Default::default(),
             exp_l0: Default::default(),
             exp_l1: Default::default(),
@@ -276,6 +288,11 @@ impl SpeckDecrypt {
             inv_y: Default::default(),
             inv_a: Default::default(),
             inv_b: Default::default(),
+            sub_lo: Default::default(),
+            sub_hi: Default::default(),
+            sub_hi_borrow: Default::default(),
+            inv_b_hi_not: Default::default(),
+            sub: Default::default(),
             exp_rot_l: Default::default(),
             exp_new_l: Default::default(),
             exp_new_k: Default::default(),
@@ -294,6 +311,7 @@ impl SpeckDecrypt {
             addr_slot_shift: konst(INDEX_BITS as u64),
             addr_index_last: konst(last),
             half_shift: konst(word),
+            half_sub: konst(16),
             word_zero: konst(0),
         }
     }
@@ -308,7 +326,9 @@ impl Default for SpeckDecrypt {
 impl Logic for SpeckDecrypt {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, state, exp_k, exp_l0, exp_l1, exp_l2, index, slot, dec_xr, dec_y);
+        dff_setup!(
+            self, clock, state, dec_run, exp_k, exp_l0, exp_l1, exp_l2, index, slot, dec_xr, dec_y
+        );
         self.round_keys.clock.next = self.clock.val();
 
         // Channel control. `hold` (reset or flush) withdraws the result.
@@ -328,7 +348,7 @@ impl Logic for SpeckDecrypt {
         self.dec_done.next = self.state.q.val() == SpeckState::Done;
         self.expanding.next = self.state.q.val() == SpeckState::Expand;
         // A flush ends the decryption at once, so a ciphertext taken in the same cycle loads.
-        self.decrypting.next = (self.state.q.val() == SpeckState::Decrypt) & !self.dec_flush.val();
+        self.decrypting.next = self.dec_run.q.val() & !self.dec_flush.val();
         self.busy.next = self.expanding.val();
         self.key_accept.next = self.key_valid.val() & self.key_ready.val();
         self.dec_accept.next = self.dec_in_valid.val() & self.dec_in_ready.val();
@@ -357,6 +377,19 @@ impl Logic for SpeckDecrypt {
                 >> self.alpha.val())
                 | (self.dec_in_data.val().get_bits::<WORD_BITS>(32) << self.alpha_rest.val());
             self.inv_b.next = self.word_zero.val();
+        }
+        self.sub_lo.next = bit_cast::<17, 16>(self.inv_a.val().get_bits::<16>(0))
+            - bit_cast::<17, 16>(self.inv_b.val().get_bits::<16>(0));
+        self.sub_hi.next =
+            self.inv_a.val().get_bits::<16>(16) - self.inv_b.val().get_bits::<16>(16);
+        self.inv_b_hi_not.next = !self.inv_b.val().get_bits::<16>(16);
+        self.sub_hi_borrow.next = self.inv_a.val().get_bits::<16>(16) + self.inv_b_hi_not.val();
+        self.sub.next = (bit_cast::<WORD_BITS, 16>(self.sub_hi.val()) << self.half_sub.val())
+            | bit_cast::<WORD_BITS, 16>(self.sub_lo.val().get_bits::<16>(0));
+        if self.sub_lo.val().get_bit(16) {
+            self.sub.next = (bit_cast::<WORD_BITS, 16>(self.sub_hi_borrow.val())
+                << self.half_sub.val())
+                | bit_cast::<WORD_BITS, 16>(self.sub_lo.val().get_bits::<16>(0));
         }
 
         // Key-schedule step: l' = (ror(l0, alpha) + k) ^ index; k' = rol(k, beta) ^ l'.
@@ -415,9 +448,11 @@ impl Logic for SpeckDecrypt {
             self.slot.d.next = self.key_slot.val();
             self.index.d.next = self.index_zero.val();
         }
-        // A round, or the ciphertext on the accepting edge.
-        if self.decrypting.val() | self.dec_accept.val() {
-            self.dec_xr.d.next = self.inv_a.val() - self.inv_b.val();
+        // A round, or the ciphertext: loaded whenever the core is free, taken or not (nothing
+        // reads these registers before a decryption has run), so the input handshake stays
+        // off their enables.
+        if self.decrypting.val() | self.free.val() {
+            self.dec_xr.d.next = self.sub.val();
             self.dec_y.d.next = self.inv_y.val();
             if !self.decrypting.val() {
                 self.dec_y.d.next = self.dec_in_data.val().get_bits::<WORD_BITS>(0);
@@ -462,6 +497,7 @@ impl Logic for SpeckDecrypt {
         if self.reset.val() {
             self.state.d.next = SpeckState::Idle;
         }
+        self.dec_run.d.next = self.state.d.val() == SpeckState::Decrypt;
     }
 }
 

@@ -5,19 +5,28 @@
 //!
 //! * **front**: accepts a request and starts the SPECK decryption in the same cycle (the key
 //!   slot comes from the VI's flip-flops), while the PD's entry and the translation-cache set
-//!   are read from block RAM. The next cycle evaluates the early checks and the cache; the one
-//!   after decides: a cache hit, an early failure, a physical or a full-walk request abandons
-//!   the decryption and goes to the page stage at once; a shortcut request goes there with
-//!   the plaintext as soon as the decryption ends.
-//! * **page**: checks a plaintext with [`ShortcutCheck`] (a failure counts as a VI fault),
-//!   then emits one response per page: straight from the cache hit or the physical address,
-//!   or from a [`Walker`] job per page, filling the cache with each good page; an error ends
-//!   the request with a response carrying the status.
+//!   are read from block RAM. The next cycle (`Probe`) evaluates the mode, length and PD
+//!   checks and the cache's tag compare in parts (registered); the one after (`Decide`)
+//!   finishes them and decides: a cache hit, an early failure, a physical or a full-walk
+//!   request abandons the decryption and goes to the page stage at once; a shortcut request
+//!   goes there with the plaintext as soon as the decryption ends.
+//! * **page**: judges a plaintext (a failure counts as a VI fault): [`ShortcutCheck`] takes its
+//!   comparisons at the handoff, straight from the decryptor's result, the front stage's
+//!   request and the PD entry read for it, the page stage keeps its verdict and checks the
+//!   named table against the PD's window from its own registers; then it emits one response
+//!   per page: straight from the cache hit or the physical address, or from a [`Walker`] job
+//!   per page, filling the cache with each good page; an error ends the request with a
+//!   response carrying the status. The page stage keeps only what it needs of the request:
+//!   no plaintext, no generation, of the last byte only its page offset (the table-span
+//!   crossings are worked out by the front stage, one bit per level).
 //!
 //! Every decision is taken from registers, so no path runs from a block-RAM output or the
-//! request port through the control logic in one cycle. Configuration (the registers of
-//! `abi::regs`) is taken only when both stages are idle, so a register write never races a
-//! request.
+//! request port through the control logic in one cycle; the request and configuration
+//! registers sample their ports whenever they are free, so the handshakes drive only state
+//! changes, not the enables of wide registers. Configuration (the registers of `abi::regs`) is
+//! taken only when both stages are idle, so a register write never races a request. The
+//! protection table has `abi::NUM_VIS` (4) VI slots: a request naming another VI fails with
+//! `vi_disabled`.
 //!
 //! | port             | width | dir | meaning                                                |
 //! |------------------|-------|-----|--------------------------------------------------------|
@@ -54,7 +63,9 @@
 //! or an early failure is answered 6 cycles after its request is taken, and back-to-back hits
 //! are taken every 4 cycles; a shortcut request reaches the page stage 28 cycles after it is
 //! taken (the decryption) and its first table read is issued 32 cycles after it was taken;
-//! back-to-back shortcut requests are taken every 28 cycles while the page stage keeps up.
+//! back-to-back shortcut requests are taken every 29 cycles while the page stage keeps up (the
+//! front stage takes no request in the cycle it hands a decrypted job over: the decryptor's
+//! `dec_done` stays off the request handshake).
 
 use abi::{regs, Status};
 use rust_hdl::prelude::*;
@@ -191,12 +202,14 @@ pub struct Translator {
     f_state: DFF<FrontState>,
     f_vi: DFF<Bits<VI_W>>,
     f_va: DFF<Bits<VA_W>>,
-    f_va_last: DFF<Bits<48>>,
     f_va_top47: DFF<Bit>,
     f_va_top40: DFF<Bit>,
     f_len_m1: DFF<Bits<LEN_W>>,
-    f_va_hi_inc: DFF<Bits<26>>,
     f_len_bad: DFF<Bit>,
+    f_last_off: DFF<Bits<12>>,
+    f_cross: DFF<Bits<3>>,
+    f_va_high: DFF<Bit>,
+    f_da_high: DFF<Bit>,
     f_shortcut: DFF<Bits<64>>,
     f_write: DFF<Bit>,
     f_enabled: DFF<Bit>,
@@ -204,24 +217,25 @@ pub struct Translator {
     f_pd: DFF<Bits<PD_W>>,
     f_slot: DFF<Bits<SLOT_W>>,
     f_status: DFF<Bits<STATUS_W>>,
-    f_hit: DFF<Bit>,
+    f_hit_part: DFF<Bits<14>>,
     f_hit_writable: DFF<Bit>,
     f_frame: DFF<Bits<FRAME_W>>,
     f_kind: DFF<JobKind>,
     f_ready: DFF<Bit>,
     f_decrypting: DFF<Bit>,
     f_pages: DFF<Bits<10>>,
-    f_gen: DFF<Bits<GEN_W>>,
-    f_win_base: DFF<Bits<FRAME_W>>,
     f_win_end: DFF<Bits<29>>,
+    f_win_lo: DFF<Bits<15>>,
+    f_early: DFF<Bits<STATUS_W>>,
     f_flush: DFF<Bit>,
+    f_idle: DFF<Bit>,
     // Page stage: the job, walked page by page.
     p_state: DFF<PageState>,
     p_busy: DFF<Bit>,
     p_kind: DFF<JobKind>,
     p_status: DFF<Bits<STATUS_W>>,
     p_va: DFF<Bits<VA_W>>,
-    p_va_last: DFF<Bits<48>>,
+    p_last_off: DFF<Bits<12>>,
     p_pages: DFF<Bits<10>>,
     p_write: DFF<Bit>,
     p_vi: DFF<Bits<VI_W>>,
@@ -232,31 +246,36 @@ pub struct Translator {
     p_slot: DFF<Bits<SLOT_W>>,
     p_shortcut: DFF<Bits<64>>,
     p_via_shortcut: DFF<Bit>,
-    p_plain: DFF<Bits<64>>,
-    p_gen: DFF<Bits<GEN_W>>,
     p_level: DFF<Bits<3>>,
     p_frame: DFF<Bits<FRAME_W>>,
     p_win_base: DFF<Bits<FRAME_W>>,
     p_win_end: DFF<Bits<29>>,
+    p_outside: DFF<Bit>,
+    p_chk_status: DFF<Bits<STATUS_W>>,
+    p_chk_fault: DFF<Bit>,
     // Configuration.
     c_state: DFF<CfgState>,
+    c_idle: DFF<Bit>,
     c_own: DFF<Bit>,
     c_addr: DFF<Bits<16>>,
     c_wdata: DFF<Bits<32>>,
     c_key: DFF<Bit>,
     c_write: DFF<Bit>,
     c_key_last: DFF<Bit>,
-    c_value: DFF<Bits<32>>,
+    c_inv_all: DFF<Bit>,
+    c_inv_pd: DFF<Bit>,
 
     accept: Signal<Local, Bit>,
     handoff: Signal<Local, Bit>,
-    va_high: Signal<Local, Bit>,
-    da_high: Signal<Local, Bit>,
+    f_take: Signal<Local, Bit>,
+    carry22: Signal<Local, Bit>,
     single_page: Signal<Local, Bit>,
+    hit: Signal<Local, Bit>,
     pages_after: Signal<Local, Bits<10>>,
     pages_sum: Signal<Local, Bits<LEN_W>>,
     va_low_sum: Signal<Local, Bits<23>>,
     probe_status: Signal<Local, Bits<STATUS_W>>,
+    early_status: Signal<Local, Bits<STATUS_W>>,
     page_last: Signal<Local, Bit>,
     page_bytes: Signal<Local, Bits<PAGE_BYTES_W>>,
     next_page_va: Signal<Local, Bits<VA_W>>,
@@ -274,7 +293,12 @@ pub struct Translator {
     page_one: Constant<Bits<PAGE_BYTES_W>>,
     vpage_one: Constant<Bits<VPAGE_W>>,
     pages_one: Constant<Bits<10>>,
-    hi_one: Constant<Bits<26>>,
+    ones5: Constant<Bits<5>>,
+    ones8: Constant<Bits<8>>,
+    ones9: Constant<Bits<9>>,
+    ones17: Constant<Bits<17>>,
+    ones18: Constant<Bits<18>>,
+    ones25: Constant<Bits<25>>,
     level_root: Constant<Bits<3>>,
     page_key: Constant<Bits<4>>,
     page_global: Constant<Bits<4>>,
@@ -295,6 +319,9 @@ pub struct Translator {
     st_op_denied: Constant<Bits<STATUS_W>>,
     st_addr_range: Constant<Bits<STATUS_W>>,
     st_read_only: Constant<Bits<STATUS_W>>,
+    st_window: Constant<Bits<STATUS_W>>,
+    frame_zero: Constant<Bits<FRAME_W>>,
+    end_max: Constant<Bits<29>>,
 }
 
 const _: () = assert!(abi::TranslationMode::Shortcut as u8 == 0);
@@ -314,7 +341,12 @@ impl Translator {
             page_one: konst(1),
             vpage_one: konst(1),
             pages_one: konst(1),
-            hi_one: konst(1),
+            ones5: konst(abi::mask(5)),
+            ones8: konst(abi::mask(8)),
+            ones9: konst(abi::mask(9)),
+            ones17: konst(abi::mask(17)),
+            ones18: konst(abi::mask(18)),
+            ones25: konst(abi::mask(25)),
             level_root: konst(u64::from(abi::LEVELS)),
             page_key: konst(u64::from(regs::KEY_BASE >> 12)),
             page_global: konst(0),
@@ -335,6 +367,9 @@ impl Translator {
             st_op_denied: status_const(Status::OpDenied),
             st_addr_range: status_const(Status::AddrRange),
             st_read_only: status_const(Status::ReadOnly),
+            st_window: status_const(Status::ShortcutWindow),
+            frame_zero: konst(0),
+            end_max: konst(abi::mask(29)),
         } defaults {
             clock, reset, open_vi, open_vi_open, req_valid, req_ready, req_vi, req_va, req_shortcut, req_length,
             req_write, rsp_valid, rsp_ready, rsp_status, rsp_da, rsp_bytes, rsp_last, rsp_hit,
@@ -342,22 +377,24 @@ impl Translator {
             pte_rsp_ready, pte_rsp_data, pte_rsp_tag, pte_rsp_error, cfg_valid, cfg_ready,
             cfg_write, cfg_addr, cfg_wdata, cfg_rsp_valid, cfg_rsp_ready, cfg_rsp_data, busy,
             prot, cache, speck, check, walker,
-            f_state, f_vi, f_va, f_va_last, f_va_top47, f_va_top40, f_len_m1, f_va_hi_inc, f_len_bad, f_shortcut,
-            f_write, f_enabled, f_mode, f_pd, f_slot, f_status, f_hit, f_hit_writable, f_frame,
+            f_state, f_vi, f_va, f_va_top47, f_va_top40, f_len_m1, f_len_bad, f_last_off, f_cross,
+            f_va_high, f_da_high, f_shortcut,
+            f_write, f_enabled, f_mode, f_pd, f_slot, f_status, f_hit_part, f_hit_writable, f_frame,
             f_kind,
             f_ready,
             f_decrypting,
             f_pages,
             f_flush,
-            f_gen,
-            f_win_base,
+            f_idle,
             f_win_end,
-            p_state, p_busy, p_kind, p_status, p_va, p_va_last, p_pages, p_write, p_vi, p_enabled,
+            f_win_lo,
+            f_early,
+            p_state, p_busy, p_kind, p_status, p_va, p_last_off, p_pages, p_write, p_vi, p_enabled,
             p_decrypt, p_fault, p_pd, p_slot,
-            p_shortcut, p_via_shortcut, p_plain, p_gen, p_level, p_frame, p_win_base,
-            p_win_end,
-            c_state, c_own, c_addr, c_wdata, c_key, c_write, c_key_last, c_value,
-            accept, handoff, va_high, da_high, single_page, pages_after, pages_sum, va_low_sum, probe_status, page_last,
+            p_shortcut, p_via_shortcut, p_level, p_frame, p_win_base,
+            p_win_end, p_outside, p_chk_status, p_chk_fault,
+            c_state, c_idle, c_own, c_addr, c_wdata, c_key, c_write, c_key_last, c_inv_all, c_inv_pd,
+            accept, handoff, f_take, carry22, single_page, hit, pages_after, pages_sum, va_low_sum, probe_status, early_status, page_last,
             page_bytes, next_page_va,
             cfg_fire, cfg_page, cfg_offset, key_hit,
         })
@@ -379,12 +416,14 @@ impl Logic for Translator {
             f_state,
             f_vi,
             f_va,
-            f_va_last,
             f_va_top47,
             f_va_top40,
             f_len_m1,
-            f_va_hi_inc,
             f_len_bad,
+            f_last_off,
+            f_cross,
+            f_va_high,
+            f_da_high,
             f_shortcut,
             f_write,
             f_enabled,
@@ -392,7 +431,7 @@ impl Logic for Translator {
             f_pd,
             f_slot,
             f_status,
-            f_hit,
+            f_hit_part,
             f_hit_writable,
             f_frame,
             f_kind,
@@ -400,15 +439,16 @@ impl Logic for Translator {
             f_decrypting,
             f_pages,
             f_flush,
-            f_gen,
-            f_win_base,
+            f_idle,
             f_win_end,
+            f_win_lo,
+            f_early,
             p_state,
             p_busy,
             p_kind,
             p_status,
             p_va,
-            p_va_last,
+            p_last_off,
             p_pages,
             p_write,
             p_vi,
@@ -419,25 +459,33 @@ impl Logic for Translator {
             p_slot,
             p_shortcut,
             p_via_shortcut,
-            p_plain,
-            p_gen,
             p_level,
             p_frame,
             p_win_base,
             p_win_end,
+            p_outside,
+            p_chk_status,
+            p_chk_fault,
             c_state,
+            c_idle,
             c_own,
             c_addr,
             c_wdata,
             c_key,
             c_write,
             c_key_last,
-            c_value
+            c_inv_all,
+            c_inv_pd
         );
         clock!(self, clock, prot, cache, speck, check, walker);
         self.prot.reset.next = self.reset.val();
         self.cache.reset.next = self.reset.val();
-        self.speck.reset.next = self.reset.val();
+        // A decryption started for nothing is dropped by resetting the decryptor for a cycle
+        // (its reset acts on the state register only), not by its flush input: the flush
+        // also steers the round's datapath, which would put this register in front of the
+        // round's carry chain. No request is taken in that cycle (a reset decryptor takes
+        // none), and no key is loading (the front stage holds a request).
+        self.speck.reset.next = self.reset.val() || self.f_flush.q.val();
         self.walker.reset.next = self.reset.val();
         self.busy.next = self.cache.busy.val() || self.speck.busy.val();
 
@@ -451,9 +499,10 @@ impl Logic for Translator {
             && !self.cfg_addr.val().get_bits::<5>(7).any()
             && !self.cfg_addr.val().get_bits::<2>(0).any();
         // Reads may watch a key expansion or sweep; writes wait for them.
-        self.cfg_ready.next = self.c_state.q.val() == CfgState::Idle
-            && self.f_state.q.val() == FrontState::Empty
-            && self.p_state.q.val() == PageState::Idle
+        // (From one-bit state flags.)
+        self.cfg_ready.next = self.c_idle.q.val()
+            && self.f_idle.q.val()
+            && !self.p_busy.q.val()
             && (!self.cfg_write.val() || (!self.cache.busy.val() && !self.speck.busy.val()));
         self.cfg_fire.next = self.cfg_valid.val() && self.cfg_ready.val();
         self.prot.cfg_addr.next = self.c_addr.q.val();
@@ -464,7 +513,12 @@ impl Logic for Translator {
         self.speck.key_slot.next = self.c_addr.q.val().get_bits::<SLOT_W>(4);
         self.speck.key_word.next = self.c_addr.q.val().get_bits::<2>(2);
         self.speck.key_data.next = self.c_wdata.q.val();
-        // Cache invalidation: explicit commands, any PD register write, any key load.
+        // Cache invalidation: explicit commands, any PD register write, any key load. The
+        // commands are decoded from `c_addr` in the cycle before the write (`Decode`).
+        self.c_inv_all.d.next = self.cfg_page.val() == self.page_global.val()
+            && self.cfg_offset.val() == self.off_inv_all.val();
+        self.c_inv_pd.d.next = self.cfg_page.val() == self.page_global.val()
+            && self.cfg_offset.val() == self.off_inv_pd.val();
         self.cache.inv_valid.next = false;
         self.cache.inv_all.next = false;
         self.cache.inv_pd.next = self.c_addr.q.val().get_bits::<PD_W>(4);
@@ -476,28 +530,30 @@ impl Logic for Translator {
                 self.cache.inv_valid.next = true;
                 self.cache.inv_all.next = true;
             }
-            if self.cfg_page.val() == self.page_global.val() {
-                if self.cfg_offset.val() == self.off_inv_all.val() {
-                    self.cache.inv_valid.next = true;
-                    self.cache.inv_all.next = true;
-                }
-                if self.cfg_offset.val() == self.off_inv_pd.val() {
-                    self.cache.inv_valid.next = true;
-                    self.cache.inv_pd.next = self.c_wdata.q.val().get_bits::<PD_W>(0);
-                }
+            if self.c_inv_all.q.val() {
+                self.cache.inv_valid.next = true;
+                self.cache.inv_all.next = true;
+            }
+            if self.c_inv_pd.q.val() {
+                self.cache.inv_valid.next = true;
+                self.cache.inv_pd.next = self.c_wdata.q.val().get_bits::<PD_W>(0);
             }
         }
         self.cfg_rsp_valid.next = false;
-        self.cfg_rsp_data.next = self.c_value.q.val();
+        // A read's value goes into `c_wdata` (a read writes nothing).
+        self.cfg_rsp_data.next = self.c_wdata.q.val();
         match self.c_state.q.val() {
             CfgState::Idle => {
+                // The port is sampled in every idle cycle (only the state change waits for the
+                // handshake), which keeps the handshake off these registers' enables: until
+                // an access is taken nothing uses them.
+                self.c_addr.d.next = self.cfg_addr.val();
+                self.c_wdata.d.next = self.cfg_wdata.val();
+                self.c_key.d.next = self.key_hit.val();
+                self.c_key_last.d.next = self.key_hit.val()
+                    && self.cfg_addr.val().get_bits::<2>(2) == self.key_last_word.val();
+                self.c_write.d.next = self.cfg_write.val();
                 if self.cfg_fire.val() {
-                    self.c_addr.d.next = self.cfg_addr.val();
-                    self.c_wdata.d.next = self.cfg_wdata.val();
-                    self.c_key.d.next = self.key_hit.val();
-                    self.c_key_last.d.next = self.key_hit.val()
-                        && self.cfg_addr.val().get_bits::<2>(2) == self.key_last_word.val();
-                    self.c_write.d.next = self.cfg_write.val();
                     self.c_state.d.next = CfgState::Decode;
                 }
             }
@@ -515,14 +571,14 @@ impl Logic for Translator {
             CfgState::Read => {
                 self.c_state.d.next = CfgState::ReadWait;
                 self.c_own.d.next = !self.prot.cfg_hit.val();
-                self.c_value.d.next = 0.into();
+                self.c_wdata.d.next = 0.into();
                 if self.cfg_page.val() == self.page_global.val() {
                     if self.cfg_offset.val() == self.off_id.val() {
-                        self.c_value.d.next = self.device_id.val();
+                        self.c_wdata.d.next = self.device_id.val();
                     } else if self.cfg_offset.val() == self.off_version.val() {
-                        self.c_value.d.next = self.abi_version.val();
+                        self.c_wdata.d.next = self.abi_version.val();
                     } else if self.cfg_offset.val() == self.off_status.val() {
-                        self.c_value.d.next = bit_cast::<32, 1>(
+                        self.c_wdata.d.next = bit_cast::<32, 1>(
                             (self.cache.busy.val() || self.speck.busy.val()).into(),
                         );
                     }
@@ -530,7 +586,7 @@ impl Logic for Translator {
             }
             CfgState::ReadWait => {
                 if !self.c_own.q.val() {
-                    self.c_value.d.next = self.prot.cfg_rdata.val();
+                    self.c_wdata.d.next = self.prot.cfg_rdata.val();
                 }
                 self.c_state.d.next = CfgState::ReadRsp;
             }
@@ -551,9 +607,14 @@ impl Logic for Translator {
         // stays valid while the request is there.
         self.prot.lk_vi.next = self.req_vi.val();
         // The cache set is read from the request port (its data serves only the request taken
-        // in that cycle); the PD is read from the front stage's register (its data serves
-        // `Decide`). Neither address depends on the handshake.
+        // in that cycle). The PD is read from the request port's VI in a cycle the front stage
+        // can take a request (so its entry is there from `Probe` on), else from the front
+        // stage's register (so it stays there until the handoff). Neither address depends on
+        // the handshake (`f_take` comes from one-bit state flags).
         self.prot.pd_index.next = self.f_pd.q.val();
+        if self.f_take.val() {
+            self.prot.pd_index.next = self.prot.lk_pd.val();
+        }
         self.cache.probe_pd.next = self.prot.lk_pd.val();
         self.cache.probe_vpage.next = self.req_va.val().get_bits::<VPAGE_W>(12);
         self.cache.cmp_pd.next = self.f_pd.q.val();
@@ -563,78 +624,122 @@ impl Logic for Translator {
         self.cache.cmp_shortcut.next = self.f_shortcut.q.val();
         self.speck.dec_in_slot.next = self.prot.lk_slot.val();
         self.speck.dec_in_data.next = self.req_shortcut.val();
-        self.speck.dec_flush.next = self.f_flush.q.val();
+        self.speck.dec_flush.next = false;
         self.f_flush.d.next = false;
         self.speck.dec_out_ready.next = false;
         // The page stage takes a job when idle.
         // From one-bit state flags, so the handoff is a single LUT in front of its fan-out.
         self.handoff.next = !self.p_busy.q.val()
             && (self.f_ready.q.val() || (self.f_decrypting.q.val() && self.speck.dec_done.val()));
+        // The front stage can take a request: empty, or handing over a job that needs no
+        // decryption in this cycle (all from one-bit flags). A decrypted job's handoff does
+        // not take the next request in the same cycle: the decryptor's `dec_done` stays off
+        // the request handshake and the decryptor's enables (it costs a shortcut request one
+        // cycle).
+        self.f_take.next = self.f_idle.q.val() || (self.f_ready.q.val() && !self.p_busy.q.val());
         self.accept.next = self.req_valid.val()
-            && (self.f_state.q.val() == FrontState::Empty || self.handoff.val())
-            && self.c_state.q.val() == CfgState::Idle
+            && self.f_take.val()
+            && !self.f_flush.q.val()
+            && self.c_idle.q.val()
             && !self.cfg_valid.val()
             && !self.cache.busy.val()
             && !self.speck.busy.val();
-        // The decryptor is always free when a request can be taken: an empty front stage has
-        // no decryption (taken or dropped), and a handoff takes its result in this very cycle.
+        // The decryptor is always idle when a request can be taken: an empty front stage has
+        // no decryption (taken or dropped), and a front stage in `Ready` dropped its own.
         self.req_ready.next = self.accept.val();
         // Every request starts a decryption; the front stage drops it when it is not needed,
         // which keeps the VI's mode off this path.
         self.speck.dec_in_valid.next = self.accept.val();
 
-        // The range of the request, from the last byte computed in `Probe`.
-        self.va_high.next = self.f_va_top47.q.val() || self.f_va_last.q.val().get_bit(47);
-        self.da_high.next =
-            self.f_va_top40.q.val() || self.f_va_last.q.val().get_bits::<8>(40).any();
-        // Pages after the first: (page offset + length - 1) / 4096, which fits ten bits for
-        // any valid length (at most 513 pages). Computed in `Probe`, used from `Decide` on.
+        // The last byte, computed in `Probe` without a full-width adder: the low 22 bits add,
+        // and since `length - 1 < 2^22` a carry out of them moves a higher span boundary only
+        // when the VA bits above are all ones. Pages after the first: (page offset + length -
+        // 1) / 4096, which fits ten bits for any valid length (at most 513 pages); the low
+        // twelve bits of that sum are the last byte's page offset.
         self.va_low_sum.next = bit_cast::<23, 22>(self.f_va.q.val().get_bits::<22>(0))
             + bit_cast::<23, LEN_W>(self.f_len_m1.q.val());
+        self.carry22.next = self.va_low_sum.val().get_bit(22);
         self.pages_sum.next =
             bit_cast::<LEN_W, 12>(self.f_va.q.val().get_bits::<12>(0)) + self.f_len_m1.q.val();
         self.pages_after.next = self.pages_sum.val().get_bits::<10>(12);
         self.single_page.next = !self.f_pages.q.val().any();
+        // The end of the PD's window, registered in every cycle (no enable in front of the
+        // carry chains) in two steps: the PD entry read for the front stage's request is valid
+        // from `Probe` on, the low half's sum from `Decide`, the end from the cycle after it,
+        // before any handoff.
+        self.f_win_lo.d.next = bit_cast::<15, 14>(self.prot.pd_win_base.val().get_bits::<14>(0))
+            + bit_cast::<15, 14>(self.prot.pd_win_pages.val().get_bits::<14>(0));
+        self.f_win_end.d.next = (bit_cast::<29, 15>(
+            bit_cast::<15, 14>(self.prot.pd_win_base.val().get_bits::<14>(14))
+                + bit_cast::<15, 14>(self.prot.pd_win_pages.val().get_bits::<14>(14))
+                + bit_cast::<15, 1>(self.f_win_lo.q.val().get_bits::<1>(14)),
+        ) << 14)
+            | bit_cast::<29, 14>(self.f_win_lo.q.val().get_bits::<14>(0));
 
-        // Early checks, evaluated in `Decide` from registers. The VI lock is checked by the
-        // page stage when the job starts, after any fault of the previous request is counted.
+        // Early checks: those on the mode, the length and the PD evaluated in `Probe` (the PD
+        // entry is there) and registered in every cycle, the address range in `Decide`. The
+        // VI lock is checked by the page stage when the job starts, after any fault of the
+        // previous request is counted.
         if self.f_mode.q.val() != self.mode_physical.val()
             && self.f_mode.q.val() != self.mode_full_walk.val()
             && self.f_mode.q.val() != self.mode_shortcut.val()
         {
-            self.probe_status.next = self.st_bad_mode.val();
+            self.early_status.next = self.st_bad_mode.val();
         } else if self.f_len_bad.q.val() {
-            self.probe_status.next = self.st_bad_length.val();
+            self.early_status.next = self.st_bad_length.val();
         } else if !self.prot.pd_valid.val() {
-            self.probe_status.next = self.st_pd_invalid.val();
+            self.early_status.next = self.st_pd_invalid.val();
         } else if (self.f_write.q.val() && !self.prot.pd_allow_write.val())
             || (!self.f_write.q.val() && !self.prot.pd_allow_read.val())
         {
-            self.probe_status.next = self.st_op_denied.val();
-        } else if (self.f_mode.q.val() == self.mode_physical.val() && self.da_high.val())
-            || (self.f_mode.q.val() != self.mode_physical.val() && self.va_high.val())
+            self.early_status.next = self.st_op_denied.val();
+        } else {
+            self.early_status.next = self.st_ok.val();
+        }
+        self.f_early.d.next = self.early_status.val();
+        if self.f_early.q.val() != self.st_ok.val() {
+            self.probe_status.next = self.f_early.q.val();
+        } else if (self.f_mode.q.val() == self.mode_physical.val() && self.f_da_high.q.val())
+            || (self.f_mode.q.val() != self.mode_physical.val() && self.f_va_high.q.val())
         {
             self.probe_status.next = self.st_addr_range.val();
         } else {
             self.probe_status.next = self.st_ok.val();
         }
 
+        // The probe's verdict, registered in every cycle (no enable behind the comparison) in
+        // parts (the tag compare takes two LUT levels behind the cache's block RAM in `Probe`),
+        // finished in `Decide` (a physical request never gets there).
+        self.f_hit_part.d.next = self.cache.hit_part.val();
+        self.hit.next = self.f_hit_part.q.val().get_bits::<5>(0) == self.ones5.val()
+            && (self.f_mode.q.val() != self.mode_shortcut.val()
+                || self.f_hit_part.q.val().get_bits::<9>(5) == self.ones9.val());
+        self.f_hit_writable.d.next = self.cache.hit_writable.val();
         match self.f_state.q.val() {
             FrontState::Empty => {}
             FrontState::Probe => {
-                // Carry select: the low 22 bits add, the high bits take the page number or its
-                // successor, prepared at the accept.
-                self.f_va_last.d.next =
-                    (bit_cast::<48, 26>(bit_cast::<26, 25>(self.f_va.q.val().get_bits::<25>(22)))
-                        << 22)
-                        | bit_cast::<48, 22>(self.va_low_sum.val().get_bits::<22>(0));
-                if self.va_low_sum.val().get_bit(22) {
-                    self.f_va_last.d.next = (bit_cast::<48, 26>(self.f_va_hi_inc.q.val()) << 22)
-                        | bit_cast::<48, 22>(self.va_low_sum.val().get_bits::<22>(0));
-                }
-                self.f_hit.d.next =
-                    self.cache.hit.val() && self.f_mode.q.val() != self.mode_physical.val();
-                self.f_hit_writable.d.next = self.cache.hit_writable.val();
+                // Whether the last byte lies past the span of a level-1, -2, -3 table, past
+                // 2^47 (VA) or past 2^40 (DA); see `va_low_sum`.
+                self.f_cross.d.next = bit_cast::<3, 1>(
+                    (self.carry22.val()
+                        || (self.va_low_sum.val().get_bit(21) && !self.f_va.q.val().get_bit(21)))
+                    .into(),
+                ) | (bit_cast::<3, 1>(
+                    (self.carry22.val() && self.f_va.q.val().get_bits::<8>(22) == self.ones8.val())
+                        .into(),
+                ) << 1)
+                    | (bit_cast::<3, 1>(
+                        (self.carry22.val()
+                            && self.f_va.q.val().get_bits::<17>(22) == self.ones17.val())
+                        .into(),
+                    ) << 2);
+                self.f_va_high.d.next = self.f_va_top47.q.val()
+                    || (self.carry22.val()
+                        && self.f_va.q.val().get_bits::<25>(22) == self.ones25.val());
+                self.f_da_high.d.next = self.f_va_top40.q.val()
+                    || (self.carry22.val()
+                        && self.f_va.q.val().get_bits::<18>(22) == self.ones18.val());
+                self.f_last_off.d.next = self.pages_sum.val().get_bits::<12>(0);
                 self.f_pages.d.next = self.pages_after.val();
                 self.f_frame.d.next = self.cache.hit_frame.val();
                 self.f_state.d.next = FrontState::Decide;
@@ -644,10 +749,6 @@ impl Logic for Translator {
                 // A decryption started for nothing is dropped in the next cycle.
                 self.f_flush.d.next = true;
                 self.f_status.d.next = self.probe_status.val();
-                self.f_gen.d.next = self.prot.pd_gen.val();
-                self.f_win_base.d.next = self.prot.pd_win_base.val();
-                self.f_win_end.d.next = bit_cast::<29, FRAME_W>(self.prot.pd_win_base.val())
-                    + bit_cast::<29, FRAME_W>(self.prot.pd_win_pages.val());
                 if !self.f_enabled.q.val() {
                     self.f_kind.d.next = JobKind::Fail;
                     self.f_status.d.next = self.st_vi_disabled.val();
@@ -655,7 +756,7 @@ impl Logic for Translator {
                     self.f_kind.d.next = JobKind::Fail;
                 } else if self.f_mode.q.val() == self.mode_physical.val() {
                     self.f_kind.d.next = JobKind::Physical;
-                } else if self.f_hit.q.val() && self.single_page.val() {
+                } else if self.hit.val() && self.single_page.val() {
                     self.f_kind.d.next = JobKind::Hit;
                     if self.f_write.q.val() && !self.f_hit_writable.q.val() {
                         self.f_status.d.next = self.st_read_only.val();
@@ -685,10 +786,13 @@ impl Logic for Translator {
         }
         if self.accept.val() {
             self.f_state.d.next = FrontState::Probe;
+        }
+        // The request registers sample the port whenever the front stage can take a request,
+        // whether or not one is taken: the handshake stays off their enables, and an empty
+        // front stage uses none of them.
+        if self.f_take.val() {
             self.f_vi.d.next = self.req_vi.val();
             self.f_va.d.next = self.req_va.val().get_bits::<VA_W>(0);
-            self.f_va_hi_inc.d.next =
-                bit_cast::<26, 25>(self.req_va.val().get_bits::<25>(22)) + self.hi_one.val();
             self.f_va_top47.d.next = self.req_va.val().get_bits::<17>(47).any();
             self.f_va_top40.d.next = self.req_va.val().get_bits::<24>(40).any();
             self.f_len_m1.d.next = self.req_length.val().get_bits::<LEN_W>(0) - self.len_one.val();
@@ -703,12 +807,24 @@ impl Logic for Translator {
         }
 
         // ---- Page stage -------------------------------------------------------------------
-        self.check.plaintext.next = self.p_plain.q.val();
-        self.check.va.next = self.p_va.q.val();
-        self.check.va_last_tag.next = self.p_va_last.q.val().get_bits::<27>(21);
-        self.check.generation.next = self.p_gen.q.val();
-        self.check.win_base.next = self.p_win_base.q.val();
-        self.check.win_end.next = self.p_win_end.q.val();
+        // The shortcut checker takes its comparisons at the handoff, straight from the
+        // decryptor's result, the front stage's request and the PD read for it (the PD RAM
+        // keeps reading the front stage's PD); its verdict is kept in `Start`: the page stage
+        // needs no copy of the plaintext, the generation or the last byte's tag. The last
+        // byte's tag it is given is the first byte's, with one bit flipped for each table
+        // span crossed (bit 0: a leaf table's, 9: a level-2 table's, 18: a level-3 table's;
+        // crossing a larger span implies crossing the smaller ones).
+        self.check.plaintext.next = self.speck.dec_out_data.val();
+        self.check.va.next = self.f_va.q.val();
+        self.check.va_last_tag.next = bit_cast::<27, 26>(self.f_va.q.val().get_bits::<26>(21))
+            ^ (bit_cast::<27, 1>(self.f_cross.q.val().get_bits::<1>(0))
+                | (bit_cast::<27, 1>(self.f_cross.q.val().get_bits::<1>(1)) << 9)
+                | (bit_cast::<27, 1>(self.f_cross.q.val().get_bits::<1>(2)) << 18));
+        self.check.generation.next = self.prot.pd_gen.val();
+        // The window check is the page stage's own (`p_outside`, from registers): the
+        // checker's sees an unbounded window, which synthesis removes.
+        self.check.win_base.next = self.frame_zero.val();
+        self.check.win_end.next = self.end_max.val();
         self.prot.chk_vi.next = self.p_vi.q.val();
         self.prot.open_vi.next = self.open_vi.val();
         self.open_vi_open.next = self.prot.open_vi_open.val();
@@ -723,10 +839,9 @@ impl Logic for Translator {
         // end of the page or to the last byte.
         self.page_last.next = !self.p_pages.q.val().any();
         if self.page_last.val() {
-            self.page_bytes.next =
-                bit_cast::<PAGE_BYTES_W, 12>(self.p_va_last.q.val().get_bits::<12>(0))
-                    + self.page_one.val()
-                    - bit_cast::<PAGE_BYTES_W, 12>(self.p_va.q.val().get_bits::<12>(0));
+            self.page_bytes.next = bit_cast::<PAGE_BYTES_W, 12>(self.p_last_off.q.val())
+                + self.page_one.val()
+                - bit_cast::<PAGE_BYTES_W, 12>(self.p_va.q.val().get_bits::<12>(0));
         } else {
             self.page_bytes.next = self.page_size.val()
                 - bit_cast::<PAGE_BYTES_W, 12>(self.p_va.q.val().get_bits::<12>(0));
@@ -753,7 +868,7 @@ impl Logic for Translator {
         self.walker.pte_rsp_tag.next = self.pte_rsp_tag.val();
         self.walker.pte_rsp_error.next = self.pte_rsp_error.val();
 
-        self.cache.fill_valid.next = false;
+        self.cache.fill_valid.next = self.walker.res_good.val();
         self.cache.fill_pd.next = self.p_pd.q.val();
         self.cache.fill_vpage.next = self.p_va.q.val().get_bits::<VPAGE_W>(12);
         self.cache.fill_via_shortcut.next = self.p_via_shortcut.q.val();
@@ -771,7 +886,12 @@ impl Logic for Translator {
         match self.p_state.q.val() {
             PageState::Idle => {}
             PageState::Start => {
-                // The shortcut checker registers its comparisons in this cycle.
+                // The checker's verdict on the inputs of the handoff cycle.
+                self.p_chk_status.d.next = self.check.status.val();
+                self.p_chk_fault.d.next = self.check.fault.val();
+                // The shortcut's table must lie in the PD's window.
+                self.p_outside.d.next = self.p_frame.q.val() < self.p_win_base.q.val()
+                    || bit_cast::<29, FRAME_W>(self.p_frame.q.val()) >= self.p_win_end.q.val();
                 self.p_state.d.next = PageState::Verdict;
             }
             PageState::Verdict => {
@@ -782,15 +902,18 @@ impl Logic for Translator {
                 } else {
                     self.p_state.d.next = PageState::Emit;
                 }
-                if self.p_decrypt.q.val() {
-                    self.p_level.d.next = self.check.level.val();
-                    self.p_frame.d.next = self.check.table_frame.val();
-                    if self.check.status.val() != self.st_ok.val() {
-                        self.p_kind.d.next = JobKind::Fail;
-                        self.p_status.d.next = self.check.status.val();
-                        self.p_fault.d.next = self.check.fault.val();
-                        self.p_state.d.next = PageState::Emit;
-                    }
+                if self.p_decrypt.q.val() && self.p_chk_status.q.val() != self.st_ok.val() {
+                    self.p_kind.d.next = JobKind::Fail;
+                    self.p_status.d.next = self.p_chk_status.q.val();
+                    self.p_fault.d.next = self.p_chk_fault.q.val();
+                    self.p_state.d.next = PageState::Emit;
+                }
+                // The window comes after the checker's faults and before `crosses_table`.
+                if self.p_decrypt.q.val() && self.p_outside.q.val() && !self.p_chk_fault.q.val() {
+                    self.p_kind.d.next = JobKind::Fail;
+                    self.p_status.d.next = self.st_window.val();
+                    self.p_fault.d.next = true;
+                    self.p_state.d.next = PageState::Emit;
                 }
                 if self.p_enabled.q.val() && self.prot.chk_locked.val() {
                     self.p_kind.d.next = JobKind::Fail;
@@ -832,15 +955,16 @@ impl Logic for Translator {
                 self.rsp_status.next = self.walker.res_status.val();
                 self.rsp_da.next = (bit_cast::<DA_W, FRAME_W>(self.walker.res_frame.val()) << 12)
                     | bit_cast::<DA_W, 12>(self.p_va.q.val().get_bits::<12>(0));
-                if self.walker.res_status.val() != self.st_ok.val() {
+                if !self.walker.res_ok.val() {
                     self.rsp_da.next = 0.into();
                     self.rsp_bytes.next = 0.into();
                     self.rsp_last.next = true;
                 }
                 // A good page fills the cache as soon as the walker has it (again each cycle the
                 // response waits: same entry), independent of the response handshake.
-                self.cache.fill_valid.next =
-                    self.walker.res_valid.val() && self.walker.res_status.val() == self.st_ok.val();
+                // (`res_good` is a registered flag of the walker: only a walker job of this
+                // state has a result, and no page-stage state decode sits in front of the
+                // cache's write enable.)
                 if self.walker.res_valid.val() && self.rsp_ready.val() {
                     self.p_va.d.next = self.next_page_va.val();
                     self.p_pages.d.next = self.p_pages.q.val() - self.pages_one.val();
@@ -858,7 +982,7 @@ impl Logic for Translator {
         if self.handoff.val() {
             self.p_va.d.next = self.f_va.q.val();
             self.p_pages.d.next = self.f_pages.q.val();
-            self.p_va_last.d.next = self.f_va_last.q.val();
+            self.p_last_off.d.next = self.f_last_off.q.val();
             self.p_write.d.next = self.f_write.q.val();
             self.p_vi.d.next = self.f_vi.q.val();
             self.p_enabled.d.next = self.f_enabled.q.val();
@@ -867,14 +991,17 @@ impl Logic for Translator {
             self.p_slot.d.next = self.f_slot.q.val();
             self.p_shortcut.d.next = self.f_shortcut.q.val();
             self.p_via_shortcut.d.next = self.f_mode.q.val() == self.mode_shortcut.val();
-            self.p_plain.d.next = self.speck.dec_out_data.val();
-            self.p_gen.d.next = self.f_gen.q.val();
-            self.p_win_base.d.next = self.f_win_base.q.val();
+            self.p_win_base.d.next = self.prot.pd_win_base.val();
             self.p_win_end.d.next = self.f_win_end.q.val();
             self.p_kind.d.next = self.f_kind.q.val();
             self.p_status.d.next = self.f_status.q.val();
+            // The table to walk from: the shortcut's (when decrypted), else the PD root.
             self.p_level.d.next = self.level_root.val();
-            self.p_frame.d.next = self.f_win_base.q.val();
+            self.p_frame.d.next = self.prot.pd_win_base.val();
+            if self.f_state.q.val() == FrontState::Decrypt {
+                self.p_level.d.next = self.check.level.val();
+                self.p_frame.d.next = self.check.table_frame.val();
+            }
             if self.f_kind.q.val() == JobKind::Hit {
                 self.p_frame.d.next = self.f_frame.q.val();
             }
@@ -888,7 +1015,9 @@ impl Logic for Translator {
         }
         self.p_busy.d.next = self.p_state.d.val() != PageState::Idle;
         self.f_ready.d.next = self.f_state.d.val() == FrontState::Ready;
+        self.f_idle.d.next = self.f_state.d.val() == FrontState::Empty;
         self.f_decrypting.d.next = self.f_state.d.val() == FrontState::Decrypt;
+        self.c_idle.d.next = self.c_state.d.val() == CfgState::Idle;
     }
 }
 

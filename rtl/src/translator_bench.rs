@@ -2,7 +2,8 @@
 //! simulator of it: RustHDL's (here) and Verilator's model of the generated Verilog (crate
 //! `sim`) run the very same test through [`TranslatorSim`].
 //!
-//! Several PDs with their own tables and windows in one memory, VIs in every mode, keys in
+//! Several PDs with their own tables and windows in one memory, VIs in every mode (the four VI
+//! slots go through the modes phase by phase; VI numbers without a slot are requested too), keys in
 //! several slots; requests mix valid shortcuts of every level with forged, stale, wrong-VA,
 //! out-of-window, unpinned, not-present, read-only, locked-VI and disabled-VI cases, bad
 //! lengths and out-of-range addresses; configuration changes (generation bumps, table edits
@@ -168,6 +169,20 @@ struct Tb<'a, S: TranslatorSim> {
 const NUM_PDS: usize = 4;
 const WINDOW_PAGES: u32 = 96;
 
+/// VI configurations `(mode, pd, key_slot, enabled)`: shortcut mode on several slots and PDs,
+/// full walk, physical, a disabled VI and one with the reserved mode. The device has
+/// `abi::NUM_VIS` (4) VI slots, so the bench moves its VIs through these.
+const VI_PLAN: [(u8, u8, u8, bool); 8] = [
+    (0, 0, 0, true),
+    (0, 1, 1, true),
+    (0, 2, 2, true),
+    (0, 3, 3, true),
+    (1, 0, 0, true),
+    (2, 1, 0, true),
+    (0, 0, 1, false),
+    (3, 2, 2, true),
+];
+
 impl<'a, S: TranslatorSim> Tb<'a, S> {
     fn new(b: &'a mut S, seed: u64, latency: std::ops::RangeInclusive<u64>) -> Self {
         let mut rng = SmallRng::seed_from_u64(seed);
@@ -276,7 +291,7 @@ impl<'a, S: TranslatorSim> Tb<'a, S> {
     }
 
     fn configure(&mut self) {
-        let threshold = self.rng.gen_range(20..60);
+        let threshold = self.rng.gen_range(8..32);
         self.cfg_write(regs::FAULT_THRESHOLD, threshold);
         for slot in 0..4 {
             let key = Key::from_u128(self.rng.gen());
@@ -288,19 +303,22 @@ impl<'a, S: TranslatorSim> Tb<'a, S> {
         for p in 0..NUM_PDS {
             self.write_pd(p, true);
         }
-        // VIs: shortcut mode on several slots and PDs, full walk, physical, a disabled one and
-        // one with the reserved mode.
-        let plan = [
-            (0u8, 0u8, 0u8, true),
-            (0, 1, 1, true),
-            (0, 2, 2, true),
-            (0, 3, 3, true),
-            (1, 0, 0, true),
-            (2, 1, 0, true),
-            (0, 0, 1, false),
-            (3, 2, 2, true),
-        ];
-        for (vi, &(mode, pd, key_slot, enabled)) in plan.iter().enumerate() {
+        self.vis = vec![ViConfig::default(); abi::NUM_VIS];
+        self.assign_vis(0);
+    }
+
+    /// The VIs' configurations for phase `phase` (one phase is 500 requests): VIs 0 and 1
+    /// stay in shortcut mode (their faults accumulate until they lock); VIs 2 and 3 go through
+    /// the rest of [`VI_PLAN`] two entries a phase, so that every entry is met by exact and by
+    /// pipelined phases.
+    fn assign_vis(&mut self, phase: u64) {
+        for vi in 0..abi::NUM_VIS {
+            let entry = if vi < 2 {
+                vi
+            } else {
+                2 + (vi - 2 + 2 * phase as usize) % (VI_PLAN.len() - 2)
+            };
+            let (mode, pd, key_slot, enabled) = VI_PLAN[entry];
             let cfg = ViConfig {
                 enabled,
                 mode,
@@ -308,8 +326,10 @@ impl<'a, S: TranslatorSim> Tb<'a, S> {
                 key_slot,
                 ..Default::default()
             };
-            self.vis.push(cfg);
-            self.cfg_write(regs::vi_reg(vi, regs::VI_CTRL), cfg.ctrl_word());
+            if phase == 0 || vi >= 2 {
+                self.vis[vi] = cfg;
+                self.cfg_write(regs::vi_reg(vi, regs::VI_CTRL), cfg.ctrl_word());
+            }
         }
     }
 
@@ -373,14 +393,14 @@ impl<'a, S: TranslatorSim> Tb<'a, S> {
 
     fn random_request(&mut self) -> TranslationRequest {
         let rng = &mut self.rng;
+        // Mostly the VIs with slots; at times a VI number without one (`vi_disabled`).
         let vi = match rng.gen_range(0..20) {
-            0..=11 => rng.gen_range(0..4),
-            12..=14 => 4,
-            15..=16 => 5,
-            17 => 6,
-            _ => 7,
+            0..=13 => rng.gen_range(0..abi::NUM_VIS),
+            14..=15 => 2,
+            16..=17 => 3,
+            _ => rng.gen_range(abi::NUM_VIS..1 << abi::VI_BITS),
         };
-        let v = self.vis[vi];
+        let v = self.vis[vi % abi::NUM_VIS];
         let pd = &self.pds[v.pd as usize];
         let mut va = if pd.mapped.is_empty() || rng.gen_bool(0.05) {
             rng.gen::<u64>() & abi::mask(abi::VA_BITS)
@@ -399,7 +419,7 @@ impl<'a, S: TranslatorSim> Tb<'a, S> {
             7..=8 => 2,
             _ => 3,
         };
-        let mut shortcut = self.shortcut_for(vi, va, level);
+        let mut shortcut = self.shortcut_for(vi % abi::NUM_VIS, va, level);
         let rng = &mut self.rng;
         match rng.gen_range(0..40) {
             0..=2 => shortcut = Shortcut(rng.gen()),
@@ -427,7 +447,7 @@ impl<'a, S: TranslatorSim> Tb<'a, S> {
             8 => length = 0,
             9 => length = rng.gen_range(abi::MAX_TRANSFER_LEN as u32..=u32::MAX),
             10 => va |= 1 << rng.gen_range(47..64),
-            11 => shortcut = self.shortcut_for((vi + 1) % 4, va, level),
+            11 => shortcut = self.shortcut_for((vi + 1) % abi::NUM_VIS, va, level),
             12 => {
                 // The last page of the same 2 MiB and beyond: a leaf shortcut cannot cover it.
                 let leaf_span = PAGE_SIZE << abi::LEVEL_BITS;
@@ -542,7 +562,7 @@ impl<'a, S: TranslatorSim> Tb<'a, S> {
                 .expected
                 .front()
                 .expect("a table read without a request");
-            let pd = self.vis[e.req.vi as usize].pd as usize;
+            let pd = self.vis[e.req.vi as usize % abi::NUM_VIS].pd as usize;
             let window = self.pds[pd].tables.window();
             assert!(
                 window.contains(addr >> abi::PAGE_SHIFT),
@@ -657,7 +677,7 @@ impl<'a, S: TranslatorSim> Tb<'a, S> {
                 }
             }
             2 => {
-                let vi = self.rng.gen_range(0..4);
+                let vi = self.rng.gen_range(0..abi::NUM_VIS);
                 let ctrl = self.vis[vi].ctrl_word();
                 self.cfg_write(regs::vi_reg(vi, regs::VI_CTRL), ctrl);
             }
@@ -692,6 +712,9 @@ pub fn differential<S: TranslatorSim>(
             // Alternate exact (one at a time) and pipelined phases.
             if n % 500 == 0 {
                 tb.drain();
+                if n > 0 {
+                    tb.assign_vis(n / 500);
+                }
                 tb.exact = (n / 500) % 2 == 0;
                 if tb.exact {
                     // Pipelined requests may fill the cache in another order than the golden

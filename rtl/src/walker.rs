@@ -31,6 +31,8 @@
 //! | `res_status`     | 5     | out | `Ok` or the failed check                              |
 //! | `res_frame`      | 28    | out | leaf frame (when `Ok`)                                |
 //! | `res_writable`   | 1     | out | leaf entry is device-writable (when `Ok`)             |
+//! | `res_good`       | 1     | out | `res_valid` with status `Ok` (registered flag)        |
+//! | `res_ok`         | 1     | out | while `res_valid`: status `Ok` (a register)           |
 //!
 //! `job_va`, `job_write` and `job_win_*` are read throughout the walk: the caller holds them
 //! stable from the job's handshake until the result is taken (the translator keeps them in
@@ -104,6 +106,10 @@ pub struct Walker {
     pub res_frame: Signal<Out, Bits<FRAME_W>>,
     /// Leaf is device-writable.
     pub res_writable: Signal<Out, Bit>,
+    /// `res_valid` with status `Ok` (from the state register and a flag of its own).
+    pub res_good: Signal<Out, Bit>,
+    /// While `res_valid`: the status is `Ok` (a flag register of its own).
+    pub res_ok: Signal<Out, Bit>,
     state: DFF<WalkState>,
     level: DFF<Bits<3>>,
     cur_table: DFF<Bits<FRAME_W>>,
@@ -111,6 +117,7 @@ pub struct Walker {
     status: DFF<Bits<STATUS_W>>,
     frame: DFF<Bits<FRAME_W>>,
     writable: DFF<Bit>,
+    good: DFF<Bit>,
     e_error: DFF<Bit>,
     e_present: DFF<Bit>,
     e_pinned: DFF<Bit>,
@@ -159,6 +166,8 @@ impl Default for Walker {
             res_status: Default::default(),
             res_frame: Default::default(),
             res_writable: Default::default(),
+            res_good: Default::default(),
+            res_ok: Default::default(),
             state: Default::default(),
             level: Default::default(),
             cur_table: Default::default(),
@@ -166,6 +175,7 @@ impl Default for Walker {
             status: Default::default(),
             frame: Default::default(),
             writable: Default::default(),
+            good: Default::default(),
             e_error: Default::default(),
             e_present: Default::default(),
             e_pinned: Default::default(),
@@ -207,6 +217,7 @@ impl Logic for Walker {
             status,
             frame,
             writable,
+            good,
             e_error,
             e_present,
             e_pinned,
@@ -236,6 +247,8 @@ impl Logic for Walker {
         self.pte_req_valid.next = false;
         self.pte_rsp_ready.next = true;
         self.res_valid.next = false;
+        self.res_good.next = self.state.q.val() == WalkState::Done && self.good.q.val();
+        self.res_ok.next = self.good.q.val();
         match self.state.q.val() {
             WalkState::Idle => {
                 self.job_ready.next = true;
@@ -270,6 +283,7 @@ impl Logic for Walker {
             }
             WalkState::Judge => {
                 self.state.d.next = WalkState::Done;
+                self.good.d.next = false;
                 if self.e_error.q.val() {
                     self.status.d.next = self.st_dma.val();
                 } else if !self.e_present.q.val() {
@@ -291,6 +305,7 @@ impl Logic for Walker {
                     self.status.d.next = self.st_frame_range.val();
                 } else {
                     self.status.d.next = self.st_ok.val();
+                    self.good.d.next = true;
                 }
             }
             WalkState::Done => {

@@ -21,6 +21,7 @@
 //! | `hit`               | 1     | out | cycle 1: the probed entry matches                  |
 //! | `hit_frame`         | 28    | out | cycle 1: its frame                                 |
 //! | `hit_writable`      | 1     | out | cycle 1: its writable flag                         |
+//! | `hit_part`          | 14    | out | cycle 1: `hit` in parts, for a caller that registers them (below) |
 //! | `fill_valid`        | 1     | in  | write an entry this cycle                          |
 //! | `fill_pd` … `fill_writable` |  | in | the entry's fields                                 |
 //! | `inv_valid`         | 1     | in  | start an invalidation sweep                        |
@@ -31,6 +32,12 @@
 //! A probe that reads the set a fill writes in the same cycle reports a miss (block RAM does
 //! not define the data read then). A probe reads every cycle (the block RAM reads the probed set on each clock); a sweep
 //! keeps `busy` high for `CACHE_ENTRIES + 2` cycles.
+//!
+//! `hit_part` splits the tag compare into parts of at most eight compared bits each (two LUT
+//! levels behind the block RAM), so a caller can register them and finish the compare in the
+//! next cycle: bit 0 not colliding, valid and PD; bits 1–4 the virtual-page tag (8, 8, 8, 3
+//! bits); bit 5 filled via a shortcut and key slot; bits 6–13 the shortcut, a byte each.
+//! `hit` is bits 0–4 all set and, in shortcut mode, bits 5–13 all set.
 
 use rust_hdl::prelude::*;
 
@@ -80,6 +87,8 @@ pub struct XlateCache {
     pub hit_frame: Signal<Out, Bits<FRAME_W>>,
     /// Writable flag of the probed entry.
     pub hit_writable: Signal<Out, Bit>,
+    /// The tag compare in parts (see the module documentation).
+    pub hit_part: Signal<Out, Bits<14>>,
     /// Write an entry.
     pub fill_valid: Signal<In, Bit>,
     /// Entry PD.
@@ -136,6 +145,7 @@ impl Default for XlateCache {
             hit: Default::default(),
             hit_frame: Default::default(),
             hit_writable: Default::default(),
+            hit_part: Default::default(),
             fill_valid: Default::default(),
             fill_pd: Default::default(),
             fill_vpage: Default::default(),
@@ -198,6 +208,65 @@ impl Logic for XlateCache {
                 || (self.entry.val().get_bit(1)
                     && self.entry.val().get_bits::<SLOT_W>(6) == self.cmp_slot.val()
                     && self.entry.val().get_bits::<64>(64) == self.cmp_shortcut.val()));
+
+        // The same compare in parts (see the module documentation).
+        self.hit_part.next = bit_cast::<14, 1>(
+            (!self.collide.q.val()
+                && self.entry.val().get_bit(0)
+                && self.entry.val().get_bits::<PD_W>(3) == self.cmp_pd.val())
+            .into(),
+        ) | (bit_cast::<14, 1>(
+            (self.entry.val().get_bits::<8>(9) == self.cmp_vpage.val().get_bits::<8>(8)).into(),
+        ) << 1)
+            | (bit_cast::<14, 1>(
+                (self.entry.val().get_bits::<8>(17) == self.cmp_vpage.val().get_bits::<8>(16))
+                    .into(),
+            ) << 2)
+            | (bit_cast::<14, 1>(
+                (self.entry.val().get_bits::<8>(25) == self.cmp_vpage.val().get_bits::<8>(24))
+                    .into(),
+            ) << 3)
+            | (bit_cast::<14, 1>(
+                (self.entry.val().get_bits::<3>(33) == self.cmp_vpage.val().get_bits::<3>(32))
+                    .into(),
+            ) << 4)
+            | (bit_cast::<14, 1>(
+                (self.entry.val().get_bit(1)
+                    && self.entry.val().get_bits::<SLOT_W>(6) == self.cmp_slot.val())
+                .into(),
+            ) << 5)
+            | (bit_cast::<14, 1>(
+                (self.entry.val().get_bits::<8>(64) == self.cmp_shortcut.val().get_bits::<8>(0))
+                    .into(),
+            ) << 6)
+            | (bit_cast::<14, 1>(
+                (self.entry.val().get_bits::<8>(72) == self.cmp_shortcut.val().get_bits::<8>(8))
+                    .into(),
+            ) << 7)
+            | (bit_cast::<14, 1>(
+                (self.entry.val().get_bits::<8>(80) == self.cmp_shortcut.val().get_bits::<8>(16))
+                    .into(),
+            ) << 8)
+            | (bit_cast::<14, 1>(
+                (self.entry.val().get_bits::<8>(88) == self.cmp_shortcut.val().get_bits::<8>(24))
+                    .into(),
+            ) << 9)
+            | (bit_cast::<14, 1>(
+                (self.entry.val().get_bits::<8>(96) == self.cmp_shortcut.val().get_bits::<8>(32))
+                    .into(),
+            ) << 10)
+            | (bit_cast::<14, 1>(
+                (self.entry.val().get_bits::<8>(104) == self.cmp_shortcut.val().get_bits::<8>(40))
+                    .into(),
+            ) << 11)
+            | (bit_cast::<14, 1>(
+                (self.entry.val().get_bits::<8>(112) == self.cmp_shortcut.val().get_bits::<8>(48))
+                    .into(),
+            ) << 12)
+            | (bit_cast::<14, 1>(
+                (self.entry.val().get_bits::<8>(120) == self.cmp_shortcut.val().get_bits::<8>(56))
+                    .into(),
+            ) << 13);
 
         // Fill entry.
         self.fill_entry.next = bit_cast::<128, 1>(true.into())

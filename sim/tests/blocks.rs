@@ -718,6 +718,8 @@ lockstep! {
         res_status: 5,
         res_frame: 28,
         res_writable: 1,
+        res_good: 1,
+        res_ok: 1,
     }
 }
 
@@ -918,6 +920,13 @@ fn walker_jobs(pair: &mut WalkerPair, seed: u64) -> Result<(), String> {
                     m.rsp.is_some(),
                     o.pte_rsp_ready != 0,
                 );
+                // `res_good`: a result with status `Ok`; `res_ok`: its status is `Ok`.
+                let ok = o.res_status == u64::from(Status::Ok.code());
+                if o.res_good != u64::from(o.res_valid != 0 && ok)
+                    || (o.res_valid != 0 && (o.res_ok != 0) != ok)
+                {
+                    return Err(format!("cycle {at}: res_good/res_ok disagree: {o:?}"));
+                }
                 if o.res_valid != 0 && res_ready {
                     result = Some((o.res_status, o.res_frame, o.res_writable != 0));
                 }
@@ -1310,6 +1319,7 @@ lockstep! {
         hit: 1,
         hit_frame: 28,
         hit_writable: 1,
+        hit_part: 14,
         busy: 1,
     }
 }
@@ -1443,6 +1453,15 @@ fn cache_traffic(pair: &mut CachePair, seed: u64) -> Result<(), String> {
                     cmp_slot,
                     cmp_shortcut,
                 );
+            // `hit` in parts: bits 0-4 all set and, in shortcut mode, bits 5-13 too.
+            let from_parts =
+                o.hit_part & 0x1f == 0x1f && (!shortcut_mode || o.hit_part >> 5 == 0x1ff);
+            if from_parts != (o.hit != 0) {
+                return Err(format!(
+                    "cycle {at}: hit {} but hit_part {:#x} (mode {shortcut_mode})",
+                    o.hit, o.hit_part
+                ));
+            }
             if (o.hit != 0) != want {
                 return Err(format!(
                     "cycle {at}: hit {} comparing PD {cmp_pd} page {cmp_vpage:#x} mode \
