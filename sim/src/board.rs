@@ -297,20 +297,19 @@ impl DirectionStats {
 /// A packet in one line: its kind and fields, data summarized by length.
 fn brief(packet: &Packet) -> String {
     match packet {
-        Packet::DmaReadData { words, .. } => {
-            let mut p = packet.clone();
-            if let Packet::DmaReadData { words: w, .. } = &mut p {
-                w.clear();
-            }
-            format!("{p:?} ({} words)", words.len())
-        }
-        Packet::DmaWrite { data, .. } => {
-            let mut p = packet.clone();
-            if let Packet::DmaWrite { data: d, .. } = &mut p {
-                d.clear();
-            }
-            format!("{p:?} ({} bytes)", data.len())
-        }
+        Packet::DmaReadData {
+            tag,
+            last,
+            error,
+            words,
+        } => format!(
+            "DmaReadData {{ tag: {tag}, last: {last}, error: {error} }} ({} words)",
+            words.len()
+        ),
+        Packet::DmaWrite { da, last, data } => format!(
+            "DmaWrite {{ da: {da:#x}, last: {last} }} ({} bytes)",
+            data.len()
+        ),
         _ => format!("{packet:?}"),
     }
 }
