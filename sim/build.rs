@@ -240,6 +240,7 @@ fn model(out: &Path, root: &Path, name: &str, verilog: &str) -> String {
          pub fn cycle(&self) -> u64 {{ self.cycle }}\n\
          }}\n\
          impl Default for {class} {{ fn default() -> Self {{ {class}::new() }} }}\n\
+         impl rtl::bench::Cycles for {class} {{ fn cycle(&self) -> u64 {{ self.cycle }} }}\n\
          impl Drop for {class} {{\n\
              fn drop(&mut self) {{\n\
                  // SAFETY: the pointer came from `new` and is freed exactly once.\n\

@@ -2,7 +2,8 @@
 //! and a VCD waveform under `target/waves/` whenever a run fails.
 //!
 //! A failing seeded run is replayed with waveform capture switched on (the run is
-//! deterministic in its seed), so passing runs pay nothing for tracing.
+//! deterministic in its seed), so passing runs pay nothing for tracing; the replay records the
+//! last [`DEFAULT_WAVE_CLOCKS`] clocks before the failure only.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -46,6 +47,7 @@ pub struct Bench<B: Clocked> {
     /// Rising edges so far.
     pub cycle: u64,
     vcd: Option<VCDProbe<BufWriter<File>>>,
+    trace_from: u64,
 }
 
 impl<B: Clocked> Bench<B> {
@@ -56,6 +58,7 @@ impl<B: Clocked> Bench<B> {
             uut,
             cycle: 0,
             vcd: None,
+            trace_from: 0,
         };
         b.settle();
         b
@@ -74,6 +77,18 @@ impl<B: Clocked> Bench<B> {
         Ok(b)
     }
 
+    /// Like [`Bench::with_waveform`], recording the edges from cycle `from` on only (after
+    /// the initial values).
+    pub fn with_waveform_from(
+        uut: B,
+        path: &std::path::Path,
+        from: u64,
+    ) -> std::io::Result<Bench<B>> {
+        let mut b = Bench::with_waveform(uut, path)?;
+        b.trace_from = from;
+        Ok(b)
+    }
+
     /// Propagates input changes through the combinational logic (clock stays low).
     pub fn settle(&mut self) {
         assert!(
@@ -84,6 +99,9 @@ impl<B: Clocked> Bench<B> {
     }
 
     fn record(&mut self, t: u64) {
+        if self.cycle < self.trace_from {
+            return;
+        }
         if let Some(vcd) = self.vcd.take() {
             let mut vcd = vcd;
             vcd.timestamp(t).expect("waveform write");
@@ -115,51 +133,154 @@ pub fn waves_dir() -> PathBuf {
 
 pub use abi::test_seed;
 
+/// Clocks of waveform a failing seeded run leaves: the replay records the last
+/// `DEFAULT_WAVE_CLOCKS` clocks before the failure and nothing earlier (a whole Verilator run
+/// would take tens of gigabytes). Both [`run_seeded`] (RustHDL's simulator) and
+/// [`run_seeded_with`] use this window.
+pub const DEFAULT_WAVE_CLOCKS: u64 = 400_000;
+
+/// A simulator with a clock count, so a failing run can tell at which clock it failed.
+pub trait Cycles {
+    /// Rising clock edges so far.
+    fn cycle(&self) -> u64;
+}
+
+impl<B: Clocked> Cycles for Bench<B> {
+    fn cycle(&self) -> u64 {
+        self.cycle
+    }
+}
+
+/// Why a seeded run failed. A plain `String` (or `&str`) converts into one that failed at the
+/// simulator's current clock; [`Failure::at`] names an earlier clock, for a failure found only
+/// after the fact (a violation logged during the run and checked at its end).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// What went wrong.
+    pub message: String,
+    /// The clock at which it went wrong; `None` for the simulator's clock when the body returned.
+    pub cycle: Option<u64>,
+}
+
+impl Failure {
+    /// A failure at clock `cycle`.
+    pub fn at(cycle: u64, message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            cycle: Some(cycle),
+        }
+    }
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure {
+            message,
+            cycle: None,
+        }
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(message: &str) -> Failure {
+        message.to_string().into()
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Where and from which clock the replay of a failed run records its waveform.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Waveform {
+    /// The VCD file to write.
+    pub path: PathBuf,
+    /// The first clock to record: [`DEFAULT_WAVE_CLOCKS`] before the failure, or 0.
+    pub from_cycle: u64,
+}
+
 /// Runs `body` on a fresh bench of `make()` with `seed`. On failure the run is repeated with
-/// waveform capture into `target/waves/<name>-<seed>.vcd`, and the test panics naming the seed
-/// (rerun with `SKIPWALK_SEED=<seed>`) and the waveform.
-pub fn run_seeded<B: Clocked>(
+/// waveform capture of its last [`DEFAULT_WAVE_CLOCKS`] clocks into
+/// `target/waves/<name>-<seed>.vcd`, and the test panics naming the seed (rerun with
+/// `SKIPWALK_SEED=<seed>`) and the waveform.
+pub fn run_seeded<B: Clocked, E: Into<Failure>>(
     name: &str,
     seed: u64,
     make: impl Fn() -> B,
-    body: impl Fn(&mut Bench<B>, u64) -> Result<(), String>,
+    body: impl Fn(&mut Bench<B>, u64) -> Result<(), E>,
 ) {
     run_seeded_with(
         name,
         seed,
         |waves| match waves {
             None => Ok(Bench::new(make())),
-            Some(path) => Bench::with_waveform(make(), path),
+            Some(w) => Bench::with_waveform_from(make(), &w.path, w.from_cycle),
         },
         body,
     );
 }
 
-/// [`run_seeded`] for any simulator: `make(None)` builds a fresh one, `make(Some(path))` one
-/// that records a waveform into `path`.
-pub fn run_seeded_with<T>(
+/// [`run_seeded`] for any simulator: `make(None)` builds a fresh one, `make(Some(w))` one that
+/// records a waveform into `w.path` from clock `w.from_cycle` on (Verilator models:
+/// `with_waveform_from`).
+///
+/// The failing clock is the one the body's [`Failure`] names, else the simulator's
+/// [`Cycles::cycle`] when the body returned; the replay records the [`DEFAULT_WAVE_CLOCKS`]
+/// clocks before it (and the clocks after it, up to where the replay stops).
+pub fn run_seeded_with<T: Cycles, E: Into<Failure>>(
     name: &str,
     seed: u64,
-    make: impl Fn(Option<&std::path::Path>) -> std::io::Result<T>,
-    body: impl Fn(&mut T, u64) -> Result<(), String>,
+    make: impl Fn(Option<Waveform>) -> std::io::Result<T>,
+    body: impl Fn(&mut T, u64) -> Result<(), E>,
+) {
+    run_seeded_window(name, seed, DEFAULT_WAVE_CLOCKS, make, body);
+}
+
+/// The body of a failed run: its failure with the failing clock resolved.
+fn run_once<T: Cycles, E: Into<Failure>>(
+    sim: &mut T,
+    seed: u64,
+    body: &impl Fn(&mut T, u64) -> Result<(), E>,
+) -> Option<(String, u64)> {
+    let Failure { message, cycle } = body(sim, seed).err()?.into();
+    Some((message, cycle.unwrap_or_else(|| sim.cycle())))
+}
+
+/// [`run_seeded_with`] with a waveform of the last `window` clocks.
+fn run_seeded_window<T: Cycles, E: Into<Failure>>(
+    name: &str,
+    seed: u64,
+    window: u64,
+    make: impl Fn(Option<Waveform>) -> std::io::Result<T>,
+    body: impl Fn(&mut T, u64) -> Result<(), E>,
 ) {
     let mut sim = make(None).unwrap_or_else(|e| panic!("{name}: cannot build the simulator: {e}"));
-    let Err(first) = body(&mut sim, seed) else {
+    let Some((first, at)) = run_once(&mut sim, seed, &body) else {
         return;
     };
     drop(sim);
     let path = waves_dir().join(format!("{name}-{seed}.vcd"));
-    let replay = match make(Some(&path)) {
+    let from_cycle = at.saturating_sub(window);
+    let shown = format!(
+        "{} (from clock {from_cycle}; the run failed at clock {at})",
+        path.display()
+    );
+    let replay = match make(Some(Waveform {
+        path: path.clone(),
+        from_cycle,
+    })) {
         Ok(mut sim) => {
-            let r = body(&mut sim, seed);
+            let r = run_once(&mut sim, seed, &body);
             drop(sim);
             match r {
-                Err(e) if e == first => format!("waveform: {}", path.display()),
-                Err(e) => format!(
-                    "waveform: {} (replay failed differently: {e})",
-                    path.display()
-                ),
-                Ok(()) => "replay with waveform passed: the run is not deterministic".to_string(),
+                Some((e, c)) if e == first && c == at => format!("waveform: {shown}"),
+                Some((e, c)) => {
+                    format!("waveform: {shown} (replay failed differently, at clock {c}: {e})")
+                }
+                None => "replay with waveform passed: the run is not deterministic".to_string(),
             }
         }
         Err(e) => format!("could not write waveform {}: {e}", path.display()),
@@ -312,5 +433,139 @@ impl<M: abi::TableMemory> MemoryModel<M> {
     ) {
         let (req_valid, addr, tag, rsp_ready) = uut.table_port();
         self.clock(rng, req_valid, addr, tag, d.rsp.is_some(), rsp_ready);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    /// A simulator that only counts clocks.
+    struct Counter(u64);
+
+    impl Cycles for Counter {
+        fn cycle(&self) -> u64 {
+            self.0
+        }
+    }
+
+    /// Runs a body that fails at clock `fail_at` (through `Failure::at` when `explicit`, else
+    /// by returning there); the panic message and the waveforms `make` was asked for.
+    fn fail_at(fail_at: u64, window: u64, explicit: bool) -> (String, Vec<Option<Waveform>>) {
+        let asked = RefCell::new(vec![]);
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            run_seeded_window(
+                "harness",
+                7,
+                window,
+                |w| {
+                    asked.borrow_mut().push(w);
+                    Ok(Counter(0))
+                },
+                |sim, _| {
+                    let stop = if explicit { fail_at + 1_000 } else { fail_at };
+                    while sim.0 < stop {
+                        sim.0 += 1;
+                    }
+                    if explicit {
+                        Err(Failure::at(fail_at, "logged earlier"))
+                    } else {
+                        Err(Failure::from(format!("wrong at {}", sim.0)))
+                    }
+                },
+            )
+        }));
+        let panic = r.expect_err("a failing body must panic");
+        let msg = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .expect("a formatted panic message");
+        (msg, asked.into_inner())
+    }
+
+    #[test]
+    fn replay_records_the_window_before_the_failing_clock() {
+        let path = waves_dir().join("harness-7.vcd");
+        let (msg, asked) = fail_at(1_000_000, DEFAULT_WAVE_CLOCKS, false);
+        assert_eq!(
+            asked,
+            [
+                None,
+                Some(Waveform {
+                    path: path.clone(),
+                    from_cycle: 600_000
+                })
+            ]
+        );
+        assert!(msg.starts_with("harness failed with SKIPWALK_SEED=7: wrong at 1000000\n"));
+        assert!(
+            msg.contains(&format!("waveform: {}", path.display())),
+            "{msg}"
+        );
+        assert!(!msg.contains("differently"), "{msg}");
+    }
+
+    #[test]
+    fn window_saturates_at_clock_zero_and_failure_names_its_clock() {
+        let (_, asked) = fail_at(30, 100, false);
+        assert_eq!(asked[1].as_ref().map(|w| w.from_cycle), Some(0));
+        let (msg, asked) = fail_at(5_000, 100, true);
+        assert_eq!(asked[1].as_ref().map(|w| w.from_cycle), Some(4_900));
+        assert!(msg.contains("the run failed at clock 5000"), "{msg}");
+    }
+
+    #[test]
+    fn replay_that_differs_or_passes_is_reported() {
+        for (replay, expect) in [
+            (
+                Some("second"),
+                "replay failed differently, at clock 10: second",
+            ),
+            (None, "replay with waveform passed"),
+        ] {
+            let runs = std::cell::Cell::new(0);
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                run_seeded_with(
+                    "harness",
+                    7,
+                    |_| Ok(Counter(0)),
+                    |sim, _| {
+                        runs.set(runs.get() + 1);
+                        sim.0 = 10;
+                        match (runs.get(), replay) {
+                            (1, _) => Err("first"),
+                            (_, Some(e)) => Err(e),
+                            (_, None) => Ok(()),
+                        }
+                    },
+                )
+            }));
+            let msg = r.expect_err("a failing body must panic");
+            let msg = msg
+                .downcast_ref::<String>()
+                .expect("a formatted panic message");
+            assert!(
+                msg.starts_with("harness failed with SKIPWALK_SEED=7: first"),
+                "{msg}"
+            );
+            assert!(msg.contains(expect), "{msg}");
+        }
+    }
+
+    #[test]
+    fn passing_run_builds_no_waveform() {
+        let asked = RefCell::new(vec![]);
+        run_seeded_with(
+            "harness",
+            7,
+            |w| {
+                asked.borrow_mut().push(w);
+                Ok(Counter(0))
+            },
+            |_, _| Ok::<(), String>(()),
+        );
+        assert_eq!(asked.into_inner(), [None]);
     }
 }

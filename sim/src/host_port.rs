@@ -225,6 +225,8 @@ pub struct DeviceSim<M: DmaSpace = HostMemory> {
     pub firewall_on: bool,
     /// Firewall violations seen (a test fails on any).
     pub violations: Vec<String>,
+    /// The clock of the first violation.
+    pub first_violation_at: Option<u64>,
     /// Frames the device sent on its network port (loopback off), whole.
     pub tx_frames: VecDeque<Vec<u32>>,
     /// Words to feed into the device's RX port: (word, last).
@@ -251,6 +253,7 @@ impl<M: DmaSpace> DeviceSim<M> {
             firewall: Firewall::default(),
             firewall_on: true,
             violations: vec![],
+            first_violation_at: None,
             tx_frames: VecDeque::new(),
             rx_input: VecDeque::new(),
             events: vec![],
@@ -364,6 +367,7 @@ impl<M: DmaSpace> DeviceSim<M> {
             let vi = ((tag >> 4) & 0xf) as usize;
             let allowed = !self.firewall_on || self.firewall.allows(client, vi, da, len, write);
             if !allowed {
+                self.first_violation_at.get_or_insert(now);
                 self.violations.push(format!(
                     "cycle {now}: client {client} VI {vi} {} {len} bytes at {da:#x}",
                     if write { "writes" } else { "reads" }
@@ -414,6 +418,7 @@ impl<M: DmaSpace> DeviceSim<M> {
             w.got += 1;
             self.stats.write_words += 1;
             if done != last_flag {
+                self.first_violation_at.get_or_insert(now);
                 self.violations.push(format!(
                     "cycle {now}: write data `last` {last_flag} at word {} of {}",
                     w.got,

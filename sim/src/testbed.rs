@@ -86,6 +86,12 @@ pub struct Testbed {
     next_free: u64,
 }
 
+impl rtl::bench::Cycles for Testbed {
+    fn cycle(&self) -> u64 {
+        self.sim.model.cycle()
+    }
+}
+
 impl Testbed {
     /// A device with `arena` bytes of host memory, in loopback mode when `loopback`.
     pub fn new(model: VDevice, host: HostConfig, arena: usize, loopback: bool) -> Testbed {

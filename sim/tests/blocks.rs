@@ -41,7 +41,7 @@ use abi::{
 use rtl::bench::rand::rngs::SmallRng;
 use rtl::bench::rand::seq::SliceRandom;
 use rtl::bench::rand::{Rng, SeedableRng};
-use rtl::bench::{run_seeded_with, test_seed, Bench, MemoryModel};
+use rtl::bench::{run_seeded_with, test_seed, Bench, Cycles, MemoryModel, Waveform};
 use rtl::prot_table::ProtTable;
 use rtl::shortcut_check::ShortcutCheck;
 use rtl::speck_decrypt::{SpeckDecrypt, EXPAND_CYCLES, LATENCY};
@@ -56,13 +56,14 @@ use sim::{VProtTable, VShortcutCheck, VSpeckDecrypt, VWalker, VXlateCache};
 type Ports = &'static [(&'static str, u32)];
 
 /// A block in RustHDL's simulator paired with the Verilator model of its Verilog.
-trait Pair: Sized {
+trait Pair: Cycles + Sized {
     /// Input ports (the clock aside) the pair drives, with their widths.
     const INPUTS: Ports;
     /// Output ports the pair compares, with their widths.
     const OUTPUTS: Ports;
-    /// Both simulators in their power-on state; with `waves`, both record waveforms.
-    fn new(waves: Option<&Path>) -> std::io::Result<Self>;
+    /// Both simulators in their power-on state; with `waves`, both record waveforms from
+    /// clock `from_cycle` on.
+    fn new(waves: Option<Waveform>) -> std::io::Result<Self>;
     /// The block's generated Verilog.
     fn verilog() -> String;
 }
@@ -117,22 +118,26 @@ macro_rules! lockstep {
             const INPUTS: Ports = &[$((stringify!($i), $iw)),*];
             const OUTPUTS: Ports = &[$((stringify!($o), $ow)),*];
 
-            fn new(waves: Option<&Path>) -> std::io::Result<Self> {
+            fn new(waves: Option<Waveform>) -> std::io::Result<Self> {
                 Ok(match waves {
                     None => $pair {
                         rusthdl: Bench::new(<$block>::default()),
                         verilog: <$model>::new(),
                     },
-                    Some(path) => {
-                        let verilator = verilator_waves(path);
+                    Some(Waveform { path, from_cycle }) => {
+                        let verilator = verilator_waves(&path);
                         eprintln!(
                             "waveforms: {} (RustHDL), {} (Verilator)",
                             path.display(),
                             verilator.display()
                         );
                         $pair {
-                            rusthdl: Bench::with_waveform(<$block>::default(), path)?,
-                            verilog: <$model>::with_waveform(&verilator)?,
+                            rusthdl: Bench::with_waveform_from(
+                                <$block>::default(),
+                                &path,
+                                from_cycle,
+                            )?,
+                            verilog: <$model>::with_waveform_from(&verilator, from_cycle)?,
                         }
                     }
                 })
@@ -185,8 +190,9 @@ macro_rules! lockstep {
                 self.rusthdl.tick();
                 self.verilog.step();
             }
+        }
 
-            /// Clock cycles so far.
+        impl Cycles for $pair {
             fn cycle(&self) -> u64 {
                 self.rusthdl.cycle
             }
@@ -240,7 +246,7 @@ fn check_ports<P: Pair>(name: &str) {
 }
 
 /// Runs `body` on a fresh pair with a seed from [`test_seed`], after checking the pair's ports
-/// against the Verilog; a failure is replayed with waveforms.
+/// against the Verilog; a failure is replayed with waveforms of the clocks before it.
 fn run<P: Pair>(name: &str, body: impl Fn(&mut P, u64) -> Result<(), String>) {
     check_ports::<P>(name);
     let seed = test_seed();

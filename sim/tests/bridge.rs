@@ -23,14 +23,13 @@
 //! waveform of its last clocks under `target/waves/`.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use abi::bridge::{
     self as ab, encode, split_dma_read, Decoder, Packet, Receiver, Reply, Sender, Side,
 };
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use rtl::bench::{run_seeded_with, test_seed};
+use rtl::bench::{run_seeded_with, test_seed, Cycles};
 use rtl::bridge::{CORE_RESET_CYCLES, SIM_CLOCKS_PER_BIT as CPB};
 use sim::VBridge;
 
@@ -840,13 +839,14 @@ impl Rig {
     }
 }
 
-/// Clock of the last failure: its replay records the waveform of the clocks before it only.
-static FAILED_AT: AtomicU64 = AtomicU64::new(0);
-/// Clocks of waveform a failing run leaves (a whole run would take tens of gigabytes).
-const WAVE_CLOCKS: u64 = 400_000;
+impl Cycles for Rig {
+    fn cycle(&self) -> u64 {
+        self.now
+    }
+}
 
-/// Runs `body` on a fresh rig from `setup`; a failure is replayed with a waveform of its
-/// last [`WAVE_CLOCKS`] clocks.
+/// Runs `body` on a fresh rig from `setup`; a failure is replayed with a waveform of the
+/// clocks before it.
 fn run_rig(
     name: &str,
     setup: impl Fn(&mut SmallRng) -> (Host, Device),
@@ -860,12 +860,7 @@ fn run_rig(
         |waves| {
             let m = match waves {
                 None => VBridge::new(),
-                Some(path) => VBridge::with_waveform_from(
-                    path,
-                    FAILED_AT
-                        .load(Ordering::Relaxed)
-                        .saturating_sub(WAVE_CLOCKS),
-                )?,
+                Some(w) => VBridge::with_waveform_from(&w.path, w.from_cycle)?,
             };
             let mut rng = SmallRng::seed_from_u64(seed ^ 0x5eed);
             let (host, dev) = setup(&mut rng);
@@ -874,9 +869,6 @@ fn run_rig(
         |rig, _| {
             let r = body(rig);
             rig.m.flush_waveform();
-            if r.is_err() {
-                FAILED_AT.store(rig.now, Ordering::Relaxed);
-            }
             r
         },
     );

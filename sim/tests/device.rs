@@ -7,12 +7,14 @@ use abi::translator::TranslationMode;
 use abi::{Access, Key, Shortcut, Status};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use rtl::bench::{run_seeded_with, test_seed};
+use rtl::bench::{run_seeded_with, test_seed, Failure};
 use sim::host_port::HostConfig;
 use sim::testbed::Testbed;
 use sim::VDevice;
 
-/// Runs `body` on a fresh testbed; a failure is replayed with a waveform.
+/// Runs `body` on a fresh testbed; a failure is replayed with a waveform of the clocks before
+/// it: where the body stopped, or, when only the DMA firewall saw something wrong, the first
+/// violation (that replay records from there to the end of the run).
 fn run_device(
     name: &str,
     host: HostConfig,
@@ -25,24 +27,26 @@ fn run_device(
         |waves| {
             let model = match waves {
                 None => VDevice::new(),
-                Some(path) => VDevice::with_waveform(path)?,
+                Some(w) => VDevice::with_waveform_from(&w.path, w.from_cycle)?,
             };
             Ok(Testbed::new(model, host, 32 << 20, loopback))
         },
         |t, seed| {
             let r = body(t, seed);
             t.sim.model.flush_waveform();
+            let v = &t.sim.violations;
             if let Err(e) = r {
-                let v = &t.sim.violations;
-                return Err(format!("{e}; DMA firewall: {:?}", &v[..v.len().min(3)]));
+                return Err(Failure::from(format!(
+                    "{e}; DMA firewall: {:?}",
+                    &v[..v.len().min(3)]
+                )));
             }
-            if t.sim.violations.is_empty() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "DMA firewall: {:?}",
-                    &t.sim.violations[..t.sim.violations.len().min(5)]
-                ))
+            match t.sim.first_violation_at {
+                None => Ok(()),
+                Some(at) => Err(Failure::at(
+                    at,
+                    format!("DMA firewall: {:?}", &v[..v.len().min(5)]),
+                )),
             }
         },
     );

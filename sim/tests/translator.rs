@@ -6,14 +6,14 @@ use rtl::translator::Translator;
 use rtl::translator_bench::{differential, TranslatorInputs, TranslatorOutputs, TranslatorSim};
 use sim::VTranslator;
 
-/// Runs `body` on a fresh model, replaying a failure with a waveform.
+/// Runs `body` on a fresh model, replaying a failure with a waveform of the clocks before it.
 fn run_seeded(name: &str, seed: u64, body: impl Fn(&mut VTranslator, u64) -> Result<(), String>) {
     run_seeded_with(
         name,
         seed,
         |waves| match waves {
             None => Ok(VTranslator::new()),
-            Some(path) => VTranslator::with_waveform(path),
+            Some(w) => VTranslator::with_waveform_from(&w.path, w.from_cycle),
         },
         body,
     );
