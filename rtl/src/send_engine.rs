@@ -8,10 +8,12 @@
 //!   read failed gets `dma_error`), asks the translation core for the whole buffer and keeps
 //!   the page frames in block RAM. Only when every page translated does it read the payload:
 //!   page by page, in bursts of at most [`BURST_BYTES`], each issued only when the TX FIFO has
-//!   room for all its words (so read data is never back-pressured). The descriptor is handed
-//!   to the second stage (which copies what it needs as soon as it is free) before its
-//!   payload is read, so the payload of the next descriptor is read while one frame goes
-//!   out; the next descriptor's words are taken once the second stage has its copy.
+//!   room for all its words (so read data is never back-pressured). The payload is read
+//!   while the descriptor's context (what the second stage needs of it) waits for the
+//!   hand-off register; once both the reads are issued and the context handed over, the
+//!   descriptor's fields are free for the next one. So the payloads of three descriptors
+//!   (the one being sent, the one handed over, the one being prepared) can be in flight at
+//!   once, and a message longer than the TX FIFO is sent while its reads go on.
 //! * **transmit**: for a good send, a frame: the two header words of `abi::frames`, then the
 //!   payload words from the TX FIFO; then the completion (for failed descriptors and NOPs
 //!   only the completion), held on `cmp_*` until the completion writer takes it.
@@ -44,9 +46,9 @@ use crate::with_defaults;
 pub const BURST_BYTES: u64 = 256;
 /// Width of a message length (up to `MAX_MESSAGE_LEN`).
 pub const MSG_W: usize = 17;
-/// Descriptors handed from the prepare stage to the transmit stage and not yet taken: the
-/// payload reads of this many descriptors overlap the frame being sent. The prepare stage's
-/// own registers hold it; the transmit stage copies them when it starts the descriptor.
+/// Descriptors handed from the prepare stage to the transmit stage and not yet taken (the
+/// hand-off register): the payload reads of this many descriptors overlap the frame being
+/// sent. The transmit stage copies the context when it starts the descriptor.
 pub const CTX_DEPTH: usize = 1;
 
 const _: () = assert!(IDX_W == 12);
@@ -184,13 +186,26 @@ pub struct SendEngine {
     a_chunk_n: Signal<Local, Bits<PAGE_BYTES_W>>,
     a_wait: DFF<Bit>,
     a_chunk_words: Signal<Local, Bits<9>>,
-    a_first_room: Signal<Local, Bits<PAGE_BYTES_W>>,
+    // Bytes from the buffer's first byte to the end of its page, and whether the message
+    // ends before that: registered from the descriptor's fields (which stand still from the
+    // cycle after its last word), read two cycles later at the first page's response.
+    a_first_room: DFF<Bits<PAGE_BYTES_W>>,
+    a_first_fits: DFF<Bit>,
+    a_room_n: Signal<Local, Bits<PAGE_BYTES_W>>,
     a_issue: Signal<Local, Bits<9>>,
     a_pop: Signal<Local, Bits<9>>,
     a_push: Signal<Local, Bit>,
     a_push_status: Signal<Local, Bits<STATUS_W>>,
-    // The prepare stage's descriptor is handed over and not taken yet.
+    // Hand-off register: a descriptor's context handed over and not taken yet.
     handed: DFF<Bit>,
+    // The prepare stage's descriptor has been handed over.
+    a_pushed: DFF<Bit>,
+    h_meta: DFF<Bits<META_W>>,
+    h_wr_id: DFF<Bits<32>>,
+    h_length: DFF<Bits<MSG_W>>,
+    h_dest: DFF<Bits<8>>,
+    h_opcode: DFF<Bits<8>>,
+    h_status: DFF<Bits<STATUS_W>>,
     // Transmit stage.
     b_state: DFF<TxState>,
     b_meta: DFF<Bits<META_W>>,
@@ -256,7 +271,7 @@ impl Default for SendEngine {
             cmp_index, cmp_peer, cmp_opcode, cmp_status, tx_frame, pages, tx_fifo, a_state,
             desc, a_meta,
             a_status, a_pages, a_page, a_da, a_page_left, a_left, a_used, a_chunk, a_chunk_n, a_wait,
-            a_chunk_words, a_first_room, a_issue, a_pop, a_push, a_push_status, handed, b_state, b_meta, b_wr_id, b_length, b_dest,
+            a_chunk_words, a_first_room, a_first_fits, a_room_n, a_issue, a_pop, a_push, a_push_status, handed, a_pushed, h_meta, h_wr_id, h_length, h_dest, h_opcode, h_status, b_state, b_meta, b_wr_id, b_length, b_dest,
             b_opcode, b_status, b_words, b_error, b_take
         })
     }
@@ -280,6 +295,15 @@ impl Logic for SendEngine {
             a_left,
             a_used,
             handed,
+            a_pushed,
+            a_first_room,
+            a_first_fits,
+            h_meta,
+            h_wr_id,
+            h_length,
+            h_dest,
+            h_opcode,
+            h_status,
             b_state,
             b_meta,
             b_wr_id,
@@ -295,8 +319,8 @@ impl Logic for SendEngine {
         self.tx_fifo.reset.next = self.reset.val();
 
         // ---- Prepare ----
-        // The next descriptor's words overwrite the fields: only once they are taken.
-        self.desc_ready.next = (self.a_state.q.val() == PrepState::Load) && !self.handed.q.val();
+        // The fields are free once the descriptor is handed over.
+        self.desc_ready.next = self.a_state.q.val() == PrepState::Load;
         // Word 0's reserved bit 31 carries the fetcher's read-error flag.
         self.desc.word_valid.next = self.desc_valid.val() && self.desc_ready.val();
         self.desc.word_data.next = self.desc_data.val();
@@ -329,13 +353,16 @@ impl Logic for SendEngine {
         self.a_chunk_words.next =
             bit_cast::<9, PAGE_BYTES_W>((self.a_chunk.q.val() + self.three.val()) >> 2);
         self.a_issue.next = 0.into();
-        // Bytes from the buffer's first byte to the end of its page.
-        self.a_first_room.next = self.page_bytes.val()
+        self.a_room_n.next = self.page_bytes.val()
             - bit_cast::<PAGE_BYTES_W, 12>(self.desc.va.val().get_bits::<12>(0));
+        self.a_first_room.d.next = self.a_room_n.val();
+        self.a_first_fits.d.next = bit_cast::<MSG_W, PAGE_BYTES_W>(self.a_room_n.val())
+            > self.desc.length.val().get_bits::<MSG_W>(0);
         self.a_push.next = false;
         self.a_push_status.next = self.a_status.q.val();
         match self.a_state.q.val() {
             PrepState::Load => {
+                self.a_pushed.d.next = false;
                 if self.desc.last.val() {
                     self.a_meta.d.next = self.desc_meta.val();
                     self.desc_meta_pop.next = true;
@@ -383,11 +410,9 @@ impl Logic for SendEngine {
                         // The first page is read straight from its response.
                         if !self.a_pages.q.val().any() {
                             self.a_da.d.next = self.xl_rsp_da.val();
-                            self.a_page_left.d.next = self.a_first_room.val();
+                            self.a_page_left.d.next = self.a_first_room.q.val();
                             self.a_wait.d.next = true;
-                            if bit_cast::<MSG_W, PAGE_BYTES_W>(self.a_first_room.val())
-                                > self.desc.length.val().get_bits::<MSG_W>(0)
-                            {
+                            if self.a_first_fits.q.val() {
                                 self.a_page_left.d.next =
                                     self.desc.length.val().get_bits::<PAGE_BYTES_W>(0);
                             }
@@ -397,9 +422,16 @@ impl Logic for SendEngine {
                         self.a_status.d.next = self.xl_rsp_status.val();
                         self.a_page.d.next = 0.into();
                         self.a_left.d.next = self.desc.length.val().get_bits::<MSG_W>(0);
-                        self.a_state.d.next = PrepState::Push;
-                        self.a_push_status.next = self.xl_rsp_status.val();
-                        self.a_push.next = !self.handed.q.val();
+                        // A good send reads its payload first; anything else is handed over.
+                        if (self.xl_rsp_status.val() == self.st_ok.val())
+                            && (self.desc.opcode.val() == self.op_send.val())
+                        {
+                            self.a_state.d.next = PrepState::Burst;
+                        } else {
+                            self.a_state.d.next = PrepState::Push;
+                            self.a_push_status.next = self.xl_rsp_status.val();
+                            self.a_push.next = !self.handed.q.val();
+                        }
                     }
                 }
             }
@@ -418,6 +450,12 @@ impl Logic for SendEngine {
                 self.a_state.d.next = PrepState::Burst;
             }
             PrepState::Burst => {
+                // Handed over as soon as the hand-off register is free, so the transmit stage
+                // drains a message longer than the TX FIFO while its reads go on.
+                if !self.a_pushed.q.val() {
+                    self.a_push_status.next = self.a_status.q.val();
+                    self.a_push.next = !self.handed.q.val();
+                }
                 if !self.a_wait.q.val() && (self.a_used.q.val() <= self.words_burst_max.val()) {
                     self.pl_req_valid.next = true;
                     if self.pl_req_ready.val() {
@@ -439,31 +477,39 @@ impl Logic for SendEngine {
                             if self.a_left.q.val()
                                 == bit_cast::<MSG_W, PAGE_BYTES_W>(self.a_chunk.q.val())
                             {
-                                self.a_state.d.next = PrepState::Load;
+                                self.a_state.d.next = PrepState::Push;
                             }
                         }
                     }
                 }
             }
             PrepState::Push => {
-                self.a_push_status.next = self.a_status.q.val();
-                self.a_push.next = !self.handed.q.val();
+                if self.a_pushed.q.val() {
+                    self.a_state.d.next = PrepState::Load;
+                } else {
+                    self.a_push_status.next = self.a_status.q.val();
+                    self.a_push.next = !self.handed.q.val();
+                }
             }
             _ => {
                 self.a_state.d.next = PrepState::Load;
             }
         }
-        // The descriptor goes to the transmit stage (its status with it); a good send's
-        // payload is read after that, so the transmit stage drains the TX FIFO while the
-        // reads go on.
+        // The descriptor goes to the transmit stage (its status with it) when the hand-off
+        // register is free; a good send's payload reads go on meanwhile, and the next
+        // descriptor is taken once both are done.
         if self.a_push.val() {
             self.a_status.d.next = self.a_push_status.val();
             self.handed.d.next = true;
-            self.a_state.d.next = PrepState::Load;
-            if (self.a_push_status.val() == self.st_ok.val())
-                && (self.desc.opcode.val() == self.op_send.val())
-            {
-                self.a_state.d.next = PrepState::Burst;
+            self.h_meta.d.next = self.a_meta.q.val();
+            self.h_wr_id.d.next = self.desc.wr_id.val();
+            self.h_length.d.next = self.desc.length.val().get_bits::<MSG_W>(0);
+            self.h_dest.d.next = self.desc.dest.val();
+            self.h_opcode.d.next = self.desc.opcode.val();
+            self.h_status.d.next = self.a_push_status.val();
+            self.a_pushed.d.next = true;
+            if self.a_state.q.val() != PrepState::Burst {
+                self.a_state.d.next = PrepState::Load;
             }
         }
         self.tx_fifo.in_valid.next = self.pl_rd_valid.val();
@@ -540,22 +586,22 @@ impl Logic for SendEngine {
                 self.b_state.d.next = TxState::Idle;
             }
         }
-        // The next descriptor is copied from the prepare stage as soon as the previous one is
-        // done (never in the cycle it is handed over: a hand-over needs the last one taken).
+        // The next descriptor is copied from the hand-off register as soon as the previous
+        // one is done (never in the cycle it is handed over: a hand-over needs the last one
+        // taken).
         if self.b_take.val() {
             self.handed.d.next = false;
-            self.b_meta.d.next = self.a_meta.q.val();
-            self.b_wr_id.d.next = self.desc.wr_id.val();
-            self.b_length.d.next = self.desc.length.val().get_bits::<MSG_W>(0);
-            self.b_dest.d.next = self.desc.dest.val();
-            self.b_opcode.d.next = self.desc.opcode.val();
-            self.b_status.d.next = self.a_status.q.val();
+            self.b_meta.d.next = self.h_meta.q.val();
+            self.b_wr_id.d.next = self.h_wr_id.q.val();
+            self.b_length.d.next = self.h_length.q.val();
+            self.b_dest.d.next = self.h_dest.q.val();
+            self.b_opcode.d.next = self.h_opcode.q.val();
+            self.b_status.d.next = self.h_status.q.val();
             self.b_error.d.next = false;
-            self.b_words.d.next =
-                (self.desc.length.val().get_bits::<MSG_W>(0) + self.msg_three.val()) >> 2;
+            self.b_words.d.next = (self.h_length.q.val() + self.msg_three.val()) >> 2;
             self.b_state.d.next = TxState::Complete;
-            if (self.a_status.q.val() == self.st_ok.val())
-                && (self.desc.opcode.val() == self.op_send.val())
+            if (self.h_status.q.val() == self.st_ok.val())
+                && (self.h_opcode.q.val() == self.op_send.val())
             {
                 self.b_state.d.next = TxState::Header0;
             }
@@ -568,6 +614,7 @@ impl Logic for SendEngine {
         self.a_used.d.next = self.a_used.q.val() + self.a_issue.val() - self.a_pop.val();
         if self.reset.val() {
             self.handed.d.next = false;
+            self.a_pushed.d.next = false;
             self.a_state.d.next = PrepState::Load;
             self.a_used.d.next = 0.into();
             self.b_state.d.next = TxState::Idle;
