@@ -196,10 +196,10 @@ pub struct SendEngine {
     a_pop: Signal<Local, Bits<9>>,
     a_push: Signal<Local, Bit>,
     a_push_status: Signal<Local, Bits<STATUS_W>>,
-    // Hand-off register: a descriptor's context handed over and not taken yet.
-    handed: DFF<Bit>,
     // The prepare stage's descriptor has been handed over.
     a_pushed: DFF<Bit>,
+    // Hand-off register: a descriptor's context handed over and not taken yet.
+    handed: DFF<Bit>,
     h_meta: DFF<Bits<META_W>>,
     h_wr_id: DFF<Bits<32>>,
     h_length: DFF<Bits<MSG_W>>,
@@ -450,12 +450,6 @@ impl Logic for SendEngine {
                 self.a_state.d.next = PrepState::Burst;
             }
             PrepState::Burst => {
-                // Handed over as soon as the hand-off register is free, so the transmit stage
-                // drains a message longer than the TX FIFO while its reads go on.
-                if !self.a_pushed.q.val() {
-                    self.a_push_status.next = self.a_status.q.val();
-                    self.a_push.next = !self.handed.q.val();
-                }
                 if !self.a_wait.q.val() && (self.a_used.q.val() <= self.words_burst_max.val()) {
                     self.pl_req_valid.next = true;
                     if self.pl_req_ready.val() {
@@ -486,9 +480,6 @@ impl Logic for SendEngine {
             PrepState::Push => {
                 if self.a_pushed.q.val() {
                     self.a_state.d.next = PrepState::Load;
-                } else {
-                    self.a_push_status.next = self.a_status.q.val();
-                    self.a_push.next = !self.handed.q.val();
                 }
             }
             _ => {
@@ -496,8 +487,15 @@ impl Logic for SendEngine {
             }
         }
         // The descriptor goes to the transmit stage (its status with it) when the hand-off
-        // register is free; a good send's payload reads go on meanwhile, and the next
+        // register is free; a good send's payload reads go on meanwhile (so the transmit
+        // stage drains a message longer than the TX FIFO while its reads go on), and the next
         // descriptor is taken once both are done.
+        if ((self.a_state.q.val() == PrepState::Burst) || (self.a_state.q.val() == PrepState::Push))
+            && !self.a_pushed.q.val()
+        {
+            self.a_push_status.next = self.a_status.q.val();
+            self.a_push.next = !self.handed.q.val();
+        }
         if self.a_push.val() {
             self.a_status.d.next = self.a_push_status.val();
             self.handed.d.next = true;
