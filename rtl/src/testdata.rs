@@ -5,6 +5,7 @@
 
 use abi::pte::{Pte, PTE_PINNED, PTE_PRESENT, PTE_WRITABLE};
 use abi::shortcut::TableWindow;
+use abi::status::Status;
 use abi::{level_index, Access, MemoryImage, TableBuilder, TableMemory, PAGE_SHIFT, PAGE_SIZE};
 use rand::Rng;
 
@@ -21,6 +22,9 @@ pub struct Scenario {
     pub tables: TableBuilder,
     /// Page-aligned VAs that have leaf entries.
     pub vas: Vec<u64>,
+    /// VAs whose walk from the root meets a broken upper-level entry, with that entry's
+    /// level (a walk starting at that level or above sees it).
+    pub broken_paths: Vec<(u64, u8)>,
 }
 
 /// Builds a random scenario.
@@ -68,24 +72,44 @@ pub fn random_tables(rng: &mut impl Rng) -> Scenario {
         Pte::new(3, PTE_PRESENT | PTE_PINNED),
         Pte::new(1 << 30, PTE_PRESENT | PTE_PINNED | PTE_WRITABLE),
     ];
+    // Walks that must keep their outcome while upper-level entries are broken below.
+    let mut witnesses = vec![];
     for (i, pte) in broken.into_iter().enumerate() {
         let va = special + i as u64 * PAGE_SIZE;
         if tables.set_leaf(&mut mem, va, pte).is_ok() {
             vas.push(va);
+            witnesses.push((va, root_walk(&mem, &window, &tables, va)));
         }
     }
-    // Break upper-level entries: outside the window, or not present.
-    for k in 0..2 {
-        let va = vas[rng.gen_range(0..vas.len())];
-        let level = rng.gen_range(2..=4u8);
-        if let Ok(Some(t)) = tables.table_frame(&mem, va, level) {
+    // Break upper-level entries: one next-level pointer outside the window, one not
+    // present, each on a path that leaves the other and the broken leaves reachable.
+    let mut broken_paths = vec![];
+    for (bad, status) in [
+        (Pte::table(u64::from(base) + 500), Status::WalkWindow),
+        (Pte(0), Status::NotPresent),
+    ] {
+        for _ in 0..50 {
+            let va = vas[rng.gen_range(0..vas.len())];
+            let level = rng.gen_range(2..=4u8);
+            let Ok(Some(t)) = tables.table_frame(&mem, va, level) else {
+                continue;
+            };
             let da = (t << PAGE_SHIFT) + level_index(va, level) * 8;
-            let bad = if k == 0 {
-                Pte::table(u64::from(base) + 500)
-            } else {
-                Pte(0)
+            // A table page past the end of memory is broken already (DMA error).
+            let Some(old) = mem.read_u64(da) else {
+                continue;
             };
             mem.write_u64(da, bad.0);
+            witnesses.push((va, Err(status)));
+            let intact = witnesses
+                .iter()
+                .all(|(va, want)| root_walk(&mem, &window, &tables, *va) == *want);
+            if intact {
+                broken_paths.push((va, level));
+                break;
+            }
+            witnesses.pop();
+            mem.write_u64(da, old);
         }
     }
     Scenario {
@@ -93,5 +117,16 @@ pub fn random_tables(rng: &mut impl Rng) -> Scenario {
         window,
         tables,
         vas,
+        broken_paths,
     }
+}
+
+/// The outcome of walking `va` for a read from the root table.
+fn root_walk(
+    mem: &MemoryImage,
+    window: &TableWindow,
+    tables: &TableBuilder,
+    va: u64,
+) -> Result<Pte, Status> {
+    abi::translator::walk(mem, window, 4, tables.root(), va, false, &mut 0)
 }

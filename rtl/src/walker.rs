@@ -350,16 +350,28 @@ mod tests {
             window,
             tables,
             vas,
+            broken_paths,
         } = random_tables(&mut rng);
         let mut model = MemoryModel::new(mem, latency, 0.6);
         let mut statuses = std::collections::BTreeMap::new();
-        for job in 0..400 {
-            let va = if rng.gen_bool(0.8) {
-                vas[rng.gen_range(0..vas.len())]
-            } else {
-                rng.gen::<u64>() & abi::mask(47)
-            } | rng.gen_range(0..4096);
-            let level = rng.gen_range(1..=4u8);
+        // At least 400 jobs, and on until every outcome has been seen: a rare
+        // outcome (a broken upper-level entry is one entry of the scenario)
+        // can take more than 400 draws.
+        for job in 0..4000 {
+            if job >= 400 && statuses.len() >= 6 {
+                break;
+            }
+            // Mostly mapped pages, sometimes a path through a broken upper-level entry
+            // (walked from that entry's level or above), sometimes anywhere.
+            let (va, level) = match rng.gen_range(0..20) {
+                0..=15 => (vas[rng.gen_range(0..vas.len())], rng.gen_range(1..=4u8)),
+                16 | 17 if !broken_paths.is_empty() => {
+                    let (va, at) = broken_paths[rng.gen_range(0..broken_paths.len())];
+                    (va, rng.gen_range(at..=4u8))
+                }
+                _ => (rng.gen::<u64>() & abi::mask(47), rng.gen_range(1..=4u8)),
+            };
+            let va = va | rng.gen_range(0..4096);
             let table = if level == 4 {
                 tables.root()
             } else {
