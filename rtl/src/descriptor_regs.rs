@@ -11,14 +11,16 @@
 //! | `last` | 1 | out | the word taken this cycle is word 7 (combinational) |
 //! | `opcode`, `dest` | 8, 8 | out | word 0 |
 //! | `length`, `wr_id` | 32, 32 | out | words 1 and 2 (`length`: see below) |
-//! | `va`, `shortcut` | 64, 64 | out | words 4–5 and 6–7 |
+//! | `va`, `shortcut` | 64, 64 | out | words 4–5 and 6–7 (`va`: see below) |
 //! | `error` | 1 | out | some word of the descriptor was bad |
 //!
 //! Fields are valid from the cycle after `last` until the next descriptor's words overwrite
 //! them. `length` keeps bits 16:0 of word 1 and one bit (17) for "some bit above 16 is set":
 //! it equals the word whenever the word is below 2^17, and is at least 2^17 otherwise, which
 //! is all the checks against `MAX_MESSAGE_LEN` (2^16) need; a longer message is never sent or
-//! received.
+//! received. Likewise `va` keeps bits 46:0 of words 4–5 and one bit (47) for "some bit
+//! above 46 is set": every VA the translation core accepts is below 2^47, and any other is
+//! refused as `addr_range` whichever of the upper bits is set.
 
 use abi::queues::{
     DESC_DEST_SHIFT, DESC_WORDS, DESC_W_LENGTH, DESC_W_SHORTCUT, DESC_W_VA, DESC_W_WR_ID,
@@ -34,6 +36,9 @@ const _: () = assert!(DESC_W_WR_ID == 2 && DESC_W_VA == 4 && DESC_W_SHORTCUT == 
 /// Bits of the length kept: 16:0, and bit 17 standing for every bit above.
 const LEN_KEPT: usize = 18;
 const _: () = assert!(abi::queues::MAX_MESSAGE_LEN == 1 << (LEN_KEPT - 2));
+/// Bits of word 5 (VA 63:32) kept: 46:32, and bit 47 standing for every bit above.
+const VA_HI_KEPT: usize = abi::VA_BITS as usize - 32 + 1;
+const _: () = assert!(VA_HI_KEPT == 16);
 
 /// Descriptor fields (see the module documentation).
 #[derive(LogicBlock)]
@@ -73,7 +78,8 @@ pub struct DescriptorRegs {
     len_big: Signal<Local, Bit>,
     r_wr_id: DFF<Bits<32>>,
     r_va_lo: DFF<Bits<32>>,
-    r_va_hi: DFF<Bits<32>>,
+    r_va_hi: DFF<Bits<VA_HI_KEPT>>,
+    va_big: Signal<Local, Bit>,
     r_shortcut_lo: DFF<Bits<32>>,
     r_shortcut_hi: DFF<Bits<32>>,
     r_error: DFF<Bit>,
@@ -99,7 +105,7 @@ impl Default for DescriptorRegs {
         } defaults {
             clock, reset, word_valid, word_data, word_error, first, last, opcode, dest, length,
             wr_id, va, shortcut, error, word, r_opcode, r_dest, r_length, len_big, r_wr_id,
-            r_va_lo, r_va_hi, r_shortcut_lo, r_shortcut_hi, r_error
+            r_va_lo, r_va_hi, va_big, r_shortcut_lo, r_shortcut_hi, r_error
         })
     }
 }
@@ -122,6 +128,7 @@ impl Logic for DescriptorRegs {
             r_error
         );
         self.len_big.next = self.word_data.val().get_bits::<15>(17).any();
+        self.va_big.next = self.word_data.val().get_bits::<17>(15).any();
         self.first.next = !self.word.q.val().any();
         self.last.next = self.word_valid.val() && (self.word.q.val() == self.w_last.val());
         if self.word_valid.val() {
@@ -146,7 +153,9 @@ impl Logic for DescriptorRegs {
                 self.r_va_lo.d.next = self.word_data.val();
             }
             if self.word.q.val() == self.w_va_hi.val() {
-                self.r_va_hi.d.next = self.word_data.val();
+                self.r_va_hi.d.next =
+                    bit_cast::<VA_HI_KEPT, 15>(self.word_data.val().get_bits::<15>(0))
+                        | (bit_cast::<VA_HI_KEPT, 1>(self.va_big.val().into()) << 15);
             }
             if self.word.q.val() == self.w_shortcut.val() {
                 self.r_shortcut_lo.d.next = self.word_data.val();
@@ -159,7 +168,7 @@ impl Logic for DescriptorRegs {
         self.dest.next = self.r_dest.q.val();
         self.length.next = bit_cast::<32, LEN_KEPT>(self.r_length.q.val());
         self.wr_id.next = self.r_wr_id.q.val();
-        self.va.next = (bit_cast::<64, 32>(self.r_va_hi.q.val()) << 32)
+        self.va.next = (bit_cast::<64, VA_HI_KEPT>(self.r_va_hi.q.val()) << 32)
             | bit_cast::<64, 32>(self.r_va_lo.q.val());
         self.shortcut.next = (bit_cast::<64, 32>(self.r_shortcut_hi.q.val()) << 32)
             | bit_cast::<64, 32>(self.r_shortcut_lo.q.val());

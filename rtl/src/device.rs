@@ -3,8 +3,9 @@
 //!
 //! Inside, besides the blocks: the MMIO decoder (the translation core's registers go to its
 //! configuration port, the rest to the [`QueueManager`]; one read in flight at a time), the
-//! arbiter of the translation core (the receive engine first; responses return to the
-//! requester in order), the DMA arbiter (one registered request stage; fixed priority: table
+//! arbiter of the translation core (the receive engine first; the engine whose request
+//! the core sees is a register, so a turn to the other engine costs a cycle; responses
+//! return to the requester in order), the DMA arbiter (one registered request stage; fixed priority: table
 //! reads, receive descriptors, CQ writes, receive payload, descriptor fetches, send payload;
 //! one write's data at a time), the adapter that assembles 64-bit table entries from two read
 //! words, and the network loopback.
@@ -160,7 +161,10 @@ pub struct Device {
     x_wr: DFF<Bits<2>>,
     x_rd: DFF<Bits<2>>,
     x_head_recv: Signal<Local, Bit>,
-    x_pick_recv: Signal<Local, Bit>,
+    // The engine whose request the core sees (1: receive), a register: the request's
+    // fields reach the core (and its decryption) through a mux whose select does not depend
+    // on the engines' state this cycle.
+    x_pick_recv: DFF<Bit>,
     x_push: Signal<Local, Bit>,
     x_pop: Signal<Local, Bit>,
     x_ids: [Constant<Bits<2>>; 4],
@@ -239,6 +243,7 @@ impl Logic for Device {
             m_read_pending,
             x_wr,
             x_rd,
+            x_pick_recv,
             r_valid,
             r_recv,
             r_status,
@@ -308,23 +313,29 @@ impl Logic for Device {
         self.translator.open_vi.next = self.qm.open_vi.val();
 
         // ---- Translation core: the receive engine first ----
-        self.x_pick_recv.next = self.recv.xl_req_valid.val();
-        self.translator.req_valid.next =
-            self.recv.xl_req_valid.val() || self.send.xl_req_valid.val();
+        // The receive engine first: the pick turns to it whenever it asks, to the send engine
+        // when only that one asks (a turn costs one cycle).
+        if self.recv.xl_req_valid.val() {
+            self.x_pick_recv.d.next = true;
+        } else if self.send.xl_req_valid.val() {
+            self.x_pick_recv.d.next = false;
+        }
+        self.translator.req_valid.next = self.send.xl_req_valid.val();
         self.translator.req_vi.next = self.send.xl_req_vi.val();
         self.translator.req_va.next = self.send.xl_req_va.val();
         self.translator.req_shortcut.next = self.send.xl_req_shortcut.val();
         self.translator.req_length.next = self.send.xl_req_length.val();
         self.translator.req_write.next = false;
-        if self.x_pick_recv.val() {
+        if self.x_pick_recv.q.val() {
+            self.translator.req_valid.next = self.recv.xl_req_valid.val();
             self.translator.req_vi.next = self.recv.xl_req_vi.val();
             self.translator.req_va.next = self.recv.xl_req_va.val();
             self.translator.req_shortcut.next = self.recv.xl_req_shortcut.val();
             self.translator.req_length.next = self.recv.xl_req_length.val();
             self.translator.req_write.next = true;
         }
-        self.recv.xl_req_ready.next = self.x_pick_recv.val() && self.translator.req_ready.val();
-        self.send.xl_req_ready.next = !self.x_pick_recv.val() && self.translator.req_ready.val();
+        self.recv.xl_req_ready.next = self.x_pick_recv.q.val() && self.translator.req_ready.val();
+        self.send.xl_req_ready.next = !self.x_pick_recv.q.val() && self.translator.req_ready.val();
         self.x_push.next = self.translator.req_valid.val() && self.translator.req_ready.val();
         self.x_head_recv.next = false;
         for i in 0..4 {
@@ -332,7 +343,7 @@ impl Logic for Device {
                 self.x_head_recv.next = self.x_owner[i].q.val();
             }
             if self.x_push.val() && (self.x_wr.q.val() == self.x_ids[i].val()) {
-                self.x_owner[i].d.next = self.x_pick_recv.val();
+                self.x_owner[i].d.next = self.x_pick_recv.q.val();
             }
         }
         if self.x_push.val() {
