@@ -194,6 +194,9 @@ pub struct SendEngine {
     a_room_n: Signal<Local, Bits<PAGE_BYTES_W>>,
     a_issue: Signal<Local, Bits<9>>,
     a_pop: Signal<Local, Bits<9>>,
+    // A TX FIFO word was taken last cycle: the count of words in use drops a cycle late (it
+    // errs on the full side), so the network's ready does not reach its arithmetic.
+    a_popped: DFF<Bit>,
     a_push: Signal<Local, Bit>,
     a_push_status: Signal<Local, Bits<STATUS_W>>,
     // The prepare stage's descriptor has been handed over.
@@ -271,7 +274,7 @@ impl Default for SendEngine {
             cmp_index, cmp_peer, cmp_opcode, cmp_status, tx_frame, pages, tx_fifo, a_state,
             desc, a_meta,
             a_status, a_pages, a_page, a_da, a_page_left, a_left, a_used, a_chunk, a_chunk_n, a_wait,
-            a_chunk_words, a_first_room, a_first_fits, a_room_n, a_issue, a_pop, a_push, a_push_status, handed, a_pushed, h_meta, h_wr_id, h_length, h_dest, h_opcode, h_status, b_state, b_meta, b_wr_id, b_length, b_dest,
+            a_chunk_words, a_first_room, a_first_fits, a_room_n, a_issue, a_pop, a_popped, a_push, a_push_status, handed, a_pushed, h_meta, h_wr_id, h_length, h_dest, h_opcode, h_status, b_state, b_meta, b_wr_id, b_length, b_dest,
             b_opcode, b_status, b_words, b_error, b_take
         })
     }
@@ -294,6 +297,7 @@ impl Logic for SendEngine {
             a_wait,
             a_left,
             a_used,
+            a_popped,
             handed,
             a_pushed,
             a_first_room,
@@ -605,8 +609,9 @@ impl Logic for SendEngine {
             }
         }
         // TX FIFO words taken by the transmit stage free room for payload reads.
+        self.a_popped.d.next = self.tx_fifo.out_valid.val() && self.tx_fifo.out_ready.val();
         self.a_pop.next = 0.into();
-        if self.tx_fifo.out_valid.val() && self.tx_fifo.out_ready.val() {
+        if self.a_popped.q.val() {
             self.a_pop.next = self.words_one.val();
         }
         self.a_used.d.next = self.a_used.q.val() + self.a_issue.val() - self.a_pop.val();
@@ -615,6 +620,7 @@ impl Logic for SendEngine {
             self.a_pushed.d.next = false;
             self.a_state.d.next = PrepState::Load;
             self.a_used.d.next = 0.into();
+            self.a_popped.d.next = false;
             self.b_state.d.next = TxState::Idle;
         }
     }
