@@ -5,9 +5,10 @@
 //! configuration port, the rest to the [`QueueManager`]; one read in flight at a time), the
 //! arbiter of the translation core (the receive engine first; the engine whose request
 //! the core sees is a register, so a turn to the other engine costs a cycle; responses
-//! return to the requester in order), the DMA arbiter (one registered request stage; fixed priority: table
-//! reads, receive descriptors, CQ writes, receive payload, descriptor fetches, send payload;
-//! one write's data at a time), the adapter that assembles 64-bit table entries from two read
+//! return to the requester in order), the DMA arbiter (one registered request stage, taking a request only
+//! when empty, from the client granted a cycle ahead by fixed priority: table reads, receive
+//! descriptors, CQ writes, receive payload, descriptor fetches, send payload; one write's data
+//! at a time), the adapter that assembles 64-bit table entries from two read
 //! words, and the network loopback.
 //!
 //! ## Host port
@@ -184,6 +185,19 @@ pub struct Device {
     d_tag: DFF<Bits<DMA_TAG_W>>,
     d_owner: DFF<WriteOwner>,
     d_load: Signal<Local, Bit>,
+    // Whom the next request is taken from (one-hot, decided a cycle ahead).
+    g_table: DFF<Bit>,
+    g_recv_desc: DFF<Bit>,
+    g_cq: DFF<Bit>,
+    g_recv_data: DFF<Bit>,
+    g_fetch: DFF<Bit>,
+    g_payload: DFF<Bit>,
+    d_free: Signal<Local, Bit>,
+    d_take: Signal<Local, Bit>,
+    d_next_write: Signal<Local, Bit>,
+    d_next_da: Signal<Local, Bits<DA_W>>,
+    d_next_len: Signal<Local, Bits<DMA_LEN_W>>,
+    d_next_tag: Signal<Local, Bits<DMA_TAG_W>>,
     // Table-entry assembly.
     t_low: DFF<Bits<32>>,
     t_half: DFF<Bit>,
@@ -229,7 +243,8 @@ impl Default for Device {
             tx_ready, tx_data, tx_last, rx_valid, rx_ready, rx_data, rx_last, qm, send, recv,
             m_to_xl, m_read_pending, m_take, x_owner, x_wr, x_rd, x_head_recv, x_pick_recv,
             x_push, x_pop, r_valid, r_recv, r_status, r_da, r_bytes, r_last, r_ready, d_valid, d_write, d_da, d_len, d_tag, d_owner,
-            d_load, t_low, t_half, t_error, rd_client
+            d_load, g_table, g_recv_desc, g_cq, g_recv_data, g_fetch, g_payload, d_free, d_take,
+            d_next_write, d_next_da, d_next_len, d_next_tag, t_low, t_half, t_error, rd_client
         })
     }
 }
@@ -256,6 +271,12 @@ impl Logic for Device {
             d_len,
             d_tag,
             d_owner,
+            g_table,
+            g_recv_desc,
+            g_cq,
+            g_recv_data,
+            g_fetch,
+            g_payload,
             t_low,
             t_half,
             t_error
@@ -442,68 +463,98 @@ impl Logic for Device {
             self.tx_valid.next = false;
         }
 
-        // ---- DMA requests: one registered stage, fixed priority ----
-        self.d_load.next = !self.d_valid.q.val() || self.dma_req_ready.val();
+        // ---- DMA requests: a registered grant, one registered request stage ----
+        // The grant is decided a cycle ahead (fixed priority over the requests standing now;
+        // a client keeps its request up until taken), and a request is taken only into an
+        // empty stage: neither the clients' requests nor the host port's ready reach another
+        // client's ready in the same cycle. At most one request every two cycles; each
+        // carries up to a page.
+        self.d_load.next = !self.d_valid.q.val();
         if self.d_valid.q.val() && self.dma_req_ready.val() {
             self.d_valid.d.next = false;
         }
-        self.translator.pte_req_ready.next = false;
-        self.recv.rd_req_ready.next = false;
-        self.qm.cq_req_ready.next = false;
-        self.recv.wr_req_ready.next = false;
-        self.qm.fetch_req_ready.next = false;
-        self.send.pl_req_ready.next = false;
+        self.g_table.d.next = false;
+        self.g_recv_desc.d.next = false;
+        self.g_cq.d.next = false;
+        self.g_recv_data.d.next = false;
+        self.g_fetch.d.next = false;
+        self.g_payload.d.next = false;
+        self.d_free.next = self.d_owner.q.val() == WriteOwner::None;
+        if self.translator.pte_req_valid.val() {
+            self.g_table.d.next = true;
+        } else if self.recv.rd_req_valid.val() {
+            self.g_recv_desc.d.next = true;
+        } else if self.qm.cq_req_valid.val() && self.d_free.val() {
+            self.g_cq.d.next = true;
+        } else if self.recv.wr_req_valid.val() && self.d_free.val() {
+            self.g_recv_data.d.next = true;
+        } else if self.qm.fetch_req_valid.val() {
+            self.g_fetch.d.next = true;
+        } else if self.send.pl_req_valid.val() {
+            self.g_payload.d.next = true;
+        }
+        self.translator.pte_req_ready.next = self.d_load.val() && self.g_table.q.val();
+        self.recv.rd_req_ready.next = self.d_load.val() && self.g_recv_desc.q.val();
+        self.qm.cq_req_ready.next = self.d_load.val() && self.g_cq.q.val() && self.d_free.val();
+        self.recv.wr_req_ready.next =
+            self.d_load.val() && self.g_recv_data.q.val() && self.d_free.val();
+        self.qm.fetch_req_ready.next = self.d_load.val() && self.g_fetch.q.val();
+        self.send.pl_req_ready.next = self.d_load.val() && self.g_payload.q.val();
+        // The granted client's request, selected by the grant alone.
+        self.d_next_write.next = false;
+        self.d_next_da.next = self.send.pl_req_da.val();
+        self.d_next_len.next = self.send.pl_req_len.val();
+        self.d_next_tag.next = (bit_cast::<DMA_TAG_W, 4>(self.c_payload.val()) << 8)
+            | (bit_cast::<DMA_TAG_W, 2>(self.send.pl_req_vi.val()) << 4);
+        if self.g_table.q.val() {
+            self.d_next_da.next = self.translator.pte_req_addr.val();
+            self.d_next_len.next = self.pte_len.val();
+            self.d_next_tag.next = (bit_cast::<DMA_TAG_W, 4>(self.c_table.val()) << 8)
+                | bit_cast::<DMA_TAG_W, TAG_W>(self.translator.pte_req_tag.val());
+        } else if self.g_recv_desc.q.val() {
+            self.d_next_da.next = self.recv.rd_req_da.val();
+            self.d_next_len.next = self.recv.rd_req_len.val();
+            self.d_next_tag.next = (bit_cast::<DMA_TAG_W, 4>(self.c_recv_desc.val()) << 8)
+                | (bit_cast::<DMA_TAG_W, 2>(self.recv.dma_vi.val()) << 4);
+        } else if self.g_cq.q.val() {
+            self.d_next_write.next = true;
+            self.d_next_da.next = self.qm.cq_req_da.val();
+            self.d_next_len.next = self.cq_len.val();
+            self.d_next_tag.next = (bit_cast::<DMA_TAG_W, 4>(self.c_cq.val()) << 8)
+                | (bit_cast::<DMA_TAG_W, 2>(self.qm.cq_req_vi.val()) << 4);
+        } else if self.g_recv_data.q.val() {
+            self.d_next_write.next = true;
+            self.d_next_da.next = self.recv.wr_req_da.val();
+            self.d_next_len.next = self.recv.wr_req_len.val();
+            self.d_next_tag.next = (bit_cast::<DMA_TAG_W, 4>(self.c_recv_data.val()) << 8)
+                | (bit_cast::<DMA_TAG_W, 2>(self.recv.dma_vi.val()) << 4);
+        } else if self.g_fetch.q.val() {
+            self.d_next_da.next = self.qm.fetch_req_da.val();
+            self.d_next_len.next = self.qm.fetch_req_len.val();
+            self.d_next_tag.next = (bit_cast::<DMA_TAG_W, 4>(self.c_fetch.val()) << 8)
+                | (bit_cast::<DMA_TAG_W, 2>(self.qm.fetch_req_vi.val()) << 4);
+        }
+        self.d_take.next = (self.translator.pte_req_valid.val()
+            && self.translator.pte_req_ready.val())
+            || (self.recv.rd_req_valid.val() && self.recv.rd_req_ready.val())
+            || (self.qm.cq_req_valid.val() && self.qm.cq_req_ready.val())
+            || (self.recv.wr_req_valid.val() && self.recv.wr_req_ready.val())
+            || (self.qm.fetch_req_valid.val() && self.qm.fetch_req_ready.val())
+            || (self.send.pl_req_valid.val() && self.send.pl_req_ready.val());
+        // An empty stage follows the grant (its fields matter once it holds a request).
         if self.d_load.val() {
-            if self.translator.pte_req_valid.val() {
-                self.translator.pte_req_ready.next = true;
-                self.d_valid.d.next = true;
-                self.d_write.d.next = false;
-                self.d_da.d.next = self.translator.pte_req_addr.val();
-                self.d_len.d.next = self.pte_len.val();
-                self.d_tag.d.next = (bit_cast::<DMA_TAG_W, 4>(self.c_table.val()) << 8)
-                    | bit_cast::<DMA_TAG_W, TAG_W>(self.translator.pte_req_tag.val());
-            } else if self.recv.rd_req_valid.val() {
-                self.recv.rd_req_ready.next = true;
-                self.d_valid.d.next = true;
-                self.d_write.d.next = false;
-                self.d_da.d.next = self.recv.rd_req_da.val();
-                self.d_len.d.next = self.recv.rd_req_len.val();
-                self.d_tag.d.next = (bit_cast::<DMA_TAG_W, 4>(self.c_recv_desc.val()) << 8)
-                    | (bit_cast::<DMA_TAG_W, 2>(self.recv.dma_vi.val()) << 4);
-            } else if self.qm.cq_req_valid.val() && (self.d_owner.q.val() == WriteOwner::None) {
-                self.qm.cq_req_ready.next = true;
-                self.d_valid.d.next = true;
-                self.d_write.d.next = true;
-                self.d_da.d.next = self.qm.cq_req_da.val();
-                self.d_len.d.next = self.cq_len.val();
-                self.d_tag.d.next = (bit_cast::<DMA_TAG_W, 4>(self.c_cq.val()) << 8)
-                    | (bit_cast::<DMA_TAG_W, 2>(self.qm.cq_req_vi.val()) << 4);
+            self.d_write.d.next = self.d_next_write.val();
+            self.d_da.d.next = self.d_next_da.val();
+            self.d_len.d.next = self.d_next_len.val();
+            self.d_tag.d.next = self.d_next_tag.val();
+        }
+        if self.d_take.val() {
+            self.d_valid.d.next = true;
+            if self.g_cq.q.val() {
                 self.d_owner.d.next = WriteOwner::Cq;
-            } else if self.recv.wr_req_valid.val() && (self.d_owner.q.val() == WriteOwner::None) {
-                self.recv.wr_req_ready.next = true;
-                self.d_valid.d.next = true;
-                self.d_write.d.next = true;
-                self.d_da.d.next = self.recv.wr_req_da.val();
-                self.d_len.d.next = self.recv.wr_req_len.val();
-                self.d_tag.d.next = (bit_cast::<DMA_TAG_W, 4>(self.c_recv_data.val()) << 8)
-                    | (bit_cast::<DMA_TAG_W, 2>(self.recv.dma_vi.val()) << 4);
+            }
+            if self.g_recv_data.q.val() {
                 self.d_owner.d.next = WriteOwner::Recv;
-            } else if self.qm.fetch_req_valid.val() {
-                self.qm.fetch_req_ready.next = true;
-                self.d_valid.d.next = true;
-                self.d_write.d.next = false;
-                self.d_da.d.next = self.qm.fetch_req_da.val();
-                self.d_len.d.next = self.qm.fetch_req_len.val();
-                self.d_tag.d.next = (bit_cast::<DMA_TAG_W, 4>(self.c_fetch.val()) << 8)
-                    | (bit_cast::<DMA_TAG_W, 2>(self.qm.fetch_req_vi.val()) << 4);
-            } else if self.send.pl_req_valid.val() {
-                self.send.pl_req_ready.next = true;
-                self.d_valid.d.next = true;
-                self.d_write.d.next = false;
-                self.d_da.d.next = self.send.pl_req_da.val();
-                self.d_len.d.next = self.send.pl_req_len.val();
-                self.d_tag.d.next = (bit_cast::<DMA_TAG_W, 4>(self.c_payload.val()) << 8)
-                    | (bit_cast::<DMA_TAG_W, 2>(self.send.pl_req_vi.val()) << 4);
             }
         }
         self.dma_req_valid.next = self.d_valid.q.val();
@@ -570,6 +621,12 @@ impl Logic for Device {
             self.r_valid.d.next = false;
             self.d_valid.d.next = false;
             self.d_owner.d.next = WriteOwner::None;
+            self.g_table.d.next = false;
+            self.g_recv_desc.d.next = false;
+            self.g_cq.d.next = false;
+            self.g_recv_data.d.next = false;
+            self.g_fetch.d.next = false;
+            self.g_payload.d.next = false;
             self.t_half.d.next = false;
         }
     }
