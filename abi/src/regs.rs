@@ -27,6 +27,9 @@ pub const TRANSLATOR_STATUS: u16 = 0x001c;
 pub const DEVICE_CTRL: u16 = 0x0020;
 /// Capabilities ([`CAPS_VIS`], [`CAPS_MAX_RING_LOG2`]), read-only.
 pub const CAPS: u16 = 0x0024;
+/// Width of the device's event counters (`TX_FRAMES`, `RX_FRAMES`, `RX_BAD_FRAMES`,
+/// `DOORBELL_DROPS`, `RX_DROPS`): they wrap at 2^16, and the register's upper bits read 0.
+pub const COUNTER_BITS: u32 = 16;
 /// Frames sent on the network port (wrapping counter), read-only.
 pub const TX_FRAMES: u16 = 0x0028;
 /// Frames received into a receive descriptor (wrapping counter), read-only.
@@ -378,7 +381,7 @@ pub const REGISTERS: &[Register] = &[
         count: 1,
         stride: 0,
         access: RegAccess::Read,
-        doc: "frames sent (wrapping)",
+        doc: "frames sent (16-bit, wrapping)",
         fields: &[],
     },
     Register {
@@ -387,7 +390,7 @@ pub const REGISTERS: &[Register] = &[
         count: 1,
         stride: 0,
         access: RegAccess::Read,
-        doc: "frames that consumed a receive descriptor (wrapping)",
+        doc: "frames that consumed a receive descriptor (16-bit, wrapping)",
         fields: &[],
     },
     Register {
@@ -396,7 +399,7 @@ pub const REGISTERS: &[Register] = &[
         count: 1,
         stride: 0,
         access: RegAccess::Read,
-        doc: "malformed frames or frames for no VI, dropped whole (wrapping)",
+        doc: "malformed frames or frames for no VI, dropped whole (16-bit, wrapping)",
         fields: &[],
     },
     Register {
@@ -530,7 +533,7 @@ pub const REGISTERS: &[Register] = &[
         count: crate::geometry::DEVICE_VIS as u16,
         stride: QUEUE_STRIDE,
         access: RegAccess::Read,
-        doc: "doorbell writes ignored: VI disabled or locked, or a tail more than the ring size ahead of the head, or a CQ head past the tail (wrapping)",
+        doc: "doorbell writes ignored: VI disabled or locked, or a tail more than the ring size ahead of the head, or a CQ head past the tail (16-bit, wrapping)",
         fields: &[],
     },
     Register {
@@ -539,7 +542,7 @@ pub const REGISTERS: &[Register] = &[
         count: crate::geometry::DEVICE_VIS as u16,
         stride: QUEUE_STRIDE,
         access: RegAccess::Read,
-        doc: "frames for this VI dropped: VI disabled or locked, no receive descriptor, or CQ full (wrapping)",
+        doc: "frames for this VI dropped: VI disabled or locked, no receive descriptor, or CQ full (16-bit, wrapping)",
         fields: &[],
     },
     Register {

@@ -30,35 +30,40 @@
 //!   became idle in the very clock before is taken as busy: the frame counts as lost).
 //! * **Executors.** MMIO: one access at a time; a read stays pending (its address kept in
 //!   `mmio_req_addr`) until its data has been queued for the host. DMA read data: the accepted
-//!   bank is read byte by byte into `dma_rd_data`; `dma_rd_last` on the final word of a packet
-//!   with `INFO_LAST`.
+//!   bank is read byte by byte into `dma_rd_data` (its fourth byte straight from the buffer's
+//!   output, whose address holds while the word is presented); `dma_rd_last` on the final
+//!   word of a packet with `INFO_LAST`.
 //! * **Packet writer.** One source at a time, in priority DMA request, event, MMIO read data
 //!   (a DMA write keeps the writer until its last word, so a CQ write goes before its event):
 //!   writes type, length and payload of a device packet into a free slot of the
 //!   retransmission buffer (block RAM, [`TX_SLOTS`] slots of 512 bytes), reading the port's
-//!   fields while they are held (`*_ready` rises with the last byte). A DMA write is split into
-//!   packets of up to `MAX_DATA_BYTES` at `da`, `da + 256`, …, `INFO_LAST` on the final one,
-//!   padding bytes zero. The data goes into the slot first and the packet's header and fields
-//!   after it, so a packet can end early: when the write's next word is not there while a DMA
-//!   read request waits (the Device may be waiting for that read's data to go on writing), the
-//!   packet ends at the words it has (none: it is dropped), the read request is queued next,
-//!   and the write goes on in a new packet. Each byte takes three clocks (its field byte, the
-//!   byte, the write: short paths at 100 MHz; a byte on the line takes at least 40).
+//!   fields while they are held (`*_ready` rises with the last byte); the field byte is picked
+//!   by the offset's bits. A DMA write is split into packets of up to `MAX_DATA_BYTES` at
+//!   `da`, `da + 256`, …, `INFO_LAST` on the final one (the packet with the word marked
+//!   `dma_wr_last`), the final word's unused bytes zero (from the request's `len`). The data
+//!   goes into the slot first and the packet's header and fields after it, so a packet can
+//!   end early: when the write's next word is not there while a DMA read request waits (the
+//!   Device may be waiting for that read's data to go on writing), the packet ends at the
+//!   words it has (none: it is dropped), the read request is queued next, and the write goes
+//!   on in a new packet. The write's address is a rotating register: while its five `da`
+//!   bytes are written, a serial adder moves it on by the packet's bytes. Each byte takes
+//!   three clocks (its field byte, the byte, the write: short paths at 100 MHz; a byte on the
+//!   line takes at least 40).
 //! * **Sender.** Go-back-N over the slots (`abi::bridge::Sender`), used as a ring: a frame's
 //!   slot is as far from the oldest unacknowledged frame's as its sequence number; ACK/NAK with `next` from the oldest to just
 //!   past the newest sent frame release frames; a NAK, or the oldest frame unacknowledged for
 //!   `retransmit_timeout_cycles` since it was last sent, sends again from the oldest.
 //! * **Framer.** Between frames, due Sync, NAK and ACK replies go first, then the next frame
-//!   of the window; bytes are stuffed on the fly into a one-byte buffer in front of
-//!   [`UartTx`] and the CRC is computed as they
-//!   go. A frame is never cut short.
+//!   of the window; bytes are stuffed on the fly and handed to [`UartTx`] (which holds the
+//!   byte on the line) and the CRC is computed as they go. A frame is never cut short.
 //! * **Sync.** Resets `expected`, the sequence numbers and the due replies, drops the
 //!   unacknowledged frames, and (reset flag) pulses `core_reset` and abandons what the
 //!   executors and the writer held; the reply (nonce echoed, `PROTOCOL_VERSION`, the reset
 //!   flag as "done") goes out after the pulse.
 //!
-//! `activity` and `fault` are stretched by a free-running counter of `stretch_cycles / 2`:
-//! they stay lit for between half and all of `stretch_cycles` after the event.
+//! `activity` and `fault` are stretched by a counter of `stretch_cycles / 2` (in ticks of
+//! 2^[`TICK_W`] clocks, shared with the retransmission timer): they stay lit for between half
+//! and all of `stretch_cycles` after the event.
 
 pub mod crc16;
 pub mod deframer;
@@ -74,7 +79,6 @@ use crate::queue_manager::DMA_LEN_W;
 use crate::uart_rx::UartRx;
 use crate::uart_tx::{UartTx, UART_CLOCKS_PER_BIT};
 use crate::with_defaults;
-use crc16::Crc16;
 use deframer::{Deframer, COUNT_W};
 
 /// Bits of a retransmission-buffer slot index.
@@ -92,8 +96,8 @@ const _: () = assert!(
     "DMA write data starts at slot offsets 3 mod 4"
 );
 const _: () = assert!(
-    ab::HEADER_BYTES == 4,
-    "the payload offset in `update` is bit 2 flipped"
+    ab::HEADER_BYTES == 4 && ab::HDR_SEQ == 1 && ab::HDR_LEN == 2,
+    "the header offsets in `update` are written out"
 );
 const _: () = assert!(SLOT_OFF_W == 9, "the slot shift in `update` is written out");
 const _: () = assert!(ab::HEADER_BYTES + ab::MAX_PAYLOAD_BYTES <= 1 << SLOT_OFF_W);
@@ -102,10 +106,17 @@ pub const TXMEM_W: usize = TX_SLOT_W + SLOT_OFF_W;
 /// Address bits of the receive buffer: two banks of `MAX_DATA_BYTES`.
 pub const RXMEM_W: usize = 9;
 const _: () = assert!(2 * ab::MAX_DATA_BYTES == 1 << RXMEM_W);
-/// Width of the retransmission timer (up to 2^24 clocks).
+/// Width of the retransmission timeout in clocks (up to 2^24 clocks).
 pub const TIMER_W: usize = 24;
-/// Width of the LED stretch counter.
+/// Width of the LED stretch in clocks.
 pub const STRETCH_W: usize = 24;
+/// The retransmission timer and the LED stretch count ticks of `2^TICK_W` clocks of one
+/// free-running counter.
+pub const TICK_W: usize = 10;
+/// Width of the retransmission timer in ticks.
+const TIMER_TICKS_W: usize = TIMER_W - TICK_W;
+/// Width of the LED stretch counter in ticks.
+const STRETCH_TICKS_W: usize = STRETCH_W - TICK_W;
 /// Width of the core reset pulse counter.
 const PULSE_W: usize = 5;
 /// Clocks `core_reset` stays high after a Sync with the reset flag.
@@ -255,7 +266,6 @@ pub struct Bridge {
     deframer: Deframer,
     rxmem: BlockRam<Bits<8>, RXMEM_W>,
     txmem: BlockRam<Bits<8>, TXMEM_W>,
-    tcrc: Crc16,
 
     // ---- Receiver ----
     wbank: DFF<Bits<1>>,
@@ -299,7 +309,8 @@ pub struct Bridge {
     d_bank: DFF<Bits<1>>,
     d_addr: DFF<Bits<8>>,
     d_primed: DFF<Bit>,
-    d_word: DFF<Bits<32>>,
+    /// Bytes 0 to 2 of the word presented; byte 3 stays on the receive buffer's output.
+    d_word: DFF<Bits<24>>,
     d_tag: DFF<Bits<DMA_TAG_W>>,
     d_err: DFF<Bit>,
     d_lastf: DFF<Bit>,
@@ -310,17 +321,18 @@ pub struct Bridge {
     nq: DFF<Bits<3>>,
     sent: DFF<Bits<3>>,
     cursor: DFF<Bits<3>>,
-    timer: DFF<Bits<TIMER_W>>,
+    /// Ticks of [`TICK_W`] clocks: the timer and the LED stretch count them.
+    tick_count: DFF<Bits<TICK_W>>,
+    timer: DFF<Bits<TIMER_TICKS_W>>,
     // ---- Packet writer ----
     w_state: DFF<WState>,
     w_kind: DFF<WKind>,
     woff: DFF<Bits<SLOT_OFF_W>>,
     wr_da: DFF<Bits<DA_W>>,
-    wr_rem: DFF<Bits<DMA_LEN_W>>,
-    /// Offset of the packet's last byte in its slot.
-    w_endr: DFF<Bits<SLOT_OFF_W>>,
-    /// Offset of the first padding byte of a DMA write packet.
-    w_padfrom: DFF<Bits<SLOT_OFF_W>>,
+    /// `(bytes - 1) % 4` of the DMA write: the final word's used bytes.
+    w_r: DFF<Bits<2>>,
+    /// Carry of the serial adder that moves `wr_da` on.
+    w_cy: DFF<Bit>,
     /// The byte at `woff`, registered: each byte is written in the second clock at its offset.
     tw_data: DFF<Bits<8>>,
     /// Second clock at the offset.
@@ -331,18 +343,19 @@ pub struct Bridge {
     w_ok_prev2: DFF<Bit>,
     /// The DMA write word was valid in the first clock.
     w_ok_prev: DFF<Bit>,
-    w_region_r: DFF<Bit>,
     w_wordend_r: DFF<Bit>,
     w_last_r: DFF<Bit>,
-    /// The offset is the last of a DMA write packet's data (its header follows).
-    w_dend_r: DFF<Bit>,
+    /// The offset is the last of a full DMA write packet's data.
+    w_full_r: DFF<Bit>,
+    /// The offset holds a byte of a DMA write packet's `da`: `wr_da` rotates.
+    w_rot_r: DFF<Bit>,
     /// A packet was completed in the clock before: it joins the window now.
     w_commit_r: DFF<Bit>,
     /// A DMA write goes on: its next packet is due (after a waiting read request).
     w_cont: DFF<Bit>,
     /// Writing the header and fields of a DMA write packet (its data is in the slot).
     w_hdr: DFF<Bit>,
-    /// Data bytes of the DMA write packet being written, minus one.
+    /// Data bytes of the DMA write packet being written, minus one (so far, in words).
     w_cnt: DFF<Bits<8>>,
     /// The DMA write packet being written is the write's final one.
     w_lastpkt: DFF<Bit>,
@@ -358,10 +371,14 @@ pub struct Bridge {
     tphase: DFF<Bits<2>>,
     cur: DFF<Bits<8>>,
     esc2: DFF<Bit>,
-    ob: DFF<Bits<8>>,
-    ob_valid: DFF<Bit>,
+    /// The transmit CRC register.
+    crc_v: DFF<Bits<16>>,
+    /// Bit of `cur` the CRC takes next.
+    crc_i: DFF<Bits<3>>,
+    /// The CRC is taking `cur`'s bits.
+    crc_busy: DFF<Bit>,
     // ---- LEDs ----
-    st_count: DFF<Bits<STRETCH_W>>,
+    st_count: DFF<Bits<STRETCH_TICKS_W>>,
     act_cur: DFF<Bit>,
     act_prev: DFF<Bit>,
     flt_cur: DFF<Bit>,
@@ -380,6 +397,8 @@ pub struct Bridge {
     dseq: Signal<Local, Bits<8>>,
     room: Signal<Local, Bit>,
     d_end_calc: Signal<Local, Bits<COUNT_W>>,
+    d_inc: Signal<Local, Bit>,
+    d_start: Signal<Local, Bit>,
     an_next: Signal<Local, Bits<8>>,
     an_n: Signal<Local, Bits<8>>,
     an_n3: Signal<Local, Bits<3>>,
@@ -389,28 +408,43 @@ pub struct Bridge {
     cand_on_line: Signal<Local, Bit>,
     slot_free: Signal<Local, Bit>,
     lenm1: Signal<Local, Bits<DMA_LEN_W>>,
-    big: Signal<Local, Bit>,
-    pbm1: Signal<Local, Bits<8>>,
-    w_plen: Signal<Local, Bits<SLOT_OFF_W>>,
-    w_end: Signal<Local, Bits<SLOT_OFF_W>>,
-    w_bsel: Signal<Local, Bits<3>>,
+    w_o: Signal<Local, Bits<4>>,
+    w_data: Signal<Local, Bit>,
+    w_md: Signal<Local, Bits<8>>,
+    w_rr: Signal<Local, Bits<8>>,
+    w_wr: Signal<Local, Bits<8>>,
+    w_md2: Signal<Local, Bits<8>>,
+    w_rr2: Signal<Local, Bits<8>>,
+    w_hb0: Signal<Local, Bits<8>>,
+    w_hb2: Signal<Local, Bits<8>>,
+    w_hb3: Signal<Local, Bits<8>>,
+    w_field: Signal<Local, Bits<8>>,
+    w_da_en: Signal<Local, Bit>,
+    w_lenq: Signal<Local, Bits<7>>,
+    w_bi: Signal<Local, Bits<2>>,
+    w_end_o: Signal<Local, Bits<4>>,
+    w_add: Signal<Local, Bits<9>>,
+    w_sum: Signal<Local, Bits<9>>,
     w_fbyte: Signal<Local, Bits<8>>,
     w_dbyte: Signal<Local, Bits<8>>,
-    w_fields: Signal<Local, Bits<64>>,
-    w_data_region: Signal<Local, Bit>,
-    wbyte: Signal<Local, Bits<8>>,
     w_step: Signal<Local, Bit>,
     cbyte: Signal<Local, Bits<8>>,
     src: Signal<Local, Bits<8>>,
     special: Signal<Local, Bit>,
     line: Signal<Local, Bits<8>>,
     t_reload: Signal<Local, Bit>,
+    tick: Signal<Local, Bit>,
+    crc_sh: Signal<Local, Bits<8>>,
+    crc_bit: Signal<Local, Bit>,
+    t_small: Signal<Local, Bit>,
+    c_sync: Signal<Local, Bit>,
+    t_lo: Signal<Local, Bits<3>>,
+    crc_fb: Signal<Local, Bit>,
+    crc_next: Signal<Local, Bits<16>>,
     act_evt: Signal<Local, Bit>,
     o_valid: Signal<Local, Bit>,
     w_commit: Signal<Local, Bit>,
-    w_n: Signal<Local, Bits<8>>,
     w_cut: Signal<Local, Bit>,
-    w_cutn: Signal<Local, Bits<SLOT_OFF_W>>,
     nq_plus: Signal<Local, Bits<3>>,
     o_data: Signal<Local, Bits<8>>,
     o_free: Signal<Local, Bit>,
@@ -437,7 +471,6 @@ pub struct Bridge {
     k_len_ack: Constant<Bits<8>>,
     k_len_sync: Constant<Bits<8>>,
     k_byte_one: Constant<Bits<8>>,
-    k_byte_ff: Constant<Bits<8>>,
     k_rx_data_off: Constant<Bits<COUNT_W>>,
     k_wdata_quad: Constant<Bits<7>>,
     k_dd_end_off: Constant<Bits<COUNT_W>>,
@@ -445,32 +478,30 @@ pub struct Bridge {
     k_slot_one: Constant<Bits<3>>,
     k_pulse: Constant<Bits<PULSE_W>>,
     k_pulse_one: Constant<Bits<PULSE_W>>,
-    k_timeout_m1: Constant<Bits<TIMER_W>>,
-    k_timer_one: Constant<Bits<TIMER_W>>,
-    k_stretch_m1: Constant<Bits<STRETCH_W>>,
-    k_stretch_one: Constant<Bits<STRETCH_W>>,
+    k_timeout_m1: Constant<Bits<TIMER_TICKS_W>>,
+    k_timer_one: Constant<Bits<TIMER_TICKS_W>>,
+    k_stretch_m1: Constant<Bits<STRETCH_TICKS_W>>,
+    k_stretch_one: Constant<Bits<STRETCH_TICKS_W>>,
+    k_tick_one: Constant<Bits<TICK_W>>,
+    k_crc_poly: Constant<Bits<16>>,
+    k_t3: [Constant<Bits<3>>; 8],
+    k_crc_init: Constant<Bits<16>>,
+    k_crc_i_top: Constant<Bits<3>>,
+    k_crc_i_one: Constant<Bits<3>>,
     k_len_one: Constant<Bits<DMA_LEN_W>>,
-    k_da_one: Constant<Bits<DA_W>>,
-    k_plen_md: Constant<Bits<SLOT_OFF_W>>,
-    k_plen_rr: Constant<Bits<SLOT_OFF_W>>,
-    k_plen_ev: Constant<Bits<SLOT_OFF_W>>,
-    k_plen_wr: Constant<Bits<SLOT_OFF_W>>,
+    k_plen_md: Constant<Bits<8>>,
+    k_plen_rr: Constant<Bits<8>>,
+    k_plen_ev: Constant<Bits<8>>,
+    k_sel4: [Constant<Bits<4>>; 16],
+    k_two_lsb8: Constant<Bits<8>>,
+    k_q_two: Constant<Bits<7>>,
+    k_q_three: Constant<Bits<6>>,
+    k_bi_one: Constant<Bits<2>>,
+    k_add_one: Constant<Bits<9>>,
+    k_off_wr_full: Constant<Bits<SLOT_OFF_W>>,
     k_off_one: Constant<Bits<SLOT_OFF_W>>,
-    k_off_len_lo: Constant<Bits<SLOT_OFF_W>>,
-    k_off_len_hi: Constant<Bits<SLOT_OFF_W>>,
-    k_off_seq: Constant<Bits<SLOT_OFF_W>>,
-    k_off_payload: Constant<Bits<SLOT_OFF_W>>,
-    k_off_rr_len_hi: Constant<Bits<SLOT_OFF_W>>,
     k_off_wr_data: Constant<Bits<SLOT_OFF_W>>,
-    k_off_pad: Constant<Bits<SLOT_OFF_W>>,
-    k_p_flip: Constant<Bits<3>>,
-    k_sel: [Constant<Bits<3>>; 8],
     k_sel2: [Constant<Bits<2>>; 4],
-    k_off_p0: Constant<Bits<SLOT_OFF_W>>,
-    k_off_p1: Constant<Bits<SLOT_OFF_W>>,
-    k_off_p2: Constant<Bits<SLOT_OFF_W>>,
-    k_hdr_m1: Constant<Bits<SLOT_OFF_W>>,
-    k_last64: Constant<Bits<64>>,
     k_phase_crc_hi: Constant<Bits<2>>,
     k_phase_crc_lo: Constant<Bits<2>>,
     k_phase_one: Constant<Bits<2>>,
@@ -478,9 +509,11 @@ pub struct Bridge {
 }
 
 impl Bridge {
-    /// A bridge with UART bits of `clocks_per_bit` clocks (4 to 65536), a retransmission
-    /// timeout of `retransmit_timeout_cycles` clocks (2 to 2^24) and LEDs stretched for up to
-    /// `stretch_cycles` clocks (4 to 2^25).
+    /// A bridge with UART bits of `clocks_per_bit` clocks (4 to 256), a retransmission
+    /// timeout of `retransmit_timeout_cycles` clocks (2 to 2^24; counted in ticks of
+    /// 2^[`TICK_W`] clocks, rounded up: the timeout ends up to one tick early) and LEDs
+    /// stretched for up to `stretch_cycles` clocks (4 to 2^25; half of it counted in whole
+    /// ticks, at least one).
     pub fn new(clocks_per_bit: u64, retransmit_timeout_cycles: u64, stretch_cycles: u64) -> Bridge {
         assert!(
             (2..=1 << TIMER_W).contains(&retransmit_timeout_cycles),
@@ -518,7 +551,6 @@ impl Bridge {
             k_len_ack: konst(ab::ACK_BYTES as u64),
             k_len_sync: konst(ab::SYNC_BYTES as u64),
             k_byte_one: konst(1),
-            k_byte_ff: konst(0xFF),
             k_rx_data_off: konst(hdr + ab::DMA_READ_DATA_FIELD_BYTES as u64),
             k_wdata_quad: konst((hdr + ab::MMIO_READ_BYTES as u64) / 4),
             k_dd_end_off: konst(ab::DMA_READ_DATA_FIELD_BYTES as u64 + 1),
@@ -526,32 +558,30 @@ impl Bridge {
             k_slot_one: konst(1),
             k_pulse: konst(CORE_RESET_CYCLES),
             k_pulse_one: konst(1),
-            k_timeout_m1: konst(retransmit_timeout_cycles - 1),
+            k_timeout_m1: konst(retransmit_timeout_cycles.div_ceil(1 << TICK_W) - 1),
             k_timer_one: konst(1),
-            k_stretch_m1: konst(stretch_cycles / 2 - 1),
+            k_stretch_m1: konst(((stretch_cycles / 2) >> TICK_W).max(1) - 1),
             k_stretch_one: konst(1),
+            k_tick_one: konst(1),
+            k_crc_poly: konst(u64::from(ab::CRC_POLY)),
+            k_t3: std::array::from_fn(|i| konst(i as u64)),
+            k_crc_init: konst(u64::from(ab::CRC_INIT)),
+            k_crc_i_top: konst(7),
+            k_crc_i_one: konst(1),
             k_len_one: konst(1),
-            k_da_one: konst(1),
             k_plen_md: konst(ab::MMIO_READ_DATA_BYTES as u64),
             k_plen_rr: konst(ab::DMA_READ_REQ_BYTES as u64),
             k_plen_ev: konst(ab::EVENT_BYTES as u64),
-            k_plen_wr: konst(ab::DMA_WRITE_FIELD_BYTES as u64 + 4),
             k_off_one: konst(1),
-            k_off_seq: konst(ab::HDR_SEQ as u64),
-            k_off_len_lo: konst(ab::HDR_LEN as u64),
-            k_off_len_hi: konst(ab::HDR_LEN as u64 + 1),
-            k_off_payload: konst(hdr),
-            k_off_rr_len_hi: konst(hdr + ab::DMA_READ_REQ_BYTES as u64 - 1),
             k_off_wr_data: konst(hdr + ab::DMA_WRITE_FIELD_BYTES as u64),
-            k_off_pad: konst(hdr + ab::DMA_WRITE_FIELD_BYTES as u64 + 1),
-            k_p_flip: konst(hdr),
-            k_sel: std::array::from_fn(|i| konst(i as u64)),
             k_sel2: std::array::from_fn(|i| konst(i as u64)),
-            k_off_p0: konst(hdr),
-            k_off_p1: konst(hdr + 1),
-            k_off_p2: konst(hdr + 2),
-            k_hdr_m1: konst(hdr - 1),
-            k_last64: konst(u64::from(ab::INFO_LAST) << (8 * ab::DA_BYTES)),
+            k_sel4: std::array::from_fn(|i| konst(i as u64)),
+            k_two_lsb8: konst(3),
+            k_q_two: konst(2),
+            k_q_three: konst(3),
+            k_bi_one: konst(1),
+            k_add_one: konst(1),
+            k_off_wr_full: konst(hdr + (ab::DMA_WRITE_FIELD_BYTES + ab::MAX_DATA_BYTES) as u64 - 1),
             k_phase_crc_hi: konst(1),
             k_phase_crc_lo: konst(2),
             k_phase_one: konst(1),
@@ -562,17 +592,17 @@ impl Bridge {
             mmio_rsp_ready, mmio_rsp_data, dma_req_valid, dma_req_ready, dma_req_write,
             dma_req_da, dma_req_len, dma_req_tag, dma_wr_valid, dma_wr_ready, dma_wr_data,
             dma_wr_last, dma_rd_valid, dma_rd_ready, dma_rd_data, dma_rd_tag, dma_rd_last,
-            dma_rd_error, event_valid, event_ready, event_vi, deframer, rxmem, txmem, tcrc,
+            dma_rd_error, event_valid, event_ready, event_vi, deframer, rxmem, txmem,
             wbank, exp0, exp1, nak_sent0, nak_sent1, ack_due0, ack_due1, nak_due0, nak_due1,
             sync_due, nonce, sreset, pulse, busy, t_reload_r, link, h_mw, h_mr, h_dd, h_ack, h_nak, h_sync, h_dzero, h_ddup, h_an_ok, h_an_n3, h_an_nz, h_room, m_state, m_addr, m_wdata, m_write, m_ok,
             d_state, d_bank, d_addr, d_primed, d_word, d_tag, d_err, d_lastf, d_end, base,
-            head, nq, sent, cursor, timer, w_state, w_kind, woff, wr_da, wr_rem, w_endr, w_padfrom, tw_data, w_phase, f_r, d_r, w_ok_prev2, w_ok_prev, w_region_r, w_wordend_r, w_last_r, w_dend_r, w_commit_r, w_cont, w_hdr, w_cnt, w_lastpkt, f_state,
-            f_data, c_kind, c_ch, tslot, tseq, ti, tleft, tphase, cur, esc2, ob, ob_valid, st_count,
+            head, nq, sent, cursor, tick_count, timer, w_state, w_kind, woff, wr_da, w_r, w_cy, tw_data, w_phase, f_r, d_r, w_ok_prev2, w_ok_prev, w_wordend_r, w_full_r, w_rot_r, w_last_r, w_commit_r, w_cont, w_hdr, w_cnt, w_lastpkt, f_state,
+            f_data, c_kind, c_ch, tslot, tseq, ti, tleft, tphase, cur, esc2, crc_v, crc_i, crc_busy, st_count,
             act_cur, act_prev, flt_cur, flt_prev, evt, core_busy, is_mw, is_mr, is_dd, is_ack,
-            is_nak, is_sync, exp_sel, dseq, room, d_end_calc, an_next, an_n, an_n3, an_ok,
-            rx_pidx, cand, cand_on_line, slot_free, lenm1, big, pbm1, w_plen, w_end, w_bsel, w_fbyte,
-            w_dbyte, w_fields, w_data_region, wbyte, w_step, cbyte, src, special, line,
-            t_reload, act_evt, o_valid, o_data, o_free, w_commit, w_n, w_cut, w_cutn, nq_plus,
+            is_nak, is_sync, exp_sel, dseq, room, d_end_calc, d_inc, d_start, an_next, an_n, an_n3, an_ok,
+            rx_pidx, cand, cand_on_line, slot_free, lenm1, w_o, w_data, w_md, w_rr, w_wr, w_md2, w_rr2, w_hb0, w_hb2, w_hb3, w_field, w_da_en, w_lenq,
+            w_bi, w_end_o, w_add, w_sum, w_fbyte, w_dbyte, w_step, cbyte, src, special, line,
+            t_reload, tick, t_small, c_sync, t_lo, crc_sh, crc_bit, crc_fb, crc_next, act_evt, o_valid, o_data, o_free, w_commit, w_cut, nq_plus,
         })
     }
 }
@@ -646,24 +676,24 @@ impl Logic for Bridge {
             nq,
             sent,
             cursor,
+            tick_count,
             timer,
             w_state,
             w_kind,
             woff,
             wr_da,
-            wr_rem,
-            w_endr,
-            w_padfrom,
+            w_r,
+            w_cy,
             tw_data,
             w_phase,
             f_r,
             d_r,
             w_ok_prev2,
             w_ok_prev,
-            w_region_r,
             w_wordend_r,
+            w_full_r,
+            w_rot_r,
             w_last_r,
-            w_dend_r,
             w_commit_r,
             w_cont,
             w_hdr,
@@ -680,23 +710,25 @@ impl Logic for Bridge {
             tphase,
             cur,
             esc2,
-            ob,
-            ob_valid,
+            crc_v,
+            crc_i,
+            crc_busy,
             st_count,
             act_cur,
             act_prev,
             flt_cur,
             flt_prev
         );
-        clock!(self, clock, urx, utx, deframer, rxmem, txmem, tcrc);
+        clock!(self, clock, urx, utx, deframer, rxmem, txmem);
 
         // ---- Line in ----
         self.urx.reset.next = self.reset.val();
         self.urx.rxd.next = self.rxd.val();
         self.urx.ready.next = true;
         self.deframer.reset.next = self.reset.val();
-        self.deframer.in_valid.next = self.urx.valid.val();
-        self.deframer.in_data.next = self.urx.data.val();
+        // The deframer takes every byte at once: no holding register.
+        self.deframer.in_valid.next = self.urx.fresh.val();
+        self.deframer.in_data.next = self.urx.fresh_data.val();
         self.utx.reset.next = self.reset.val();
         self.txd.next = self.utx.txd.val();
 
@@ -780,19 +812,22 @@ impl Logic for Bridge {
 
         // ---- DMA read data executor ----
         self.dma_rd_valid.next = self.d_state.q.val() == DState::Present;
-        self.dma_rd_data.next = self.d_word.q.val();
+        self.dma_rd_data.next = (bit_cast::<32, 8>(self.rxmem.read_data.val()) << 24)
+            | bit_cast::<32, 24>(self.d_word.q.val());
         self.dma_rd_tag.next = self.d_tag.q.val();
         self.dma_rd_error.next = self.d_err.q.val();
         self.dma_rd_last.next = self.d_lastf.q.val() && (self.d_addr.q.val() == self.d_end.q.val());
+        self.d_inc.next = false;
         if self.d_state.q.val() == DState::Fetch {
             self.d_primed.d.next = true;
             if self.d_primed.q.val() {
-                self.d_word.d.next = (self.d_word.q.val() >> 8)
-                    | (bit_cast::<32, 8>(self.rxmem.read_data.val()) << 24);
                 if self.d_addr.q.val().get_bits::<2>(0) == self.k_two_lsb_all.val() {
+                    // Byte 3 stays on the buffer's output: its address holds while presented.
                     self.d_state.d.next = DState::Present;
                 } else {
-                    self.d_addr.d.next = self.d_addr.q.val() + self.k_byte_one.val();
+                    self.d_word.d.next = (self.d_word.q.val() >> 8)
+                        | (bit_cast::<24, 8>(self.rxmem.read_data.val()) << 16);
+                    self.d_inc.next = true;
                     self.d_primed.d.next = false;
                 }
             }
@@ -801,13 +836,14 @@ impl Logic for Bridge {
             if self.d_addr.q.val() == self.d_end.q.val() {
                 self.d_state.d.next = DState::Idle;
             } else {
-                self.d_addr.d.next = self.d_addr.q.val() + self.k_byte_one.val();
+                self.d_inc.next = true;
                 self.d_primed.d.next = false;
                 self.d_state.d.next = DState::Fetch;
             }
         }
 
         // ---- Sequenced frames: Receiver rules per host channel ----
+        self.d_start.next = false;
         if self.evt.val() && (self.h_mw.q.val() || self.h_mr.q.val()) {
             if self.h_dzero.q.val() {
                 if self.h_room.q.val() {
@@ -841,7 +877,7 @@ impl Logic for Bridge {
                     self.d_err.d.next = self.deframer.info.val().get_bit(14);
                     self.d_lastf.d.next = self.deframer.info.val().get_bit(15);
                     self.d_end.d.next = self.d_end_calc.val().get_bits::<8>(0);
-                    self.d_addr.d.next = 0.into();
+                    self.d_start.next = true;
                     self.d_primed.d.next = false;
                     self.d_state.d.next = DState::Fetch;
                 }
@@ -853,6 +889,13 @@ impl Logic for Bridge {
             }
         }
 
+        // The byte address in the bank: from 0 for an accepted frame, up by one per byte read.
+        if self.d_start.val() {
+            self.d_addr.d.next = 0.into();
+        } else if self.d_inc.val() {
+            self.d_addr.d.next = self.d_addr.q.val() + self.k_byte_one.val();
+        }
+
         // ---- Packet writer ----
         self.cand.next = self.head.q.val() + self.nq.q.val().get_bits::<TX_SLOT_W>(0);
         // The framer may still be sending a released frame from the candidate slot.
@@ -861,133 +904,150 @@ impl Logic for Bridge {
             && (self.tslot.q.val() == self.cand.val());
         self.slot_free.next = !self.nq.q.val().get_bit(2) && !self.cand_on_line.val();
         self.lenm1.next = self.dma_req_len.val() - self.k_len_one.val();
-        self.big.next = self.wr_rem.q.val().get_bits::<5>(8).any();
-        self.pbm1.next = self.wr_rem.q.val().get_bits::<8>(0);
-        if self.big.val() {
-            self.pbm1.next = self.k_byte_ff.val();
+        // The offset in the header and fields (below 16 there), and whether the writer is in a
+        // DMA write packet's data.
+        self.w_o.next = self.woff.q.val().get_bits::<4>(0);
+        self.w_data.next = (self.w_kind.q.val() == WKind::Write) && !self.w_hdr.q.val();
+        // Field bytes, by kind and offset (balanced by the offset's bits): the port's fields
+        // are read while they are held. Offsets 4-7 and 8-11 are two groups of four.
+        if self.w_o.val().get_bit(1) {
+            if self.w_o.val().get_bit(0) {
+                self.w_md.next = 0.into();
+                self.w_rr.next = self.dma_req_da.val().get_bits::<8>(8);
+                self.w_md2.next = self.mmio_rsp_data.val().get_bits::<8>(24);
+                self.w_rr2.next = self.lenm1.val().get_bits::<8>(0);
+            } else {
+                self.w_md.next = bit_cast::<8, 4>(self.m_addr.q.val().get_bits::<4>(16));
+                self.w_rr.next = self.dma_req_da.val().get_bits::<8>(0);
+                self.w_md2.next = self.mmio_rsp_data.val().get_bits::<8>(16);
+                self.w_rr2.next = self.dma_req_da.val().get_bits::<8>(32);
+            }
+        } else if self.w_o.val().get_bit(0) {
+            self.w_md.next = self.m_addr.q.val().get_bits::<8>(8);
+            self.w_rr.next = bit_cast::<8, 4>(self.dma_req_tag.val().get_bits::<4>(8));
+            self.w_md2.next = self.mmio_rsp_data.val().get_bits::<8>(8);
+            self.w_rr2.next = self.dma_req_da.val().get_bits::<8>(24);
+        } else {
+            self.w_md.next = self.m_addr.q.val().get_bits::<8>(0);
+            self.w_rr.next = self.dma_req_tag.val().get_bits::<8>(0);
+            self.w_md2.next = self.mmio_rsp_data.val().get_bits::<8>(0);
+            self.w_rr2.next = self.dma_req_da.val().get_bits::<8>(16);
         }
-        self.w_plen.next = self.k_plen_ev.val();
-        self.w_fields.next = bit_cast::<64, 8>(self.event_vi.val());
-        if self.w_kind.q.val() == WKind::MmioData {
-            self.w_plen.next = self.k_plen_md.val();
-            self.w_fields.next = bit_cast::<64, 20>(self.m_addr.q.val())
-                | (bit_cast::<64, 32>(self.mmio_rsp_data.val()) << 32);
-        }
-        if self.w_kind.q.val() == WKind::ReadReq {
-            self.w_plen.next = self.k_plen_rr.val();
-            self.w_fields.next = bit_cast::<64, DMA_TAG_W>(self.dma_req_tag.val())
-                | (bit_cast::<64, DA_W>(self.dma_req_da.val()) << 16)
-                | (bit_cast::<64, 8>(self.lenm1.val().get_bits::<8>(0)) << 56);
-        }
-        // A DMA write packet's data bytes minus one: as planned while waiting for its slot,
-        // as written once it is being filled (less when it ended early).
-        self.w_n.next = self.w_cnt.q.val();
-        if self.w_state.q.val() == WState::WaitSlot {
-            self.w_n.next = self.pbm1.val();
-        }
-        if self.w_kind.q.val() == WKind::Write {
-            self.w_plen.next =
-                self.k_plen_wr.val() + ((bit_cast::<SLOT_OFF_W, 8>(self.w_n.val()) >> 2) << 2);
-            self.w_fields.next = bit_cast::<64, DA_W>(self.wr_da.q.val())
-                | (bit_cast::<64, 8>(self.w_n.val()) << 40);
-            if self.w_lastpkt.q.val() {
-                self.w_fields.next = bit_cast::<64, DA_W>(self.wr_da.q.val())
-                    | (bit_cast::<64, 8>(self.w_n.val()) << 40)
-                    | self.k_last64.val();
+        if self.w_o.val().get_bit(3) {
+            self.w_md.next = self.w_md2.val();
+            self.w_rr.next = self.w_rr2.val();
+            if self.w_o.val().get_bit(2) {
+                self.w_rr.next = bit_cast::<8, 5>(self.lenm1.val().get_bits::<5>(8));
             }
         }
-        self.w_end.next = self.w_plen.val() + self.k_hdr_m1.val();
-        // Payload byte `woff - 4` of the 8-byte field vector: bit 2 of the offset flipped.
-        self.w_bsel.next = self.woff.q.val().get_bits::<3>(0) ^ self.k_p_flip.val();
-        self.w_fbyte.next = self.w_fields.val().get_bits::<8>(0);
-        if self.w_bsel.val() == self.k_sel[1].val() {
-            self.w_fbyte.next = self.w_fields.val().get_bits::<8>(8);
+        // A DMA write packet's fields: `da` from the low byte of the rotating `wr_da`, then
+        // `info`.
+        self.w_wr.next = self.wr_da.q.val().get_bits::<8>(0);
+        if self.w_o.val().get_bit(3) && self.w_o.val().get_bit(0) {
+            self.w_wr.next = self.w_cnt.q.val();
         }
-        if self.w_bsel.val() == self.k_sel[2].val() {
-            self.w_fbyte.next = self.w_fields.val().get_bits::<8>(16);
+        if self.w_o.val().get_bit(3) && self.w_o.val().get_bit(1) {
+            self.w_wr.next = bit_cast::<8, 1>(self.w_lastpkt.q.val().into()) << 7;
         }
-        if self.w_bsel.val() == self.k_sel[3].val() {
-            self.w_fbyte.next = self.w_fields.val().get_bits::<8>(24);
+        // Payload bytes 0 to 3 of a DMA write: 7 + 4 words.
+        self.w_lenq.next =
+            bit_cast::<7, 6>(self.w_cnt.q.val().get_bits::<6>(2)) + self.k_q_two.val();
+        // Header bytes by kind: type, (seq, filled in by the framer), len.
+        match self.w_kind.q.val() {
+            WKind::MmioData => {
+                self.w_hb0.next = self.k_t_md.val();
+                self.w_hb2.next = self.k_plen_md.val();
+                self.w_hb3.next = 0.into();
+                self.w_field.next = self.w_md.val();
+            }
+            WKind::ReadReq => {
+                self.w_hb0.next = self.k_t_rr.val();
+                self.w_hb2.next = self.k_plen_rr.val();
+                self.w_hb3.next = 0.into();
+                self.w_field.next = self.w_rr.val();
+            }
+            WKind::Write => {
+                self.w_hb0.next = self.k_t_wr.val();
+                self.w_hb2.next = (bit_cast::<8, 6>(self.w_lenq.val().get_bits::<6>(0)) << 2)
+                    | self.k_two_lsb8.val();
+                self.w_hb3.next = bit_cast::<8, 1>(self.w_lenq.val().get_bits::<1>(6));
+                self.w_field.next = self.w_wr.val();
+            }
+            WKind::Event => {
+                self.w_hb0.next = self.k_t_ev.val();
+                self.w_hb2.next = self.k_plen_ev.val();
+                self.w_hb3.next = 0.into();
+                self.w_field.next = self.event_vi.val();
+            }
         }
-        if self.w_bsel.val() == self.k_sel[4].val() {
-            self.w_fbyte.next = self.w_fields.val().get_bits::<8>(32);
+        self.w_fbyte.next = self.w_field.val();
+        if !self.w_o.val().get_bits::<2>(2).any() {
+            self.w_fbyte.next = self.w_hb0.val();
+            if self.w_o.val().get_bit(1) {
+                self.w_fbyte.next = self.w_hb2.val();
+                if self.w_o.val().get_bit(0) {
+                    self.w_fbyte.next = self.w_hb3.val();
+                }
+            }
         }
-        if self.w_bsel.val() == self.k_sel[5].val() {
-            self.w_fbyte.next = self.w_fields.val().get_bits::<8>(40);
-        }
-        if self.w_bsel.val() == self.k_sel[6].val() {
-            self.w_fbyte.next = self.w_fields.val().get_bits::<8>(48);
-        }
-        if self.w_bsel.val() == self.k_sel[7].val() {
-            self.w_fbyte.next = self.w_fields.val().get_bits::<8>(56);
-        }
-        // Data byte `(woff - 11) % 4` of the DMA write word.
+        // Data byte `(woff - 11) % 4` of the DMA write word; the final word's unused bytes
+        // are zero.
+        self.w_bi.next = self.woff.q.val().get_bits::<2>(0) + self.k_bi_one.val();
         self.w_dbyte.next = self.dma_wr_data.val().get_bits::<8>(0);
-        if self.woff.q.val().get_bits::<2>(0) == self.k_sel2[0].val() {
+        if self.w_bi.val() == self.k_sel2[1].val() {
             self.w_dbyte.next = self.dma_wr_data.val().get_bits::<8>(8);
         }
-        if self.woff.q.val().get_bits::<2>(0) == self.k_sel2[1].val() {
+        if self.w_bi.val() == self.k_sel2[2].val() {
             self.w_dbyte.next = self.dma_wr_data.val().get_bits::<8>(16);
         }
-        if self.woff.q.val().get_bits::<2>(0) == self.k_sel2[2].val() {
+        if self.w_bi.val() == self.k_sel2[3].val() {
             self.w_dbyte.next = self.dma_wr_data.val().get_bits::<8>(24);
         }
-        self.w_data_region.next = (self.w_kind.q.val() == WKind::Write)
-            && (self.woff.q.val() >= self.k_off_wr_data.val());
-        self.wbyte.next = 0.into();
-        if self.woff.q.val() >= self.k_off_payload.val() {
-            self.wbyte.next = self.f_r.q.val();
+        if self.dma_wr_last.val() && (self.w_bi.val() > self.w_r.q.val()) {
+            self.w_dbyte.next = 0.into();
         }
-        if self.woff.q.val() == self.k_off_len_lo.val() {
-            self.wbyte.next = self.w_plen.val().get_bits::<8>(0);
+        // The last offset of a packet's header and fields.
+        self.w_end_o.next = self.k_sel4[4].val();
+        if self.w_kind.q.val() == WKind::MmioData {
+            self.w_end_o.next = self.k_sel4[11].val();
         }
-        if self.woff.q.val() == self.k_off_len_hi.val() {
-            self.wbyte.next = bit_cast::<8, 1>(self.w_plen.val().get_bits::<1>(8));
+        if self.w_kind.q.val() == WKind::ReadReq {
+            self.w_end_o.next = self.k_sel4[12].val();
         }
-        if !self.woff.q.val().any() {
-            self.wbyte.next = self.k_t_ev.val();
-            if self.w_kind.q.val() == WKind::MmioData {
-                self.wbyte.next = self.k_t_md.val();
-            }
-            if self.w_kind.q.val() == WKind::ReadReq {
-                self.wbyte.next = self.k_t_rr.val();
-            }
-            if self.w_kind.q.val() == WKind::Write {
-                self.wbyte.next = self.k_t_wr.val();
-            }
+        if self.w_kind.q.val() == WKind::Write {
+            self.w_end_o.next = self.k_sel4[10].val();
         }
-        if (self.w_kind.q.val() == WKind::ReadReq)
-            && (self.woff.q.val() == self.k_off_rr_len_hi.val())
-        {
-            self.wbyte.next = bit_cast::<8, 5>(self.lenm1.val().get_bits::<5>(8));
+        // The serial adder that moves `wr_da` on by the packet's bytes while its five bytes
+        // are written: `w_cnt + 1` into the lowest, the carry into the others.
+        self.w_add.next = bit_cast::<9, 1>(self.w_cy.q.val().into());
+        if self.w_o.val() == self.k_sel4[4].val() {
+            self.w_add.next = bit_cast::<9, 8>(self.w_cnt.q.val()) + self.k_add_one.val();
         }
-        if self.w_data_region.val() {
-            self.wbyte.next = 0.into();
-            if self.woff.q.val() < self.w_padfrom.q.val() {
-                self.wbyte.next = self.d_r.q.val();
-            }
-        }
+        self.w_sum.next = bit_cast::<9, 8>(self.wr_da.q.val().get_bits::<8>(0)) + self.w_add.val();
         self.w_step.next = (self.w_state.q.val() == WState::Fill)
             && (self.w_phase.q.val() == self.k_wphase_last.val())
             && self.w_ok_prev.q.val()
             && self.w_ok_prev2.q.val()
-            && (!self.w_region_r.q.val() || self.dma_wr_valid.val());
+            && (!self.w_data.val() || self.dma_wr_valid.val());
         // Each byte takes three clocks at its offset: the field and data bytes are registered,
         // then the byte, then it is written.
-        self.tw_data.d.next = self.wbyte.val();
-        self.w_ok_prev.d.next = !self.w_data_region.val() || self.dma_wr_valid.val();
-        self.w_ok_prev2.d.next = self.w_ok_prev.q.val();
         self.f_r.d.next = self.w_fbyte.val();
         self.d_r.d.next = self.w_dbyte.val();
+        self.tw_data.d.next = self.f_r.q.val();
+        if self.w_data.val() {
+            self.tw_data.d.next = self.d_r.q.val();
+        }
+        self.w_ok_prev.d.next = !self.w_data.val() || self.dma_wr_valid.val();
+        self.w_ok_prev2.d.next = self.w_ok_prev.q.val();
         // Decisions about the offset, registered in the first clock at it.
-        self.w_region_r.d.next = self.w_data_region.val();
-        self.w_wordend_r.d.next = self.w_data_region.val()
-            && (self.woff.q.val().get_bits::<2>(0) == self.k_sel2[2].val());
-        self.w_dend_r.d.next = (self.woff.q.val() == self.w_endr.q.val())
-            && (self.w_kind.q.val() == WKind::Write)
-            && !self.w_hdr.q.val();
-        self.w_last_r.d.next = (self.woff.q.val() == self.w_endr.q.val())
-            && ((self.w_kind.q.val() != WKind::Write) || self.w_hdr.q.val());
+        self.w_wordend_r.d.next =
+            self.w_data.val() && (self.woff.q.val().get_bits::<2>(0) == self.k_sel2[2].val());
+        self.w_full_r.d.next = self.woff.q.val() == self.k_off_wr_full.val();
+        self.w_last_r.d.next = !self.w_data.val() && (self.w_o.val() == self.w_end_o.val());
+        self.w_rot_r.d.next = (self.w_kind.q.val() == WKind::Write)
+            && self.w_hdr.q.val()
+            && ((self.w_o.val().get_bits::<2>(2) == self.k_sel2[1].val())
+                || (self.w_o.val() == self.k_sel4[8].val()));
         if (self.w_state.q.val() == WState::Fill)
             && (self.w_phase.q.val() != self.k_wphase_last.val())
         {
@@ -1013,8 +1073,7 @@ impl Logic for Bridge {
             } else if self.dma_req_valid.val() {
                 if self.dma_req_write.val() {
                     self.dma_req_ready.next = true;
-                    self.wr_da.d.next = self.dma_req_da.val();
-                    self.wr_rem.d.next = self.lenm1.val();
+                    self.w_r.d.next = self.lenm1.val().get_bits::<2>(0);
                     self.w_kind.d.next = WKind::Write;
                 } else {
                     self.w_kind.d.next = WKind::ReadReq;
@@ -1028,31 +1087,36 @@ impl Logic for Bridge {
                 self.w_state.d.next = WState::WaitSlot;
             }
         }
+        // `wr_da`: loaded with a DMA write's request, rotated by its serial adder.
+        self.w_da_en.next = (self.w_state.q.val() == WState::Idle)
+            && !self.core_busy.val()
+            && !self.w_cont.q.val()
+            && self.dma_req_valid.val()
+            && self.dma_req_write.val();
+        if self.w_da_en.val() {
+            self.wr_da.d.next = self.dma_req_da.val();
+        } else if self.w_step.val() && self.w_rot_r.q.val() {
+            self.wr_da.d.next = (self.wr_da.q.val() >> 8)
+                | (bit_cast::<DA_W, 8>(self.w_sum.val().get_bits::<8>(0)) << 32);
+        }
         if (self.w_state.q.val() == WState::WaitSlot) && self.slot_free.val() {
-            self.w_endr.d.next = self.w_end.val();
-            self.w_padfrom.d.next =
-                bit_cast::<SLOT_OFF_W, 8>(self.pbm1.val()) + self.k_off_pad.val();
             self.woff.d.next = 0.into();
             self.w_phase.d.next = 0.into();
             self.w_state.d.next = WState::Fill;
-            // A DMA write packet: its data first (up to the packet's end), then its header.
+            // A DMA write packet: its data first, then its header.
             self.w_hdr.d.next = false;
-            self.w_cnt.d.next = self.pbm1.val();
-            self.w_lastpkt.d.next = !self.big.val();
+            self.w_lastpkt.d.next = false;
             if self.w_kind.q.val() == WKind::Write {
                 self.woff.d.next = self.k_off_wr_data.val();
             }
         }
         // The write's next word is missing while a read request waits, at a word's start.
         self.w_cut.next = (self.w_state.q.val() == WState::Fill)
-            && (self.w_kind.q.val() == WKind::Write)
-            && !self.w_hdr.q.val()
+            && self.w_data.val()
             && (self.woff.q.val().get_bits::<2>(0) == self.k_sel2[3].val())
             && !self.dma_wr_valid.val()
             && self.dma_req_valid.val()
             && !self.dma_req_write.val();
-        // Data bytes in the slot, minus one.
-        self.w_cutn.next = self.woff.q.val() - self.k_off_pad.val();
         if self.w_cut.val() {
             self.w_phase.d.next = 0.into();
             if self.woff.q.val() == self.k_off_wr_data.val() {
@@ -1060,25 +1124,37 @@ impl Logic for Bridge {
                 self.w_cont.d.next = true;
                 self.w_state.d.next = WState::Idle;
             } else {
-                // The packet ends with the words it has.
-                self.w_cnt.d.next = self.w_cutn.val().get_bits::<8>(0);
-                self.w_lastpkt.d.next = false;
+                // The packet ends with the words it has (`w_cnt` counts them).
                 self.w_hdr.d.next = true;
                 self.woff.d.next = 0.into();
-                self.w_endr.d.next = self.k_off_wr_data.val() - self.k_off_one.val();
             }
         }
         if self.w_step.val() {
             self.w_phase.d.next = 0.into();
             self.woff.d.next = self.woff.q.val() + self.k_off_one.val();
-            if self.w_wordend_r.q.val() {
-                self.dma_wr_ready.next = true;
+            if self.w_rot_r.q.val() {
+                self.w_cy.d.next = self.w_sum.val().get_bit(8);
             }
-            if self.w_dend_r.q.val() {
-                // A DMA write packet's data is in: its header and fields follow.
-                self.w_hdr.d.next = true;
-                self.woff.d.next = 0.into();
-                self.w_endr.d.next = self.k_off_wr_data.val() - self.k_off_one.val();
+            if self.w_wordend_r.q.val() {
+                // A word is in: the packet's data bytes so far, minus one.
+                self.dma_wr_ready.next = true;
+                self.w_cnt.d.next =
+                    (bit_cast::<8, 6>(self.woff.q.val().get_bits::<6>(2) - self.k_q_three.val())
+                        << 2)
+                        | self.k_two_lsb8.val();
+                if self.dma_wr_last.val() {
+                    self.w_cnt.d.next = (bit_cast::<8, 6>(
+                        self.woff.q.val().get_bits::<6>(2) - self.k_q_three.val(),
+                    ) << 2)
+                        | bit_cast::<8, 2>(self.w_r.q.val());
+                }
+                if self.dma_wr_last.val() || self.w_full_r.q.val() {
+                    // The packet's data is in (the write's last word, or 256 bytes): its
+                    // header and fields follow.
+                    self.w_lastpkt.d.next = self.dma_wr_last.val();
+                    self.w_hdr.d.next = true;
+                    self.woff.d.next = 0.into();
+                }
             } else if self.w_last_r.q.val() {
                 // The packet is complete: it joins the window.
                 self.w_commit.next = true;
@@ -1094,12 +1170,6 @@ impl Logic for Bridge {
                     self.event_ready.next = true;
                 }
                 if self.w_kind.q.val() == WKind::Write {
-                    self.wr_da.d.next = self.wr_da.q.val()
-                        + bit_cast::<DA_W, 8>(self.w_cnt.q.val())
-                        + self.k_da_one.val();
-                    self.wr_rem.d.next = self.wr_rem.q.val()
-                        - bit_cast::<DMA_LEN_W, 8>(self.w_cnt.q.val())
-                        - self.k_len_one.val();
                     self.w_cont.d.next = !self.w_lastpkt.q.val();
                 }
             }
@@ -1132,44 +1202,48 @@ impl Logic for Bridge {
         // ---- Framer ----
         self.txmem.read_address.next = (bit_cast::<TXMEM_W, TX_SLOT_W>(self.tslot.q.val()) << 9)
             | bit_cast::<TXMEM_W, SLOT_OFF_W>(self.ti.q.val());
+        // The offset decoded once: below 8, and its low bits.
+        self.t_small.next = !self.ti.q.val().get_bits::<6>(3).any();
+        self.t_lo.next = self.ti.q.val().get_bits::<3>(0);
+        // Control packet bytes (offsets 0 to 6), picked by the offset's low bits.
+        self.c_sync.next = self.c_kind.q.val() == CKind::Sync;
         self.cbyte.next = 0.into();
-        if !self.ti.q.val().any() {
-            self.cbyte.next = self.k_t_dack.val();
-            if self.c_kind.q.val() == CKind::Nak {
-                self.cbyte.next = self.k_t_dnak.val();
-            }
-            if self.c_kind.q.val() == CKind::Sync {
-                self.cbyte.next = self.k_t_dsync.val();
-            }
-        }
-        if self.ti.q.val() == self.k_off_len_lo.val() {
-            self.cbyte.next = self.k_len_ack.val();
-            if self.c_kind.q.val() == CKind::Sync {
-                self.cbyte.next = self.k_len_sync.val();
-            }
-        }
-        if self.ti.q.val() == self.k_off_p0.val() {
-            self.cbyte.next = bit_cast::<8, 1>(self.c_ch.q.val().into());
-            if self.c_kind.q.val() == CKind::Sync {
+        if self.t_lo.val().get_bit(2) {
+            if self.t_lo.val().get_bit(1) {
+                self.cbyte.next = bit_cast::<8, 1>(self.sreset.q.val().into());
+            } else if self.t_lo.val().get_bit(0) {
+                if self.c_sync.val() {
+                    self.cbyte.next = self.k_version.val();
+                } else if self.c_ch.q.val() {
+                    self.cbyte.next = self.exp1.q.val();
+                } else {
+                    self.cbyte.next = self.exp0.q.val();
+                }
+            } else if self.c_sync.val() {
                 self.cbyte.next = self.nonce.q.val();
+            } else {
+                self.cbyte.next = bit_cast::<8, 1>(self.c_ch.q.val().into());
             }
-        }
-        if self.ti.q.val() == self.k_off_p1.val() {
-            self.cbyte.next = self.exp0.q.val();
-            if self.c_ch.q.val() {
-                self.cbyte.next = self.exp1.q.val();
+        } else if !self.t_lo.val().get_bit(0) {
+            if self.t_lo.val().get_bit(1) {
+                self.cbyte.next = self.k_len_ack.val();
+                if self.c_sync.val() {
+                    self.cbyte.next = self.k_len_sync.val();
+                }
+            } else {
+                self.cbyte.next = self.k_t_dack.val();
+                if self.c_kind.q.val() == CKind::Nak {
+                    self.cbyte.next = self.k_t_dnak.val();
+                }
+                if self.c_sync.val() {
+                    self.cbyte.next = self.k_t_dsync.val();
+                }
             }
-            if self.c_kind.q.val() == CKind::Sync {
-                self.cbyte.next = self.k_version.val();
-            }
-        }
-        if self.ti.q.val() == self.k_off_p2.val() {
-            self.cbyte.next = bit_cast::<8, 1>(self.sreset.q.val().into());
         }
         self.src.next = self.cbyte.val();
         if self.f_data.q.val() {
             self.src.next = self.txmem.read_data.val();
-            if self.ti.q.val() == self.k_off_seq.val() {
+            if self.t_small.val() && (self.t_lo.val() == self.k_t3[1].val()) {
                 self.src.next = self.tseq.q.val();
             }
         }
@@ -1184,18 +1258,27 @@ impl Logic for Bridge {
         } else if self.special.val() {
             self.line.next = self.k_esc.val();
         }
-        // One line byte buffered in front of the transmitter: the framer sees a register.
-        self.o_free.next = !self.ob_valid.q.val();
-        self.utx.valid.next = self.ob_valid.q.val();
-        self.utx.data.next = self.ob.q.val();
-        if self.utx.ready.val() {
-            self.ob_valid.d.next = false;
-        }
+        // Line bytes go straight to the transmitter, which takes one when it is idle or in the
+        // last clock of a stop bit.
+        self.o_free.next = self.utx.ready.val();
         self.o_valid.next = false;
         self.o_data.next = self.line.val();
-        self.tcrc.init.next = false;
-        self.tcrc.valid.next = false;
-        self.tcrc.data.next = self.src.val();
+        // The transmit CRC, one bit a clock (MSB first) from `cur` after it is loaded: eight
+        // clocks a byte, done long before the byte has left on the line.
+        self.crc_sh.next = self.cur.q.val() >> bit_cast::<8, 3>(self.crc_i.q.val());
+        self.crc_bit.next = self.crc_sh.val().get_bit(0);
+        self.crc_fb.next = self.crc_v.q.val().get_bit(15) ^ self.crc_bit.val();
+        self.crc_next.next = self.crc_v.q.val() << 1;
+        if self.crc_fb.val() {
+            self.crc_next.next = (self.crc_v.q.val() << 1) ^ self.k_crc_poly.val();
+        }
+        if self.crc_busy.q.val() {
+            self.crc_v.d.next = self.crc_next.val();
+            self.crc_i.d.next = self.crc_i.q.val() - self.k_crc_i_one.val();
+            if !self.crc_i.q.val().any() {
+                self.crc_busy.d.next = false;
+            }
+        }
         self.act_evt.next = self.evt.val();
         match self.f_state.q.val() {
             FState::Idle => {
@@ -1206,7 +1289,8 @@ impl Logic for Bridge {
                     self.ti.d.next = 0.into();
                     self.tphase.d.next = 0.into();
                     self.esc2.d.next = false;
-                    self.tcrc.init.next = true;
+                    self.crc_v.d.next = self.k_crc_init.val();
+                    self.crc_busy.d.next = false;
                     if self.sync_due.q.val() && !self.core_busy.val() {
                         self.c_kind.d.next = CKind::Sync;
                         self.sync_due.d.next = false;
@@ -1252,28 +1336,36 @@ impl Logic for Bridge {
                 }
             }
             FState::Fetch => {
-                self.f_state.d.next = FState::Load;
+                // The CRC of the byte before is complete first.
+                if !self.crc_busy.q.val() {
+                    self.f_state.d.next = FState::Load;
+                }
             }
             FState::Load => {
                 if !self.tphase.q.val().any() {
                     self.cur.d.next = self.src.val();
-                    self.tcrc.valid.next = true;
-                    if self.ti.q.val() == self.k_off_len_lo.val() {
-                        self.tleft.d.next = bit_cast::<SLOT_OFF_W, 8>(self.src.val());
-                    }
-                    if self.ti.q.val() == self.k_off_len_hi.val() {
-                        self.tleft.d.next = self.tleft.q.val()
-                            | (bit_cast::<SLOT_OFF_W, 1>(self.src.val().get_bits::<1>(0)) << 8);
-                    }
-                    if self.ti.q.val() >= self.k_off_payload.val() {
+                    self.crc_busy.d.next = true;
+                    self.crc_i.d.next = self.k_crc_i_top.val();
+                    // Payload bytes left: `len` as it goes by, then one less a byte.
+                    if self.ti.q.val().get_bits::<7>(2).any() {
                         self.tleft.d.next = self.tleft.q.val() - self.k_off_one.val();
+                    } else if self.ti.q.val().get_bit(1) {
+                        if self.ti.q.val().get_bit(0) {
+                            self.tleft.d.next =
+                                (bit_cast::<SLOT_OFF_W, 1>(self.src.val().get_bits::<1>(0)) << 8)
+                                    | bit_cast::<SLOT_OFF_W, 8>(
+                                        self.tleft.q.val().get_bits::<8>(0),
+                                    );
+                        } else {
+                            self.tleft.d.next = bit_cast::<SLOT_OFF_W, 8>(self.src.val());
+                        }
                     }
                 }
                 if self.tphase.q.val() == self.k_phase_crc_hi.val() {
-                    self.cur.d.next = self.tcrc.crc.val().get_bits::<8>(8);
+                    self.cur.d.next = self.crc_v.q.val().get_bits::<8>(8);
                 }
                 if self.tphase.q.val() == self.k_phase_crc_lo.val() {
-                    self.cur.d.next = self.tcrc.crc.val().get_bits::<8>(0);
+                    self.cur.d.next = self.crc_v.q.val().get_bits::<8>(0);
                 }
                 self.f_state.d.next = FState::Send;
             }
@@ -1286,7 +1378,8 @@ impl Logic for Bridge {
                         self.esc2.d.next = false;
                         self.f_state.d.next = FState::Fetch;
                         if !self.tphase.q.val().any() {
-                            if (self.ti.q.val() >= self.k_off_len_hi.val())
+                            if (self.ti.q.val().get_bits::<7>(2).any()
+                                || (self.ti.q.val().get_bits::<2>(0) == self.k_two_lsb_all.val()))
                                 && !self.tleft.q.val().any()
                             {
                                 self.tphase.d.next = self.k_phase_crc_hi.val();
@@ -1314,10 +1407,8 @@ impl Logic for Bridge {
             }
         }
 
-        if self.o_valid.val() && self.o_free.val() {
-            self.ob.d.next = self.o_data.val();
-            self.ob_valid.d.next = true;
-        }
+        self.utx.valid.next = self.o_valid.val();
+        self.utx.data.next = self.o_data.val();
 
         // ---- Sync from the host ----
         if self.core_busy.val() {
@@ -1362,27 +1453,34 @@ impl Logic for Bridge {
         }
 
         // ---- Retransmission timer ----
+        // Ticks of a free-running counter, shared with the LED stretch.
+        self.tick_count.d.next = self.tick_count.q.val() + self.k_tick_one.val();
+        self.tick.next = self.tick_count.q.val().all();
         // Restarts take effect a clock late (a shorter path; the timeout is one clock longer).
         self.t_reload_r.d.next = self.t_reload.val();
         if self.t_reload_r.q.val() || !self.sent.q.val().any() {
             self.timer.d.next = self.k_timeout_m1.val();
-        } else if self.timer.q.val().any() {
-            self.timer.d.next = self.timer.q.val() - self.k_timer_one.val();
-        } else if !self.evt.val() {
-            // The oldest frame waited too long: go back to it.
-            self.cursor.d.next = 0.into();
-            self.timer.d.next = self.k_timeout_m1.val();
+        } else if self.tick.val() {
+            if self.timer.q.val().any() {
+                self.timer.d.next = self.timer.q.val() - self.k_timer_one.val();
+            } else if !self.evt.val() {
+                // The oldest frame waited too long: go back to it.
+                self.cursor.d.next = 0.into();
+                self.timer.d.next = self.k_timeout_m1.val();
+            }
         }
 
         // ---- Status ----
-        if self.st_count.q.val().any() {
-            self.st_count.d.next = self.st_count.q.val() - self.k_stretch_one.val();
-        } else {
-            self.st_count.d.next = self.k_stretch_m1.val();
-            self.act_prev.d.next = self.act_cur.q.val();
-            self.act_cur.d.next = false;
-            self.flt_prev.d.next = self.flt_cur.q.val();
-            self.flt_cur.d.next = false;
+        if self.tick.val() {
+            if self.st_count.q.val().any() {
+                self.st_count.d.next = self.st_count.q.val() - self.k_stretch_one.val();
+            } else {
+                self.st_count.d.next = self.k_stretch_m1.val();
+                self.act_prev.d.next = self.act_cur.q.val();
+                self.act_cur.d.next = false;
+                self.flt_prev.d.next = self.flt_cur.q.val();
+                self.flt_cur.d.next = false;
+            }
         }
         if self.act_evt.val() {
             self.act_cur.d.next = true;
@@ -1421,7 +1519,6 @@ impl Logic for Bridge {
             self.sent.d.next = 0.into();
             self.cursor.d.next = 0.into();
             self.esc2.d.next = false;
-            self.ob_valid.d.next = false;
             self.act_cur.d.next = false;
             self.act_prev.d.next = false;
             self.flt_cur.d.next = false;

@@ -4,16 +4,20 @@
 //!
 //! * **One operation at a time**: every user of the per-VI state — a register access, the
 //!   fetcher's pick, the completion writer's accept and finish, a receive query, a refused
-//!   receive's count — asks for an operation on one VI. One operation is issued per two
-//!   cycles (register accesses, the finishing completion and the receive counter first;
-//!   completion accepts and fetches take turns), so the state of its VI is selected once and
-//!   its ring arithmetic exists once. An operation takes three cycles: the block RAM of
-//!   per-VI words is read twice (the head and tail of the VI's send or receive ring, then a
-//!   ring base or a drop counter), and in the third (execute) cycle both words and the VI's
-//!   state in flip-flops are at hand and the operation is applied (one block-RAM write).
+//!   receive's count — asks for an operation on one VI. One operation is under way at a time
+//!   (register accesses, the finishing completion and the receive counter first; completion
+//!   accepts and fetches take turns), so the state of its VI is selected once and its ring
+//!   arithmetic exists once. An operation takes four cycles: the block RAM of per-VI words
+//!   is read three times (the VI's CQ word, the head and tail of its send or receive ring,
+//!   then a ring base or a drop counter), and in the fourth (execute) cycle the words and the
+//!   VI's state in flip-flops are at hand and the operation is applied (one block-RAM write;
+//!   which word is written is decided by flat expressions of registers).
 //! * **Registers** (`abi::regs`): the device's global registers from `DEVICE_CTRL` on, one
 //!   queue block per VI (`QUEUE_BASE`), one doorbell page per VI (`DOORBELL_BASE`). A
-//!   register access is taken into a latch and executed as an operation. A doorbell write is
+//!   register access is taken into a latch and executed as an operation; what a read returns
+//!   is decoded as it is taken, and a ring index or a CQ index is read from its word in the
+//!   block RAM. The frame counters (`TX_FRAMES` …) wrap at 16 bits, like the drop counters.
+//!   A doorbell write is
 //!   ignored and counted in `DOORBELL_DROPS` when the translation core reports the VI disabled
 //!   or locked, or when the value is impossible (a tail more than the ring size ahead of the
 //!   head, a CQ head past the tail).
@@ -31,10 +35,12 @@
 //!   answer grants it (and reserves a CQ entry) or refuses it (VI closed, RQ empty, CQ full),
 //!   counting a refusal in `RX_DROPS`.
 //!
-//! Ring bases, the two drop counters and the send and receive rings' head and tail of every
-//! VI live in one block RAM (address: field, VI; zeroed by a sweep after reset); the
-//! completion queue's indices, promised entries, ring sizes, event state and a "send queue
-//! not empty" flag per VI (for the fetcher's round robin) in flip-flops.
+//! Ring bases, the two drop counters, the send and receive rings' head and tail and the
+//! completion queue's head, tail and size of every VI live in one block RAM (address: field,
+//! VI; the ring words are zeroed by a sweep after reset); the promised CQ entries, the send
+//! and receive ring sizes, the event state and a "send queue not empty" flag per VI (for the
+//! fetcher's round robin) in flip-flops. A receive query's answer (one cycle after its
+//! execute cycle) carries the address and index of the executed query, still at hand there.
 //!
 //! | port | width | dir | meaning |
 //! |---|---|---|---|
@@ -98,8 +104,23 @@ const F_DB_DROPS: u64 = 3;
 const F_RX_DROPS: u64 = 4;
 const F_SQ_RING: u64 = 5;
 const F_RQ_RING: u64 = 6;
-/// Ring words zeroed by the sweep after reset (send and receive ring of every VI).
-const RING_WORDS: u64 = 2 * DVIS as u64;
+/// The completion queue's word: log2 of its size (27:24), tail (23:12) and head (11:0).
+const F_CQ_RING: u64 = 7;
+/// Ring words zeroed by the sweep after reset (send, receive and completion ring of every VI,
+/// the last words of the block RAM).
+const RING_WORDS: u64 = 3 * DVIS as u64;
+/// Bits of a CQ word in use.
+const CQW_W: usize = 28;
+/// Width of an entry's byte offset from its ring's base (a ring of 2^11 32-byte descriptors).
+const E_OFF_W: usize = IDX_W + 5;
+/// Pages an entry's offset spans.
+const E_PAGE_W: usize = E_OFF_W - 12;
+/// Width of a descriptor's address without its low bits (32-byte aligned).
+const FDA_W: usize = DA_W - 5;
+/// Width of a CQ entry's address without its low bits (16-byte aligned).
+const CDA_W: usize = DA_W - 4;
+/// Width of the frame and drop counters (wrapping).
+const CNT_W: usize = regs::COUNTER_BITS as usize;
 
 #[derive(Copy, Clone, PartialEq, Eq, Debug, LogicState)]
 enum Op {
@@ -109,6 +130,23 @@ enum Op {
     CmpFinish,
     RxQuery,
     RxDrop,
+}
+
+/// What a register read returns, decoded when the access is taken.
+#[derive(Copy, Clone, PartialEq, Eq, Debug, LogicState)]
+enum Rd {
+    Zero,
+    Vram,
+    Tx,
+    Rx,
+    Bad,
+    Caps,
+    Ctrl,
+    Sizes,
+    // A ring index: bits 11:0 or 23:12 of the word read.
+    Lo,
+    Hi,
+    Armed,
 }
 
 #[derive(Copy, Clone, PartialEq, Eq, Debug, LogicState)]
@@ -251,18 +289,16 @@ pub struct QueueManager {
 
     sq_log2: [DFF<Bits<4>>; DVIS],
     rq_log2: [DFF<Bits<4>>; DVIS],
-    cq_log2: [DFF<Bits<4>>; DVIS],
     sq_work: [DFF<Bit>; DVIS],
-    cq_head: [DFF<Bits<IDX_W>>; DVIS],
-    cq_tail: [DFF<Bits<IDX_W>>; DVIS],
     cq_pending: [DFF<Bits<IDX_W>>; DVIS],
     armed: [DFF<Bit>; DVIS],
     event_pending: [DFF<Bit>; DVIS],
     vi_ids: [Constant<Bits<DVI_W>>; DVIS],
     loopback_on: DFF<Bit>,
-    tx_frames: DFF<Bits<32>>,
-    rx_frames: DFF<Bits<32>>,
-    rx_bad_frames: DFF<Bits<32>>,
+    // The frame counters wrap at 16 bits, like the drop counters.
+    tx_frames: DFF<Bits<CNT_W>>,
+    rx_frames: DFF<Bits<CNT_W>>,
+    rx_bad_frames: DFF<Bits<CNT_W>>,
     // The counter strobes, registered (the counters count one cycle late).
     tx_frame_r: DFF<Bit>,
     rx_frame_r: DFF<Bit>,
@@ -271,17 +307,13 @@ pub struct QueueManager {
     // Register accesses: taken into the latch, executed as an operation.
     m_pend: DFF<Bit>,
     m_write: DFF<Bit>,
-    m_addr: DFF<Bits<12>>,
     m_wdata: DFF<Bits<32>>,
     rsp_valid: DFF<Bit>,
     rsp_data: DFF<Bits<32>>,
     m_take: Signal<Local, Bit>,
     // The access decoded when it is taken (from the port), kept in the latch.
     m_vi: DFF<Bits<DVI_W>>,
-    m_reg: DFF<Bits<6>>,
-    m_is_db: DFF<Bit>,
-    m_is_queue: DFF<Bit>,
-    m_is_global: DFF<Bit>,
+    m_rd: DFF<Rd>,
     m_field: DFF<Bits<FIELD_W>>,
     m_base_write: DFF<Bit>,
     m_rq: DFF<Bit>,
@@ -295,6 +327,9 @@ pub struct QueueManager {
     t_reg: Signal<Local, Bits<6>>,
     t_is_db: Signal<Local, Bit>,
     t_is_queue: Signal<Local, Bit>,
+    t_is_global: Signal<Local, Bit>,
+    t_rd: Signal<Local, Rd>,
+    t_rd_field: Signal<Local, Bits<FIELD_W>>,
     t_field: Signal<Local, Bits<FIELD_W>>,
     t_base_write: Signal<Local, Bit>,
     db_value: Signal<Local, Bits<IDX_W>>,
@@ -326,6 +361,14 @@ pub struct QueueManager {
     i_vi: Signal<Local, Bits<DVI_W>>,
     i_field: Signal<Local, Bits<FIELD_W>>,
     i_rq: Signal<Local, Bit>,
+    i_ring: Signal<Local, Bits<VRAM_W>>,
+    // A CQ word written in the execute cycle.
+    k_write: Signal<Local, Bit>,
+    x_db_ok: Signal<Local, Bit>,
+    k_db_ok: Signal<Local, Bit>,
+    k_word: Signal<Local, Bits<32>>,
+    // RING_SIZES' CQ size, limited.
+    sz_cq: Signal<Local, Bits<4>>,
     v_ring_write: Signal<Local, Bit>,
     v_ring_data: Signal<Local, Bits<32>>,
     i_cmp: Signal<Local, Bit>,
@@ -346,7 +389,7 @@ pub struct QueueManager {
     x_mask: Signal<Local, Bits<IDX_W>>,
     x_used: Signal<Local, Bits<IDX_W>>,
     x_slot: Signal<Local, Bits<IDX_W>>,
-    x_to_end: Signal<Local, Bits<IDX_W>>,
+    x_to_end4: Signal<Local, Bit>,
     x_add: Signal<Local, Bits<IDX_W>>,
     // A fetch would read a burst (third cycle).
     t_burst: Signal<Local, Bit>,
@@ -376,7 +419,8 @@ pub struct QueueManager {
     p_open: DFF<Bit>,
     p_db_cq_ok: DFF<Bit>,
     p_pend: DFF<Bits<IDX_W>>,
-    p_cq_tail: DFF<Bits<IDX_W>>,
+    // The VI's CQ word, read first.
+    o_cq_word: DFF<Bits<CQW_W>>,
     p_cq_slot: DFF<Bits<IDX_W>>,
     p_x_slot: DFF<Bits<IDX_W>>,
     p_phase: DFF<Bit>,
@@ -384,7 +428,8 @@ pub struct QueueManager {
     k_new_tail: Signal<Local, Bits<IDX_W>>,
     pend_next: Signal<Local, Bits<IDX_W>>,
     // The address of a descriptor or CQ entry: ring base from the block RAM, plus the slot.
-    e_offset: Signal<Local, Bits<DA_W>>,
+    e_offset: Signal<Local, Bits<E_OFF_W>>,
+    e_frame: Signal<Local, Bits<FRAME_W>>,
     e_da: Signal<Local, Bits<DA_W>>,
     drops_next: Signal<Local, Bits<32>>,
     db_cq_ok: Signal<Local, Bit>,
@@ -393,7 +438,8 @@ pub struct QueueManager {
     f_state: DFF<FetchState>,
     f_rr: DFF<Bits<DVI_W>>,
     f_vi: DFF<Bits<DVI_W>>,
-    f_da: DFF<Bits<DA_W>>,
+    // Descriptor addresses are 32-byte aligned, CQ entries 16-byte.
+    f_da: DFF<Bits<FDA_W>>,
     f_count: DFF<Bits<3>>,
     f_index: DFF<Bits<IDX_W>>,
     // Words in the descriptor FIFO or requested and not yet arrived.
@@ -414,7 +460,7 @@ pub struct QueueManager {
     // Completion writer.
     c_state: DFF<CqState>,
     c_word: DFF<Bits<2>>,
-    c_da: DFF<Bits<DA_W>>,
+    c_da: DFF<Bits<CDA_W>>,
     c_phase: DFF<Bit>,
     c_accept: Signal<Local, Bit>,
     l_vi: DFF<Bits<DVI_W>>,
@@ -429,18 +475,16 @@ pub struct QueueManager {
     // Receive grants.
     r_answer: DFF<Bit>,
     r_granted: DFF<Bit>,
-    r_da: DFF<Bits<DA_W>>,
-    r_index: DFF<Bits<IDX_W>>,
     r_drop: DFF<Bit>,
     r_drop_vi: DFF<Bits<DVI_W>>,
 
     ones: Constant<Bits<IDX_W>>,
+    not_low2: Constant<Bits<IDX_W>>,
     idx_one: Constant<Bits<IDX_W>>,
     idx_four: Constant<Bits<IDX_W>>,
     log2_max: Constant<Bits<4>>,
     vi_one: Constant<Bits<DVI_W>>,
-    cnt_one: Constant<Bits<16>>,
-    frames_one: Constant<Bits<32>>,
+    cnt_one: Constant<Bits<CNT_W>>,
     count_one: Constant<Bits<3>>,
     count_four: Constant<Bits<3>>,
     words_one: Constant<Bits<9>>,
@@ -482,7 +526,12 @@ pub struct QueueManager {
     f_rx_drops: Constant<Bits<FIELD_W>>,
     f_sq_ring: Constant<Bits<FIELD_W>>,
     f_rq_ring: Constant<Bits<FIELD_W>>,
+    f_cq_ring: Constant<Bits<FIELD_W>>,
+    z_first: Constant<Bits<VRAM_W>>,
     z_words: Constant<Bits<4>>,
+    // A CQ word's size and head, its size and tail.
+    cq_keep: Constant<Bits<CQW_W>>,
+    cq_keep_tail: Constant<Bits<CQW_W>>,
     z_one: Constant<Bits<4>>,
     caps_value: Constant<Bits<32>>,
 }
@@ -494,12 +543,12 @@ impl Default for QueueManager {
             vi_ids: ids,
             vi_offs: ids,
             ones: konst(abi::mask(abi::queues::RING_INDEX_BITS)),
+            not_low2: konst(abi::mask(abi::queues::RING_INDEX_BITS) & !3),
             idx_one: konst(1),
             idx_four: konst(4),
             log2_max: konst(u64::from(MAX_RING_LOG2)),
             vi_one: konst(1),
             cnt_one: konst(1),
-            frames_one: konst(1),
             count_one: konst(1),
             count_four: konst(4),
             words_one: konst(1),
@@ -543,7 +592,11 @@ impl Default for QueueManager {
             f_rx_drops: konst(F_RX_DROPS),
             f_sq_ring: konst(F_SQ_RING),
             f_rq_ring: konst(F_RQ_RING),
+            f_cq_ring: konst(F_CQ_RING),
+            z_first: konst(F_SQ_RING << DVI_W),
             z_words: konst(RING_WORDS),
+            cq_keep: konst(0xf00_0fff),
+            cq_keep_tail: konst(0xfff_f000),
             z_one: konst(1),
             caps_value: konst(u64::from(
                 regs::CAPS_VIS.put(DVIS as u32) | regs::CAPS_MAX_RING_LOG2.put(MAX_RING_LOG2),
@@ -558,24 +611,23 @@ impl Default for QueueManager {
             cq_req_da, cq_req_vi, cq_wd_valid, cq_wd_ready, cq_wd_data, cq_wd_last, rq_query,
             rq_vi, rq_answer, rq_granted, rq_da, rq_index, event_valid, event_ready, event_vi,
             tx_frame, rx_frame, rx_bad, loopback, desc_fifo, meta_fifo, vram, sq_log2,
-            rq_log2, cq_log2, sq_work, cq_head, cq_tail, cq_pending,
+            rq_log2, sq_work, cq_pending,
             armed, event_pending, loopback_on, tx_frames, rx_frames, rx_bad_frames, tx_frame_r, rx_frame_r, rx_bad_r, m_pend,
-            m_write, m_addr, m_wdata, rsp_valid, rsp_data, m_take, m_vi, m_reg, m_is_db,
-            m_is_queue, m_is_global, m_field, m_base_write, m_rq, m_w_sizes, m_w_sq_tail,
-            m_w_rq_tail, m_w_cq_head, m_w_cq_arm, t_vi, t_reg, t_is_db, t_is_queue,
+            m_write, m_wdata, rsp_valid, rsp_data, m_take, m_vi, m_rd, m_field, m_base_write, m_rq, m_w_sizes, m_w_sq_tail,
+            m_w_rq_tail, m_w_cq_head, m_w_cq_arm, t_vi, t_reg, t_is_db, t_is_queue, t_is_global, t_rd, t_rd_field,
             t_field, t_base_write, db_value, read_value, o_busy, o_mid, o_exec, q_x_mask,
             q_k_mask, q_k_used, q_db_cq,
             o_op, o_fetch, o_finish, o_vi, o_field, o_rq, o_ring, o_addr, o_fetch_next, o_ring_word, z_left,
-            z_next, i_valid, i_vi, i_field, i_rq, v_ring_write, v_ring_data, i_cmp, i_fetch,
+            z_next, i_valid, i_vi, i_field, i_rq, i_ring, k_write, x_db_ok, k_db_ok, k_word, sz_cq, v_ring_write, v_ring_data, i_cmp, i_fetch,
             s_sq_log2, s_rq_log2, s_cq_log2, s_cq_tail, s_cq_head, s_pending, s_armed, x_rq, x_head, x_tail, x_log2, x_mask,
-            x_used, x_slot, x_to_end, x_add, t_burst, p_burst, k_delta, k_none, q_k_mp, x_new_head, k_mask, k_used, k_free, w_head, w_tail, p_used_any,
+            x_used, x_slot, x_to_end4, x_add, t_burst, p_burst, k_delta, k_none, q_k_mp, x_new_head, k_mask, k_used, k_free, w_head, w_tail, p_used_any,
             p_used_is1, p_used_is4, p_kfree_any, p_kfree2, p_kroom, p_db_x_ok, p_open,
-            p_db_cq_ok, p_pend, p_cq_tail, p_cq_slot, p_x_slot, p_phase, k_lap,
-            k_new_tail, pend_next, e_offset, e_da, drops_next, db_cq_ok,
+            p_db_cq_ok, p_pend, o_cq_word, p_cq_slot, p_x_slot, p_phase, k_lap,
+            k_new_tail, pend_next, e_offset, e_frame, e_da, drops_next, db_cq_ok,
             f_state, f_rr, f_vi, f_da, f_count, f_index, f_used, f_room, f_word, f_any, f_rot,
             f_offset, f_pick_vi, f_ok, f_burst, f_pop, f_issue, c_state, c_word,
             c_da, c_phase, c_accept, l_vi, l_recv, l_wr_id, l_bytes, l_index, l_peer, l_opcode, l_status,
-            r_answer, r_granted, r_da, r_index, r_drop, r_drop_vi
+            r_answer, r_granted, r_drop, r_drop_vi
         })
     }
 }
@@ -595,13 +647,9 @@ impl Logic for QueueManager {
             rx_bad_r,
             m_pend,
             m_write,
-            m_addr,
             m_wdata,
             m_vi,
-            m_reg,
-            m_is_db,
-            m_is_queue,
-            m_is_global,
+            m_rd,
             m_field,
             m_base_write,
             m_rq,
@@ -642,7 +690,7 @@ impl Logic for QueueManager {
             q_k_mp,
             p_db_cq_ok,
             p_pend,
-            p_cq_tail,
+            o_cq_word,
             p_cq_slot,
             p_x_slot,
             p_phase,
@@ -669,8 +717,6 @@ impl Logic for QueueManager {
             l_status,
             r_answer,
             r_granted,
-            r_da,
-            r_index,
             r_drop,
             r_drop_vi
         );
@@ -682,14 +728,8 @@ impl Logic for QueueManager {
             self.sq_log2[i].d.next = self.sq_log2[i].q.val();
             self.rq_log2[i].clock.next = self.clock.val();
             self.rq_log2[i].d.next = self.rq_log2[i].q.val();
-            self.cq_log2[i].clock.next = self.clock.val();
-            self.cq_log2[i].d.next = self.cq_log2[i].q.val();
             self.sq_work[i].clock.next = self.clock.val();
             self.sq_work[i].d.next = self.sq_work[i].q.val();
-            self.cq_head[i].clock.next = self.clock.val();
-            self.cq_head[i].d.next = self.cq_head[i].q.val();
-            self.cq_tail[i].clock.next = self.clock.val();
-            self.cq_tail[i].d.next = self.cq_tail[i].q.val();
             self.cq_pending[i].clock.next = self.clock.val();
             self.cq_pending[i].d.next = self.cq_pending[i].q.val();
             self.armed[i].clock.next = self.clock.val();
@@ -705,7 +745,6 @@ impl Logic for QueueManager {
         if self.m_take.val() {
             self.m_pend.d.next = true;
             self.m_write.d.next = self.mmio_write.val();
-            self.m_addr.d.next = self.mmio_addr.val().get_bits::<12>(0);
             self.m_wdata.d.next = self.mmio_wdata.val();
         }
         // Decoded as the access is taken (from the port), so nothing downstream of the latch
@@ -741,13 +780,78 @@ impl Logic for QueueManager {
                 self.t_field.next = self.f_rx_drops.val();
             }
         }
+        // What a read returns. A ring index is read from its word in the block RAM (a read
+        // writes nothing, so its field is free).
+        self.t_rd_field.next = self.t_field.val();
+        self.t_is_global.next = !self.mmio_addr.val().get_bits::<8>(12).any();
+        self.t_rd.next = Rd::Zero;
+        if self.t_is_global.val() {
+            if self.mmio_addr.val().get_bits::<12>(0) == self.g_ctrl.val() {
+                self.t_rd.next = Rd::Ctrl;
+            }
+            if self.mmio_addr.val().get_bits::<12>(0) == self.g_caps.val() {
+                self.t_rd.next = Rd::Caps;
+            }
+            if self.mmio_addr.val().get_bits::<12>(0) == self.g_tx.val() {
+                self.t_rd.next = Rd::Tx;
+            }
+            if self.mmio_addr.val().get_bits::<12>(0) == self.g_rx.val() {
+                self.t_rd.next = Rd::Rx;
+            }
+            if self.mmio_addr.val().get_bits::<12>(0) == self.g_bad.val() {
+                self.t_rd.next = Rd::Bad;
+            }
+        }
+        if self.t_is_queue.val() {
+            // Bases and counters are stored zero-extended.
+            if (self.t_reg.val() == self.q_sq_base.val())
+                || (self.t_reg.val() == self.q_rq_base.val())
+                || (self.t_reg.val() == self.q_cq_base.val())
+                || (self.t_reg.val() == self.q_db_drops.val())
+                || (self.t_reg.val() == self.q_rx_drops.val())
+            {
+                self.t_rd.next = Rd::Vram;
+            }
+            if self.t_reg.val() == self.q_sizes.val() {
+                self.t_rd.next = Rd::Sizes;
+            }
+            if self.t_reg.val() == self.q_sq_head.val() {
+                self.t_rd.next = Rd::Lo;
+                self.t_rd_field.next = self.f_sq_ring.val();
+            }
+            if self.t_reg.val() == self.q_rq_head.val() {
+                self.t_rd.next = Rd::Lo;
+                self.t_rd_field.next = self.f_rq_ring.val();
+            }
+            if self.t_reg.val() == self.q_cq_tail.val() {
+                self.t_rd.next = Rd::Hi;
+                self.t_rd_field.next = self.f_cq_ring.val();
+            }
+        }
+        if self.t_is_db.val() {
+            if self.t_reg.val() == self.d_sq_tail.val() {
+                self.t_rd.next = Rd::Hi;
+                self.t_rd_field.next = self.f_sq_ring.val();
+            }
+            if self.t_reg.val() == self.d_rq_tail.val() {
+                self.t_rd.next = Rd::Hi;
+                self.t_rd_field.next = self.f_rq_ring.val();
+            }
+            if self.t_reg.val() == self.d_cq_head.val() {
+                self.t_rd.next = Rd::Lo;
+                self.t_rd_field.next = self.f_cq_ring.val();
+            }
+            if self.t_reg.val() == self.d_cq_arm.val() {
+                self.t_rd.next = Rd::Armed;
+            }
+        }
         if self.m_take.val() {
-            self.m_is_db.d.next = self.t_is_db.val();
-            self.m_is_queue.d.next = self.t_is_queue.val();
-            self.m_is_global.d.next = !self.mmio_addr.val().get_bits::<8>(12).any();
+            self.m_rd.d.next = self.t_rd.val();
             self.m_vi.d.next = self.t_vi.val();
-            self.m_reg.d.next = self.t_reg.val();
             self.m_field.d.next = self.t_field.val();
+            if !self.mmio_write.val() {
+                self.m_field.d.next = self.t_rd_field.val();
+            }
             self.m_base_write.d.next = self.t_base_write.val();
             self.m_w_sizes.d.next = self.mmio_write.val()
                 && self.t_is_queue.val()
@@ -846,17 +950,23 @@ impl Logic for QueueManager {
                 self.i_valid.next = false;
             }
         }
-        // Issue: the ring word is read. Next cycle: the field (base or counter) is read, the
-        // ring word kept and the VI's state selected into registers. The third cycle: what the
-        // execute cycle decides on is computed from registers. The fourth: execute.
+        // Issue: the VI's CQ word is read. Next cycle: the ring word is read, the CQ word kept
+        // and the VI's state selected into registers. The third cycle: the field (base or
+        // counter) is read, and what the execute cycle decides on is computed from registers
+        // and the ring word. The fourth: execute (the field is read again, for a receive
+        // query's answer in the cycle after).
+        self.i_ring.next = (bit_cast::<VRAM_W, FIELD_W>(self.f_sq_ring.val()) << 2)
+            | bit_cast::<VRAM_W, DVI_W>(self.i_vi.val());
         if self.i_rq.val() {
-            self.vram.read_address.next = (bit_cast::<VRAM_W, FIELD_W>(self.f_rq_ring.val()) << 2)
-                | bit_cast::<VRAM_W, DVI_W>(self.i_vi.val());
-        } else {
-            self.vram.read_address.next = (bit_cast::<VRAM_W, FIELD_W>(self.f_sq_ring.val()) << 2)
+            self.i_ring.next = (bit_cast::<VRAM_W, FIELD_W>(self.f_rq_ring.val()) << 2)
                 | bit_cast::<VRAM_W, DVI_W>(self.i_vi.val());
         }
-        if self.o_busy.q.val() && !self.o_exec.q.val() {
+        self.vram.read_address.next = (bit_cast::<VRAM_W, FIELD_W>(self.f_cq_ring.val()) << 2)
+            | bit_cast::<VRAM_W, DVI_W>(self.i_vi.val());
+        if self.o_busy.q.val() && !self.o_mid.q.val() && !self.o_exec.q.val() {
+            self.vram.read_address.next = self.o_ring.q.val();
+        }
+        if self.o_mid.q.val() || self.o_exec.q.val() {
             self.vram.read_address.next = (bit_cast::<VRAM_W, FIELD_W>(self.o_field.q.val()) << 2)
                 | bit_cast::<VRAM_W, DVI_W>(self.o_vi.q.val());
         }
@@ -867,16 +977,17 @@ impl Logic for QueueManager {
             self.o_vi.d.next = self.i_vi.val();
             self.o_field.d.next = self.i_field.val();
             self.o_rq.d.next = self.i_rq.val();
-            self.o_ring.d.next = self.vram.read_address.val();
+            self.o_ring.d.next = self.i_ring.val();
         }
         if self.o_busy.q.val() && !self.o_mid.q.val() && !self.o_exec.q.val() {
             self.o_mid.d.next = true;
-            self.o_ring_word.d.next = self.vram.read_data.val();
-            self.o_addr.d.next = self.vram.read_address.val();
+            self.o_cq_word.d.next = self.vram.read_data.val().get_bits::<CQW_W>(0);
         }
         if self.o_mid.q.val() {
             self.o_mid.d.next = false;
             self.o_exec.d.next = true;
+            self.o_ring_word.d.next = self.vram.read_data.val();
+            self.o_addr.d.next = self.vram.read_address.val();
         }
         if self.o_exec.q.val() {
             self.o_busy.d.next = false;
@@ -887,18 +998,16 @@ impl Logic for QueueManager {
         self.open_vi.next = bit_cast::<3, DVI_W>(self.o_vi.q.val());
         self.s_sq_log2.next = 0.into();
         self.s_rq_log2.next = 0.into();
-        self.s_cq_log2.next = 0.into();
-        self.s_cq_tail.next = 0.into();
-        self.s_cq_head.next = 0.into();
+        // The CQ word arrives in the second cycle.
+        self.s_cq_log2.next = self.vram.read_data.val().get_bits::<4>(24);
+        self.s_cq_tail.next = self.vram.read_data.val().get_bits::<IDX_W>(12);
+        self.s_cq_head.next = self.vram.read_data.val().get_bits::<IDX_W>(0);
         self.s_pending.next = 0.into();
         self.s_armed.next = false;
         for i in 0..4 {
             if self.o_vi.q.val() == self.vi_ids[i].val() {
                 self.s_sq_log2.next = self.sq_log2[i].q.val();
                 self.s_rq_log2.next = self.rq_log2[i].q.val();
-                self.s_cq_log2.next = self.cq_log2[i].q.val();
-                self.s_cq_tail.next = self.cq_tail[i].q.val();
-                self.s_cq_head.next = self.cq_head[i].q.val();
                 self.s_pending.next = self.cq_pending[i].q.val();
                 self.s_armed.next = self.armed[i].q.val();
             }
@@ -911,8 +1020,8 @@ impl Logic for QueueManager {
         // Ring masks: the low `log2` bits set (a constant shifted: one LUT a bit).
         self.x_mask.next = !(self.ones.val() << self.x_log2.val());
         self.k_mask.next = !(self.ones.val() << self.s_cq_log2.val());
-        // Second cycle: the ring word arrives from the block RAM and is kept; the VI's state
-        // is selected from its flip-flops into registers.
+        // Second cycle: the CQ word arrives from the block RAM and is kept; the VI's state is
+        // selected from its flip-flops into registers.
         self.k_used.next = self.s_cq_tail.val() - self.s_cq_head.val();
         self.k_lap.next = self.s_cq_tail.val() >> self.s_cq_log2.val();
         if self.o_busy.q.val() && !self.o_mid.q.val() && !self.o_exec.q.val() {
@@ -922,24 +1031,30 @@ impl Logic for QueueManager {
             self.q_k_mp.d.next = self.k_mask.val() - self.s_pending.val();
             self.q_db_cq.d.next = self.db_value.val() - self.s_cq_head.val();
             self.p_pend.d.next = self.s_pending.val();
-            self.p_cq_tail.d.next = self.s_cq_tail.val();
             self.p_cq_slot.d.next = self.s_cq_tail.val() & self.k_mask.val();
             // The phase flips with every pass over the ring.
             self.p_phase.d.next = !self.k_lap.val().get_bit(0);
         }
-        // Third cycle: what the execute cycle decides on is computed from registers and
-        // registered (the ring arithmetic is never in the execute cycle's path).
-        self.w_head.next = self.o_ring_word.q.val().get_bits::<IDX_W>(0);
-        self.w_tail.next = self.o_ring_word.q.val().get_bits::<IDX_W>(12);
+        // Third cycle: the ring word arrives; what the execute cycle decides on is computed
+        // and registered (the ring arithmetic is never in the execute cycle's path).
+        self.w_head.next = self.vram.read_data.val().get_bits::<IDX_W>(0);
+        self.w_tail.next = self.vram.read_data.val().get_bits::<IDX_W>(12);
         self.x_used.next = self.w_tail.val() - self.w_head.val();
         self.x_slot.next = self.w_head.val() & self.q_x_mask.q.val();
-        self.x_to_end.next = self.q_x_mask.q.val() + self.idx_one.val() - self.x_slot.val();
+        // At least four entries before the ring's end (the slot at most the size minus 4): a
+        // zero among the slot's bits from 2 up that the mask keeps, or a slot that is a
+        // multiple of 4 in a ring of 4 or more (no carry chain).
+        self.x_to_end4.next = (!self.w_head.val() & self.q_x_mask.q.val() & self.not_low2.val())
+            .any()
+            || (!self.w_head.val().get_bit(0)
+                && !self.w_head.val().get_bit(1)
+                && self.q_x_mask.q.val().get_bit(1));
         // Free CQ entries (entries - written and unread - promised) minus one, modulo the
         // index width like the ring indices: -1 (all ones) when none is free.
         self.k_free.next = self.q_k_mp.q.val() - self.q_k_used.q.val();
         self.k_none.next = self.k_free.val() == self.ones.val();
         self.t_burst.next = self.x_used.val().get_bits::<10>(2).any()
-            && self.x_to_end.val().get_bits::<10>(2).any()
+            && self.x_to_end4.val()
             && self.k_free.val().get_bits::<10>(2).any()
             && !self.k_none.val();
         if self.o_mid.q.val() {
@@ -962,7 +1077,10 @@ impl Logic for QueueManager {
         // Execute cycle.
         self.x_head.next = self.o_ring_word.q.val().get_bits::<IDX_W>(0);
         self.x_tail.next = self.o_ring_word.q.val().get_bits::<IDX_W>(12);
-        self.k_new_tail.next = self.p_cq_tail.q.val() + self.idx_one.val();
+        self.k_new_tail.next = self.o_cq_word.q.val().get_bits::<IDX_W>(12) + self.idx_one.val();
+        // The CQ word written by a finish (the tail moves) or a CQ-head doorbell.
+        self.k_word.next = bit_cast::<32, CQW_W>(self.o_cq_word.q.val() & self.cq_keep.val())
+            | (bit_cast::<32, IDX_W>(self.k_new_tail.val()) << 12);
         // A CQ entry stays free for a receive: the fetcher and the receive engine may both
         // have reserved entries before either is written.
         self.f_ok.next = self.p_used_any.q.val() && self.p_kfree2.q.val();
@@ -979,22 +1097,50 @@ impl Logic for QueueManager {
         }
         self.pend_next.next = self.p_pend.q.val() + self.k_delta.val();
         // Descriptors are 32 bytes, CQ entries 16.
-        self.e_offset.next = bit_cast::<DA_W, IDX_W>(self.p_x_slot.q.val()) << 5;
+        self.e_offset.next = bit_cast::<E_OFF_W, IDX_W>(self.p_x_slot.q.val()) << 5;
         if self.o_op.q.val() == Op::CmpAccept {
-            self.e_offset.next = bit_cast::<DA_W, IDX_W>(self.p_cq_slot.q.val()) << 4;
+            self.e_offset.next = bit_cast::<E_OFF_W, IDX_W>(self.p_cq_slot.q.val()) << 4;
         }
-        self.e_da.next =
-            (bit_cast::<DA_W, FRAME_W>(self.vram.read_data.val().get_bits::<FRAME_W>(0)) << 12)
-                + self.e_offset.val();
-        self.drops_next.next =
-            bit_cast::<32, 16>(self.vram.read_data.val().get_bits::<16>(0) + self.cnt_one.val());
+        // The base is a frame number: the offset's low 12 bits pass, its page is added.
+        self.e_frame.next = self.vram.read_data.val().get_bits::<FRAME_W>(0)
+            + bit_cast::<FRAME_W, E_PAGE_W>(self.e_offset.val().get_bits::<E_PAGE_W>(12));
+        self.e_da.next = (bit_cast::<DA_W, FRAME_W>(self.e_frame.val()) << 12)
+            | bit_cast::<DA_W, 12>(self.e_offset.val().get_bits::<12>(0));
+        self.drops_next.next = bit_cast::<32, CNT_W>(
+            self.vram.read_data.val().get_bits::<CNT_W>(0) + self.cnt_one.val(),
+        );
         // Doorbell checks: a tail at most a ring ahead of the head, a CQ head not past the
         // tail.
         self.db_cq_ok.next = self.p_db_cq_ok.q.val();
-        self.vram.write_enable.next = false;
         self.vram.write_address.next = self.o_addr.q.val();
         self.vram.write_data.next = self.drops_next.val();
-        self.v_ring_write.next = false;
+        // Which word the execute cycle writes, decided from registers in one flat expression
+        // each: the ring word, the CQ word, or the field (a base, or a drop counted).
+        self.x_db_ok.next = self.p_open.q.val() && self.p_db_x_ok.q.val();
+        self.k_db_ok.next = self.p_open.q.val() && self.db_cq_ok.val();
+        self.v_ring_write.next = self.o_exec.q.val()
+            && (((self.o_op.q.val() == Op::Mmio)
+                && (self.m_w_sizes.q.val()
+                    || ((self.m_w_sq_tail.q.val() || self.m_w_rq_tail.q.val())
+                        && self.x_db_ok.val())))
+                || (self.o_fetch.q.val() && self.f_ok.val())
+                || ((self.o_op.q.val() == Op::RxQuery)
+                    && self.p_open.q.val()
+                    && self.p_used_any.q.val()
+                    && self.p_kfree_any.q.val()));
+        self.k_write.next = self.o_exec.q.val()
+            && (self.o_finish.q.val()
+                || ((self.o_op.q.val() == Op::Mmio)
+                    && self.m_w_cq_head.q.val()
+                    && self.k_db_ok.val()));
+        self.vram.write_enable.next = self.o_exec.q.val()
+            && (((self.o_op.q.val() == Op::Mmio)
+                && (self.m_base_write.q.val()
+                    || ((self.m_w_sq_tail.q.val() || self.m_w_rq_tail.q.val())
+                        && !self.x_db_ok.val())
+                    || (self.m_w_cq_head.q.val() && !self.k_db_ok.val())
+                    || (self.m_w_cq_arm.q.val() && !self.p_open.q.val())))
+                || (self.o_op.q.val() == Op::RxDrop));
         self.v_ring_data.next = (bit_cast::<32, IDX_W>(self.x_tail.val()) << 12)
             | bit_cast::<32, IDX_W>(self.x_new_head.val());
         self.cmp_ready.next = false;
@@ -1005,75 +1151,57 @@ impl Logic for QueueManager {
             && self.p_kroom.q.val();
         self.r_answer.d.next = false;
         self.f_issue.next = 0.into();
+        // The register read's value: one multiplexer, its source decoded at the take.
         self.read_value.next = 0.into();
+        match self.m_rd.q.val() {
+            Rd::Vram => {
+                self.read_value.next = self.vram.read_data.val();
+            }
+            Rd::Tx => {
+                self.read_value.next = bit_cast::<32, CNT_W>(self.tx_frames.q.val());
+            }
+            Rd::Rx => {
+                self.read_value.next = bit_cast::<32, CNT_W>(self.rx_frames.q.val());
+            }
+            Rd::Bad => {
+                self.read_value.next = bit_cast::<32, CNT_W>(self.rx_bad_frames.q.val());
+            }
+            Rd::Caps => {
+                self.read_value.next = self.caps_value.val();
+            }
+            Rd::Ctrl => {
+                self.read_value.next = bit_cast::<32, 1>(self.loopback_on.q.val().into());
+            }
+            Rd::Sizes => {
+                self.read_value.next = bit_cast::<32, 4>(self.s_sq_log2.val())
+                    | (bit_cast::<32, 4>(self.s_rq_log2.val()) << 4)
+                    | (bit_cast::<32, 4>(self.o_cq_word.q.val().get_bits::<4>(24)) << 8);
+            }
+            Rd::Lo => {
+                self.read_value.next =
+                    bit_cast::<32, IDX_W>(self.vram.read_data.val().get_bits::<IDX_W>(0));
+            }
+            Rd::Hi => {
+                self.read_value.next =
+                    bit_cast::<32, IDX_W>(self.vram.read_data.val().get_bits::<IDX_W>(12));
+            }
+            Rd::Armed => {
+                self.read_value.next = bit_cast::<32, 1>(self.s_armed.val().into());
+            }
+            _ => {}
+        }
         if self.o_exec.q.val() {
             match self.o_op.q.val() {
                 Op::Mmio => {
                     self.m_pend.d.next = false;
-                    if self.m_is_global.q.val() {
-                        if self.m_addr.q.val() == self.g_ctrl.val() {
-                            self.read_value.next =
-                                bit_cast::<32, 1>(self.loopback_on.q.val().into());
-                            if self.m_write.q.val() {
-                                self.loopback_on.d.next = self.m_wdata.q.val().get_bit(0);
-                            }
-                        }
-                        if self.m_addr.q.val() == self.g_caps.val() {
-                            self.read_value.next = self.caps_value.val();
-                        }
-                        if self.m_addr.q.val() == self.g_tx.val() {
-                            self.read_value.next = self.tx_frames.q.val();
-                        }
-                        if self.m_addr.q.val() == self.g_rx.val() {
-                            self.read_value.next = self.rx_frames.q.val();
-                        }
-                        if self.m_addr.q.val() == self.g_bad.val() {
-                            self.read_value.next = self.rx_bad_frames.q.val();
-                        }
-                    }
-                    if self.m_is_queue.q.val() {
-                        // Bases and counters are stored zero-extended.
-                        if (self.m_reg.q.val() == self.q_sq_base.val())
-                            || (self.m_reg.q.val() == self.q_rq_base.val())
-                            || (self.m_reg.q.val() == self.q_cq_base.val())
-                            || (self.m_reg.q.val() == self.q_db_drops.val())
-                            || (self.m_reg.q.val() == self.q_rx_drops.val())
-                        {
-                            self.read_value.next = self.vram.read_data.val();
-                        }
-                        if self.m_reg.q.val() == self.q_sizes.val() {
-                            self.read_value.next = bit_cast::<32, 4>(self.s_sq_log2.val())
-                                | (bit_cast::<32, 4>(self.s_rq_log2.val()) << 4)
-                                | (bit_cast::<32, 4>(self.s_cq_log2.val()) << 8);
-                        }
-                        if (self.m_reg.q.val() == self.q_sq_head.val())
-                            || (self.m_reg.q.val() == self.q_rq_head.val())
-                        {
-                            self.read_value.next = bit_cast::<32, IDX_W>(self.x_head.val());
-                        }
-                        if self.m_reg.q.val() == self.q_cq_tail.val() {
-                            self.read_value.next = bit_cast::<32, IDX_W>(self.s_cq_tail.val());
-                        }
-                    }
-                    if self.m_is_db.q.val() {
-                        if (self.m_reg.q.val() == self.d_sq_tail.val())
-                            || (self.m_reg.q.val() == self.d_rq_tail.val())
-                        {
-                            self.read_value.next = bit_cast::<32, IDX_W>(self.x_tail.val());
-                        }
-                        if self.m_reg.q.val() == self.d_cq_head.val() {
-                            self.read_value.next = bit_cast::<32, IDX_W>(self.s_cq_head.val());
-                        }
-                        if self.m_reg.q.val() == self.d_cq_arm.val() {
-                            self.read_value.next = bit_cast::<32, 1>(self.s_armed.val().into());
-                        }
+                    if self.m_write.q.val() && (self.m_rd.q.val() == Rd::Ctrl) {
+                        self.loopback_on.d.next = self.m_wdata.q.val().get_bit(0);
                     }
                     if !self.m_write.q.val() {
                         self.rsp_valid.d.next = true;
                         self.rsp_data.d.next = self.read_value.val();
                     }
                     if self.m_base_write.q.val() {
-                        self.vram.write_enable.next = true;
                         self.vram.write_data.next =
                             bit_cast::<32, FRAME_W>(self.m_wdata.q.val().get_bits::<FRAME_W>(0));
                     }
@@ -1088,55 +1216,30 @@ impl Logic for QueueManager {
                                 if self.m_wdata.q.val().get_bits::<4>(4) > self.log2_max.val() {
                                     self.rq_log2[i].d.next = self.log2_max.val();
                                 }
-                                self.cq_log2[i].d.next = self.m_wdata.q.val().get_bits::<4>(8);
-                                if self.m_wdata.q.val().get_bits::<4>(8) > self.log2_max.val() {
-                                    self.cq_log2[i].d.next = self.log2_max.val();
-                                }
-                                // The receive ring was zeroed in the previous cycle.
-                                self.v_ring_write.next = true;
+                                // The receive ring was zeroed two cycles before.
                                 self.v_ring_data.next = 0.into();
                                 self.sq_work[i].d.next = false;
-                                self.cq_head[i].d.next = 0.into();
-                                self.cq_tail[i].d.next = 0.into();
                                 self.armed[i].d.next = false;
                                 self.event_pending[i].d.next = false;
                             }
-                            if self.m_w_sq_tail.q.val() {
-                                if self.p_open.q.val() && self.p_db_x_ok.q.val() {
-                                    self.v_ring_write.next = true;
-                                    self.v_ring_data.next =
-                                        (bit_cast::<32, IDX_W>(self.db_value.val()) << 12)
-                                            | bit_cast::<32, IDX_W>(self.x_head.val());
-                                    self.sq_work[i].d.next =
-                                        self.db_value.val() != self.x_head.val();
-                                } else {
-                                    self.vram.write_enable.next = true;
-                                }
+                            // Doorbells: the word written when the value is taken (else the
+                            // drop is counted).
+                            if self.m_w_sq_tail.q.val() || self.m_w_rq_tail.q.val() {
+                                self.v_ring_data.next =
+                                    (bit_cast::<32, IDX_W>(self.db_value.val()) << 12)
+                                        | bit_cast::<32, IDX_W>(self.x_head.val());
                             }
-                            if self.m_w_rq_tail.q.val() {
-                                if self.p_open.q.val() && self.p_db_x_ok.q.val() {
-                                    self.v_ring_write.next = true;
-                                    self.v_ring_data.next =
-                                        (bit_cast::<32, IDX_W>(self.db_value.val()) << 12)
-                                            | bit_cast::<32, IDX_W>(self.x_head.val());
-                                } else {
-                                    self.vram.write_enable.next = true;
-                                }
+                            if self.m_w_sq_tail.q.val() && self.x_db_ok.val() {
+                                self.sq_work[i].d.next = self.db_value.val() != self.x_head.val();
                             }
                             if self.m_w_cq_head.q.val() {
                                 // The new head may not pass the tail.
-                                if self.p_open.q.val() && self.db_cq_ok.val() {
-                                    self.cq_head[i].d.next = self.db_value.val();
-                                } else {
-                                    self.vram.write_enable.next = true;
-                                }
+                                self.k_word.next = bit_cast::<32, CQW_W>(
+                                    self.o_cq_word.q.val() & self.cq_keep_tail.val(),
+                                ) | bit_cast::<32, IDX_W>(self.db_value.val());
                             }
-                            if self.m_w_cq_arm.q.val() {
-                                if self.p_open.q.val() {
-                                    self.armed[i].d.next = true;
-                                } else {
-                                    self.vram.write_enable.next = true;
-                                }
+                            if self.m_w_cq_arm.q.val() && self.p_open.q.val() {
+                                self.armed[i].d.next = true;
                             }
                         }
                     }
@@ -1146,11 +1249,10 @@ impl Logic for QueueManager {
                     if self.f_ok.val() {
                         self.f_vi.d.next = self.o_vi.q.val();
                         self.f_state.d.next = FetchState::Request;
-                        self.f_da.d.next = self.e_da.val();
+                        self.f_da.d.next = self.e_da.val().get_bits::<FDA_W>(5);
                         self.f_index.d.next = self.x_head.val();
                         self.f_count.d.next = self.count_one.val();
                         self.f_issue.next = self.words_eight.val();
-                        self.v_ring_write.next = true;
                         if self.f_burst.val() {
                             self.f_count.d.next = self.count_four.val();
                             self.f_issue.next = self.words_32.val();
@@ -1178,7 +1280,7 @@ impl Logic for QueueManager {
                         self.l_peer.d.next = self.cmp_peer.val();
                         self.l_opcode.d.next = self.cmp_opcode.val();
                         self.l_status.d.next = self.cmp_status.val();
-                        self.c_da.d.next = self.e_da.val();
+                        self.c_da.d.next = self.e_da.val().get_bits::<CDA_W>(4);
                         self.c_phase.d.next = self.p_phase.q.val();
                         self.c_state.d.next = CqState::Request;
                     }
@@ -1187,7 +1289,6 @@ impl Logic for QueueManager {
                     self.c_state.d.next = CqState::Idle;
                     for i in 0..4 {
                         if self.o_vi.q.val() == self.vi_ids[i].val() {
-                            self.cq_tail[i].d.next = self.k_new_tail.val();
                             self.cq_pending[i].d.next = self.pend_next.val();
                             if self.armed[i].q.val() {
                                 self.armed[i].d.next = false;
@@ -1198,11 +1299,8 @@ impl Logic for QueueManager {
                 }
                 Op::RxQuery => {
                     self.r_answer.d.next = true;
-                    self.r_index.d.next = self.x_head.val();
-                    self.r_da.d.next = self.e_da.val();
                     if self.p_open.q.val() && self.p_used_any.q.val() && self.p_kfree_any.q.val() {
                         self.r_granted.d.next = true;
-                        self.v_ring_write.next = true;
                         for i in 0..4 {
                             if self.o_vi.q.val() == self.vi_ids[i].val() {
                                 self.cq_pending[i].d.next = self.pend_next.val();
@@ -1216,7 +1314,6 @@ impl Logic for QueueManager {
                 }
                 Op::RxDrop => {
                     self.r_drop.d.next = false;
-                    self.vram.write_enable.next = true;
                 }
                 _ => {}
             }
@@ -1226,7 +1323,24 @@ impl Logic for QueueManager {
             self.vram.write_address.next = self.o_ring.q.val();
             self.vram.write_data.next = self.v_ring_data.val();
         }
-        // A RING_SIZES write zeroes the VI's receive ring while its field is read.
+        if self.k_write.val() {
+            self.vram.write_enable.next = true;
+            self.vram.write_address.next = (bit_cast::<VRAM_W, FIELD_W>(self.f_cq_ring.val()) << 2)
+                | bit_cast::<VRAM_W, DVI_W>(self.o_vi.q.val());
+            self.vram.write_data.next = self.k_word.val();
+        }
+        // A RING_SIZES write zeroes the VI's receive ring while its send ring is read, and its
+        // CQ word (with the new size) in the cycle after.
+        self.sz_cq.next = self.m_wdata.q.val().get_bits::<4>(8);
+        if self.m_wdata.q.val().get_bits::<4>(8) > self.log2_max.val() {
+            self.sz_cq.next = self.log2_max.val();
+        }
+        if self.o_mid.q.val() && (self.o_op.q.val() == Op::Mmio) && self.m_w_sizes.q.val() {
+            self.vram.write_enable.next = true;
+            self.vram.write_address.next = (bit_cast::<VRAM_W, FIELD_W>(self.f_cq_ring.val()) << 2)
+                | bit_cast::<VRAM_W, DVI_W>(self.o_vi.q.val());
+            self.vram.write_data.next = bit_cast::<32, 4>(self.sz_cq.val()) << 24;
+        }
         if self.o_busy.q.val()
             && !self.o_mid.q.val()
             && !self.o_exec.q.val()
@@ -1244,13 +1358,8 @@ impl Logic for QueueManager {
             self.z_left.d.next = self.z_next.val();
             self.vram.write_enable.next = true;
             self.vram.write_data.next = 0.into();
-            self.vram.write_address.next = (bit_cast::<VRAM_W, FIELD_W>(self.f_sq_ring.val()) << 2)
-                | bit_cast::<VRAM_W, DVI_W>(self.z_next.val().get_bits::<DVI_W>(0));
-            if self.z_next.val().get_bit(2) {
-                self.vram.write_address.next = (bit_cast::<VRAM_W, FIELD_W>(self.f_rq_ring.val())
-                    << 2)
-                    | bit_cast::<VRAM_W, DVI_W>(self.z_next.val().get_bits::<DVI_W>(0));
-            }
+            self.vram.write_address.next =
+                self.z_first.val() + bit_cast::<VRAM_W, 4>(self.z_next.val());
         }
         self.mmio_rsp_valid.next = self.rsp_valid.q.val();
         self.mmio_rsp_data.next = self.rsp_data.q.val();
@@ -1263,18 +1372,18 @@ impl Logic for QueueManager {
         self.rx_frame_r.d.next = self.rx_frame.val();
         self.rx_bad_r.d.next = self.rx_bad.val();
         if self.tx_frame_r.q.val() {
-            self.tx_frames.d.next = self.tx_frames.q.val() + self.frames_one.val();
+            self.tx_frames.d.next = self.tx_frames.q.val() + self.cnt_one.val();
         }
         if self.rx_frame_r.q.val() {
-            self.rx_frames.d.next = self.rx_frames.q.val() + self.frames_one.val();
+            self.rx_frames.d.next = self.rx_frames.q.val() + self.cnt_one.val();
         }
         if self.rx_bad_r.q.val() {
-            self.rx_bad_frames.d.next = self.rx_bad_frames.q.val() + self.frames_one.val();
+            self.rx_bad_frames.d.next = self.rx_bad_frames.q.val() + self.cnt_one.val();
         }
 
         // ---- Fetcher: the read, then the metadata of each descriptor ----
         self.fetch_req_valid.next = false;
-        self.fetch_req_da.next = self.f_da.q.val();
+        self.fetch_req_da.next = bit_cast::<DA_W, FDA_W>(self.f_da.q.val()) << 5;
         self.fetch_req_vi.next = self.f_vi.q.val();
         self.fetch_req_len.next = self.len_desc.val();
         if self.f_count.q.val() == self.count_four.val() {
@@ -1324,7 +1433,7 @@ impl Logic for QueueManager {
 
         // ---- Completion writer: the entry from the latch ----
         self.cq_req_valid.next = false;
-        self.cq_req_da.next = self.c_da.q.val();
+        self.cq_req_da.next = bit_cast::<DA_W, CDA_W>(self.c_da.q.val()) << 4;
         self.cq_req_vi.next = self.l_vi.q.val();
         self.cq_wd_valid.next = false;
         self.cq_wd_last.next = self.c_word.q.val() == self.word_last.val();
@@ -1388,8 +1497,11 @@ impl Logic for QueueManager {
         // ---- Receive descriptors: the answer of the last query ----
         self.rq_answer.next = self.r_answer.q.val();
         self.rq_granted.next = self.r_granted.q.val();
-        self.rq_da.next = self.r_da.q.val();
-        self.rq_index.next = self.r_index.q.val();
+        // The answer's address and index are the executed query's, still at hand: the field
+        // (the RQ base) is read again in the execute cycle, the ring word and the slot are
+        // kept until the next operation's second cycle.
+        self.rq_da.next = self.e_da.val();
+        self.rq_index.next = self.x_head.val();
 
         if self.reset.val() {
             self.f_state.d.next = FetchState::Idle;
@@ -1408,10 +1520,7 @@ impl Logic for QueueManager {
             for i in 0..4 {
                 self.sq_log2[i].d.next = 0.into();
                 self.rq_log2[i].d.next = 0.into();
-                self.cq_log2[i].d.next = 0.into();
                 self.sq_work[i].d.next = false;
-                self.cq_head[i].d.next = 0.into();
-                self.cq_tail[i].d.next = 0.into();
                 self.cq_pending[i].d.next = 0.into();
                 self.armed[i].d.next = false;
                 self.event_pending[i].d.next = false;

@@ -180,6 +180,10 @@ pub struct SendEngine {
     a_left: DFF<Bits<MSG_W>>,
     // Words in the TX FIFO or requested and not yet arrived.
     a_used: DFF<Bits<9>>,
+    // The TX FIFO has room for a burst by last cycle's count: a burst is never issued in the
+    // cycle after another (`a_wait`), and taken words only lower the count, so it errs on the
+    // full side; registered, so the comparison stays off the request's path.
+    a_fifo_room: DFF<Bit>,
     // This burst's bytes, registered from `a_page_left`: valid unless `a_wait` (the cycle
     // after `a_page_left` was written).
     a_chunk: DFF<Bits<PAGE_BYTES_W>>,
@@ -273,7 +277,7 @@ impl Default for SendEngine {
             tx_ready, tx_data, tx_last, cmp_valid, cmp_ready, cmp_vi, cmp_wr_id, cmp_bytes,
             cmp_index, cmp_peer, cmp_opcode, cmp_status, tx_frame, pages, tx_fifo, a_state,
             desc, a_meta,
-            a_status, a_pages, a_page, a_da, a_page_left, a_left, a_used, a_chunk, a_chunk_n, a_wait,
+            a_status, a_pages, a_page, a_da, a_page_left, a_left, a_used, a_fifo_room, a_chunk, a_chunk_n, a_wait,
             a_chunk_words, a_first_room, a_first_fits, a_room_n, a_issue, a_pop, a_popped, a_push, a_push_status, handed, a_pushed, h_meta, h_wr_id, h_length, h_dest, h_opcode, h_status, b_state, b_meta, b_wr_id, b_length, b_dest,
             b_opcode, b_status, b_words, b_error, b_take
         })
@@ -297,6 +301,7 @@ impl Logic for SendEngine {
             a_wait,
             a_left,
             a_used,
+            a_fifo_room,
             a_popped,
             handed,
             a_pushed,
@@ -454,7 +459,7 @@ impl Logic for SendEngine {
                 self.a_state.d.next = PrepState::Burst;
             }
             PrepState::Burst => {
-                if !self.a_wait.q.val() && (self.a_used.q.val() <= self.words_burst_max.val()) {
+                if !self.a_wait.q.val() && self.a_fifo_room.q.val() {
                     self.pl_req_valid.next = true;
                     if self.pl_req_ready.val() {
                         self.a_wait.d.next = true;
@@ -615,12 +620,14 @@ impl Logic for SendEngine {
             self.a_pop.next = self.words_one.val();
         }
         self.a_used.d.next = self.a_used.q.val() + self.a_issue.val() - self.a_pop.val();
+        self.a_fifo_room.d.next = self.a_used.q.val() <= self.words_burst_max.val();
         if self.reset.val() {
             self.handed.d.next = false;
             self.a_pushed.d.next = false;
             self.a_state.d.next = PrepState::Load;
             self.a_used.d.next = 0.into();
             self.a_popped.d.next = false;
+            self.a_fifo_room.d.next = false;
             self.b_state.d.next = TxState::Idle;
         }
     }

@@ -57,14 +57,26 @@ pub struct ShortcutCheck {
     generation_found: Signal<Local, Bits<7>>,
     level_field: Signal<Local, Bits<2>>,
     padding_bad: Signal<Local, Bit>,
-    expected_tag: Signal<Local, Bits<27>>,
+    // The tag compared at each level's width (the bits above are padding, checked first);
+    // the last byte's tag differs from the first's in the leaf, level-2 or level-3 span.
+    tag_bad: Signal<Local, Bit>,
+    diff_leaf: Signal<Local, Bit>,
+    diff_mid: Signal<Local, Bit>,
+    diff_top: Signal<Local, Bit>,
     crosses: Signal<Local, Bit>,
+    // The window compares as carries out of additions with the inverted table frame, so
+    // synthesis maps them onto carry chains alone (`a < b`: `b + !a` carries out).
+    frame_not: Signal<Local, Bits<28>>,
+    frame_not_w: Signal<Local, Bits<29>>,
+    sum_base: Signal<Local, Bits<29>>,
+    sum_end: Signal<Local, Bits<30>>,
     r_level_bad: DFF<Bit>,
     r_padding_bad: DFF<Bit>,
     r_tag_bad: DFF<Bit>,
     r_generation_bad: DFF<Bit>,
     r_outside: DFF<Bit>,
     r_crosses: DFF<Bit>,
+    frame_top: Constant<Bits<29>>,
     level1: Constant<Bits<2>>,
     level2: Constant<Bits<2>>,
     st_ok: Constant<Bits<STATUS_W>>,
@@ -94,8 +106,16 @@ impl Default for ShortcutCheck {
             generation_found: Default::default(),
             level_field: Default::default(),
             padding_bad: Default::default(),
-            expected_tag: Default::default(),
+            tag_bad: Default::default(),
+            diff_leaf: Default::default(),
+            diff_mid: Default::default(),
+            diff_top: Default::default(),
             crosses: Default::default(),
+            frame_not: Default::default(),
+            frame_not_w: Default::default(),
+            sum_base: Default::default(),
+            sum_end: Default::default(),
+            frame_top: Constant::new((1u64 << 28).into()),
             r_level_bad: Default::default(),
             r_padding_bad: Default::default(),
             r_tag_bad: Default::default(),
@@ -131,25 +151,29 @@ impl Logic for ShortcutCheck {
         self.table_frame.next = self.plaintext.val().get_bits::<28>(36);
         self.level.next = bit_cast::<3, 2>(self.plaintext.val().get_bits::<2>(34));
         // Level-dependent slices: leaf tables span VA bits 20:0, level 2 bits 29:0, level 3
-        // bits 38:0; the tag is what lies above, up to VA bit 46.
+        // bits 38:0; the tag is what lies above, up to VA bit 46. (A tag that differs only in
+        // its padding fails the padding check, which comes first.)
+        self.diff_leaf.next =
+            self.va.val().get_bits::<9>(21) != self.va_last_tag.val().get_bits::<9>(0);
+        self.diff_mid.next =
+            self.va.val().get_bits::<9>(30) != self.va_last_tag.val().get_bits::<9>(9);
+        self.diff_top.next = self.va.val().get_bits::<8>(39)
+            != self.va_last_tag.val().get_bits::<8>(18)
+            || self.va_last_tag.val().get_bit(26);
         if self.level_field.val() == self.level1.val() {
             self.padding_bad.next = self.tag.val().get_bits::<1>(26).any();
-            self.expected_tag.next = bit_cast::<27, 26>(self.va.val().get_bits::<26>(21));
-            self.crosses.next = self.va.val().get_bits::<26>(21)
-                != self.va_last_tag.val().get_bits::<26>(0)
-                || self.va_last_tag.val().get_bit(26);
+            self.tag_bad.next =
+                self.tag.val().get_bits::<26>(0) != self.va.val().get_bits::<26>(21);
+            self.crosses.next = self.diff_leaf.val() || self.diff_mid.val() || self.diff_top.val();
         } else if self.level_field.val() == self.level2.val() {
             self.padding_bad.next = self.tag.val().get_bits::<10>(17).any();
-            self.expected_tag.next = bit_cast::<27, 17>(self.va.val().get_bits::<17>(30));
-            self.crosses.next = self.va.val().get_bits::<17>(30)
-                != self.va_last_tag.val().get_bits::<17>(9)
-                || self.va_last_tag.val().get_bit(26);
+            self.tag_bad.next =
+                self.tag.val().get_bits::<17>(0) != self.va.val().get_bits::<17>(30);
+            self.crosses.next = self.diff_mid.val() || self.diff_top.val();
         } else {
             self.padding_bad.next = self.tag.val().get_bits::<19>(8).any();
-            self.expected_tag.next = bit_cast::<27, 8>(self.va.val().get_bits::<8>(39));
-            self.crosses.next = self.va.val().get_bits::<8>(39)
-                != self.va_last_tag.val().get_bits::<8>(18)
-                || self.va_last_tag.val().get_bit(26);
+            self.tag_bad.next = self.tag.val().get_bits::<8>(0) != self.va.val().get_bits::<8>(39);
+            self.crosses.next = self.diff_top.val();
         }
         dff_setup!(
             self,
@@ -163,10 +187,17 @@ impl Logic for ShortcutCheck {
         );
         self.r_level_bad.d.next = !self.level_field.val().any();
         self.r_padding_bad.d.next = self.padding_bad.val();
-        self.r_tag_bad.d.next = self.tag.val() != self.expected_tag.val();
+        self.r_tag_bad.d.next = self.tag_bad.val();
         self.r_generation_bad.d.next = self.generation_found.val() != self.generation.val();
-        self.r_outside.d.next = self.plaintext.val().get_bits::<28>(36) < self.win_base.val()
-            || bit_cast::<29, 28>(self.plaintext.val().get_bits::<28>(36)) >= self.win_end.val();
+        // frame < base: base + !frame >= 2^28; frame < end: end + !frame >= 2^29 (with the
+        // frame widened to 29 bits before inverting).
+        self.frame_not.next = !self.plaintext.val().get_bits::<28>(36);
+        self.frame_not_w.next = bit_cast::<29, 28>(self.frame_not.val()) | self.frame_top.val();
+        self.sum_base.next =
+            bit_cast::<29, 28>(self.win_base.val()) + bit_cast::<29, 28>(self.frame_not.val());
+        self.sum_end.next =
+            bit_cast::<30, 29>(self.win_end.val()) + bit_cast::<30, 29>(self.frame_not_w.val());
+        self.r_outside.d.next = self.sum_base.val().get_bit(28) || !self.sum_end.val().get_bit(29);
         self.r_crosses.d.next = self.crosses.val();
         self.fault.next = true;
         if self.r_level_bad.q.val() {

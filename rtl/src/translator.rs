@@ -1,7 +1,9 @@
 //! `Translator`: the translation core. A request `{vi, va, shortcut, length, write}` becomes a
 //! stream of per-page device addresses, or a status.
 //!
-//! Two stages, so the decryption of one request overlaps the pages of the previous one:
+//! Two stages, one request at a time: the front stage takes a request only when both stages
+//! are idle, so the page stage works on the front stage's registers (the request, the PD
+//! entry still read for it, the window end) instead of copies of its own:
 //!
 //! * **front**: accepts a request and starts the SPECK decryption in the same cycle (the key
 //!   slot comes from the VI's flip-flops), while the PD's entry and the translation-cache set
@@ -11,14 +13,13 @@
 //!   request abandons the decryption and goes to the page stage at once; a shortcut request
 //!   goes there with the plaintext as soon as the decryption ends.
 //! * **page**: judges a plaintext (a failure counts as a VI fault): [`ShortcutCheck`] takes its
-//!   comparisons at the handoff, straight from the decryptor's result, the front stage's
-//!   request and the PD entry read for it, the page stage keeps its verdict and checks the
-//!   named table against the PD's window from its own registers; then it emits one response
-//!   per page: straight from the cache hit or the physical address, or from a [`Walker`] job
-//!   per page, filling the cache with each good page; an error ends the request with a
-//!   response carrying the status. The page stage keeps only what it needs of the request:
-//!   no plaintext, no generation, of the last byte only its page offset (the table-span
-//!   crossings are worked out by the front stage, one bit per level).
+//!   comparisons at the handoff (the PD's window among them), straight from the decryptor's
+//!   result, the front stage's request and the PD entry read for it, and the page stage
+//!   keeps its verdict; then it emits one response per page: straight from the cache hit or
+//!   the physical address, or from a [`Walker`] job per page, filling the cache with each
+//!   good page; an error ends the request with a response carrying the status. Of the last
+//!   byte only its page offset is kept (the table-span crossings are worked out by the front
+//!   stage, one bit per level).
 //!
 //! Every decision is taken from registers, so no path runs from a block-RAM output or the
 //! request port through the control logic in one cycle; the request and configuration
@@ -59,13 +60,11 @@
 //! | `open_vi`        | 3     | in  | VI to query (for the doorbells)                        |
 //! | `open_vi_open`   | 1     | out | that VI is enabled and not locked (combinational)      |
 //!
-//! Timing (measured by the benchmark, `docs/performance.md`): a cache hit, a physical request
-//! or an early failure is answered 6 cycles after its request is taken, and back-to-back hits
-//! are taken every 4 cycles; a shortcut request reaches the page stage 28 cycles after it is
-//! taken (the decryption) and its first table read is issued 32 cycles after it was taken;
-//! back-to-back shortcut requests are taken every 29 cycles while the page stage keeps up (the
-//! front stage takes no request in the cycle it hands a decrypted job over: the decryptor's
-//! `dec_done` stays off the request handshake).
+//! Timing (`docs/performance.md`): a cache hit, a physical request or an early failure is
+//! answered 6 cycles after its request is taken; a shortcut request reaches the page stage 28
+//! cycles after it is taken (the decryption) and its first table read is issued 32 cycles
+//! after it was taken. The next request is taken no earlier than the cycle after the previous
+//! one's last response was taken (the stages do not overlap).
 
 use abi::{regs, Status};
 use rust_hdl::prelude::*;
@@ -204,9 +203,16 @@ pub struct Translator {
     f_va: DFF<Bits<VA_W>>,
     f_va_top47: DFF<Bit>,
     f_va_top40: DFF<Bit>,
+    // VA bits 22 up to 29, 38, 39, 46 all ones (a carry out of bit 21 crosses that span),
+    // taken with the request so the carry meets a single LUT in `Probe`.
+    f_ones_29: DFF<Bit>,
+    f_ones_38: DFF<Bit>,
+    f_ones_39: DFF<Bit>,
+    f_ones_46: DFF<Bit>,
     f_len_m1: DFF<Bits<LEN_W>>,
     f_len_bad: DFF<Bit>,
-    f_last_off: DFF<Bits<12>>,
+    // The last byte's page offset plus one (1 to 4096).
+    f_last_end: DFF<Bits<PAGE_BYTES_W>>,
     f_cross: DFF<Bits<3>>,
     f_va_high: DFF<Bit>,
     f_da_high: DFF<Bit>,
@@ -219,7 +225,6 @@ pub struct Translator {
     f_status: DFF<Bits<STATUS_W>>,
     f_hit_part: DFF<Bits<14>>,
     f_hit_writable: DFF<Bit>,
-    f_frame: DFF<Bits<FRAME_W>>,
     f_kind: DFF<JobKind>,
     f_ready: DFF<Bit>,
     f_decrypting: DFF<Bit>,
@@ -229,34 +234,29 @@ pub struct Translator {
     f_early: DFF<Bits<STATUS_W>>,
     f_flush: DFF<Bit>,
     f_idle: DFF<Bit>,
+    // A request can be taken (unless a register access is offered): both stages and the
+    // configuration idle, no key expansion or cache sweep (as of the previous cycle: one
+    // can start only in the cycle after a register write, which this flag leaves out).
+    f_open: DFF<Bit>,
     // Page stage: the job, walked page by page.
     p_state: DFF<PageState>,
     p_busy: DFF<Bit>,
     p_kind: DFF<JobKind>,
     p_status: DFF<Bits<STATUS_W>>,
-    p_va: DFF<Bits<VA_W>>,
-    p_last_off: DFF<Bits<12>>,
-    p_pages: DFF<Bits<10>>,
-    p_write: DFF<Bit>,
-    p_vi: DFF<Bits<VI_W>>,
-    p_enabled: DFF<Bit>,
     p_decrypt: DFF<Bit>,
     p_fault: DFF<Bit>,
-    p_pd: DFF<Bits<PD_W>>,
-    p_slot: DFF<Bits<SLOT_W>>,
-    p_shortcut: DFF<Bits<64>>,
     p_via_shortcut: DFF<Bit>,
     p_level: DFF<Bits<3>>,
     p_frame: DFF<Bits<FRAME_W>>,
-    p_win_base: DFF<Bits<FRAME_W>>,
-    p_win_end: DFF<Bits<29>>,
-    p_outside: DFF<Bit>,
     p_chk_status: DFF<Bits<STATUS_W>>,
     p_chk_fault: DFF<Bit>,
     // Configuration.
     c_state: DFF<CfgState>,
     c_idle: DFF<Bit>,
-    c_own: DFF<Bit>,
+    // A read of the core's own registers (ID, VERSION, TRANSLATOR_STATUS with its value).
+    c_rd_id: DFF<Bit>,
+    c_rd_version: DFF<Bit>,
+    c_rd_busy: DFF<Bit>,
     c_addr: DFF<Bits<16>>,
     c_wdata: DFF<Bits<32>>,
     c_key: DFF<Bit>,
@@ -278,11 +278,13 @@ pub struct Translator {
     early_status: Signal<Local, Bits<STATUS_W>>,
     page_last: Signal<Local, Bit>,
     page_bytes: Signal<Local, Bits<PAGE_BYTES_W>>,
+    page_end: Signal<Local, Bits<PAGE_BYTES_W>>,
     next_page_va: Signal<Local, Bits<VA_W>>,
     cfg_fire: Signal<Local, Bit>,
     cfg_page: Signal<Local, Bits<4>>,
     cfg_offset: Signal<Local, Bits<12>>,
     key_hit: Signal<Local, Bit>,
+    own_rdata: Signal<Local, Bits<32>>,
 
     mode_shortcut: Constant<Bits<2>>,
     mode_full_walk: Constant<Bits<2>>,
@@ -319,9 +321,6 @@ pub struct Translator {
     st_op_denied: Constant<Bits<STATUS_W>>,
     st_addr_range: Constant<Bits<STATUS_W>>,
     st_read_only: Constant<Bits<STATUS_W>>,
-    st_window: Constant<Bits<STATUS_W>>,
-    frame_zero: Constant<Bits<FRAME_W>>,
-    end_max: Constant<Bits<29>>,
 }
 
 const _: () = assert!(abi::TranslationMode::Shortcut as u8 == 0);
@@ -367,9 +366,6 @@ impl Translator {
             st_op_denied: status_const(Status::OpDenied),
             st_addr_range: status_const(Status::AddrRange),
             st_read_only: status_const(Status::ReadOnly),
-            st_window: status_const(Status::ShortcutWindow),
-            frame_zero: konst(0),
-            end_max: konst(abi::mask(29)),
         } defaults {
             clock, reset, open_vi, open_vi_open, req_valid, req_ready, req_vi, req_va, req_shortcut, req_length,
             req_write, rsp_valid, rsp_ready, rsp_status, rsp_da, rsp_bytes, rsp_last, rsp_hit,
@@ -377,26 +373,27 @@ impl Translator {
             pte_rsp_ready, pte_rsp_data, pte_rsp_tag, pte_rsp_error, cfg_valid, cfg_ready,
             cfg_write, cfg_addr, cfg_wdata, cfg_rsp_valid, cfg_rsp_ready, cfg_rsp_data, busy,
             prot, cache, speck, check, walker,
-            f_state, f_vi, f_va, f_va_top47, f_va_top40, f_len_m1, f_len_bad, f_last_off, f_cross,
+            f_state, f_vi, f_va, f_va_top47, f_va_top40, f_ones_29, f_ones_38, f_ones_39, f_ones_46, f_len_m1, f_len_bad, f_last_end, f_cross,
             f_va_high, f_da_high, f_shortcut,
-            f_write, f_enabled, f_mode, f_pd, f_slot, f_status, f_hit_part, f_hit_writable, f_frame,
+            f_write, f_enabled, f_mode, f_pd, f_slot, f_status, f_hit_part, f_hit_writable,
             f_kind,
             f_ready,
             f_decrypting,
             f_pages,
             f_flush,
             f_idle,
+            f_open,
             f_win_end,
             f_win_lo,
             f_early,
-            p_state, p_busy, p_kind, p_status, p_va, p_last_off, p_pages, p_write, p_vi, p_enabled,
-            p_decrypt, p_fault, p_pd, p_slot,
-            p_shortcut, p_via_shortcut, p_level, p_frame, p_win_base,
-            p_win_end, p_outside, p_chk_status, p_chk_fault,
-            c_state, c_idle, c_own, c_addr, c_wdata, c_key, c_write, c_key_last, c_inv_all, c_inv_pd,
+            p_state, p_busy, p_kind, p_status,
+            p_decrypt, p_fault,
+            p_via_shortcut, p_level, p_frame,
+            p_chk_status, p_chk_fault,
+            c_state, c_idle, c_rd_id, c_rd_version, c_rd_busy, c_addr, c_wdata, c_key, c_write, c_key_last, c_inv_all, c_inv_pd,
             accept, handoff, f_take, carry22, single_page, hit, pages_after, pages_sum, va_low_sum, probe_status, early_status, page_last,
-            page_bytes, next_page_va,
-            cfg_fire, cfg_page, cfg_offset, key_hit,
+            page_bytes, page_end, next_page_va,
+            cfg_fire, cfg_page, cfg_offset, key_hit, own_rdata,
         })
     }
 }
@@ -418,9 +415,13 @@ impl Logic for Translator {
             f_va,
             f_va_top47,
             f_va_top40,
+            f_ones_29,
+            f_ones_38,
+            f_ones_39,
+            f_ones_46,
             f_len_m1,
             f_len_bad,
-            f_last_off,
+            f_last_end,
             f_cross,
             f_va_high,
             f_da_high,
@@ -433,13 +434,13 @@ impl Logic for Translator {
             f_status,
             f_hit_part,
             f_hit_writable,
-            f_frame,
             f_kind,
             f_ready,
             f_decrypting,
             f_pages,
             f_flush,
             f_idle,
+            f_open,
             f_win_end,
             f_win_lo,
             f_early,
@@ -447,28 +448,18 @@ impl Logic for Translator {
             p_busy,
             p_kind,
             p_status,
-            p_va,
-            p_last_off,
-            p_pages,
-            p_write,
-            p_vi,
-            p_enabled,
             p_decrypt,
             p_fault,
-            p_pd,
-            p_slot,
-            p_shortcut,
             p_via_shortcut,
             p_level,
             p_frame,
-            p_win_base,
-            p_win_end,
-            p_outside,
             p_chk_status,
             p_chk_fault,
             c_state,
             c_idle,
-            c_own,
+            c_rd_id,
+            c_rd_version,
+            c_rd_busy,
             c_addr,
             c_wdata,
             c_key,
@@ -540,6 +531,13 @@ impl Logic for Translator {
             }
         }
         self.cfg_rsp_valid.next = false;
+        self.own_rdata.next = bit_cast::<32, 1>(self.c_rd_busy.q.val().into());
+        if self.c_rd_id.q.val() {
+            self.own_rdata.next = self.device_id.val();
+        }
+        if self.c_rd_version.q.val() {
+            self.own_rdata.next = self.abi_version.val();
+        }
         // A read's value goes into `c_wdata` (a read writes nothing).
         self.cfg_rsp_data.next = self.c_wdata.q.val();
         match self.c_state.q.val() {
@@ -570,24 +568,18 @@ impl Logic for Translator {
             }
             CfgState::Read => {
                 self.c_state.d.next = CfgState::ReadWait;
-                self.c_own.d.next = !self.prot.cfg_hit.val();
-                self.c_wdata.d.next = 0.into();
-                if self.cfg_page.val() == self.page_global.val() {
-                    if self.cfg_offset.val() == self.off_id.val() {
-                        self.c_wdata.d.next = self.device_id.val();
-                    } else if self.cfg_offset.val() == self.off_version.val() {
-                        self.c_wdata.d.next = self.abi_version.val();
-                    } else if self.cfg_offset.val() == self.off_status.val() {
-                        self.c_wdata.d.next = bit_cast::<32, 1>(
-                            (self.cache.busy.val() || self.speck.busy.val()).into(),
-                        );
-                    }
-                }
+                self.c_rd_id.d.next = self.cfg_page.val() == self.page_global.val()
+                    && self.cfg_offset.val() == self.off_id.val();
+                self.c_rd_version.d.next = self.cfg_page.val() == self.page_global.val()
+                    && self.cfg_offset.val() == self.off_version.val();
+                self.c_rd_busy.d.next = self.cfg_page.val() == self.page_global.val()
+                    && self.cfg_offset.val() == self.off_status.val()
+                    && (self.cache.busy.val() || self.speck.busy.val());
             }
             CfgState::ReadWait => {
-                if !self.c_own.q.val() {
-                    self.c_wdata.d.next = self.prot.cfg_rdata.val();
-                }
+                // The protection table reads as 0 at the core's own offsets, and the core's
+                // own registers are 0 at the table's: one OR instead of a multiplexer.
+                self.c_wdata.d.next = self.prot.cfg_rdata.val() | self.own_rdata.val();
                 self.c_state.d.next = CfgState::ReadRsp;
             }
             CfgState::ReadRsp => {
@@ -631,21 +623,15 @@ impl Logic for Translator {
         // From one-bit state flags, so the handoff is a single LUT in front of its fan-out.
         self.handoff.next = !self.p_busy.q.val()
             && (self.f_ready.q.val() || (self.f_decrypting.q.val() && self.speck.dec_done.val()));
-        // The front stage can take a request: empty, or handing over a job that needs no
-        // decryption in this cycle (all from one-bit flags). A decrypted job's handoff does
-        // not take the next request in the same cycle: the decryptor's `dec_done` stays off
-        // the request handshake and the decryptor's enables (it costs a shortcut request one
-        // cycle).
-        self.f_take.next = self.f_idle.q.val() || (self.f_ready.q.val() && !self.p_busy.q.val());
-        self.accept.next = self.req_valid.val()
-            && self.f_take.val()
-            && !self.f_flush.q.val()
-            && self.c_idle.q.val()
-            && !self.cfg_valid.val()
-            && !self.cache.busy.val()
-            && !self.speck.busy.val();
-        // The decryptor is always idle when a request can be taken: an empty front stage has
-        // no decryption (taken or dropped), and a front stage in `Ready` dropped its own.
+        // The front stage can take a request: both stages idle (two one-bit flags). The page
+        // stage then works on the front stage's registers, which hold still until it is done.
+        // (`f_flush` is only ever set in the cycle of a handoff from `Ready`, never while
+        // both stages are idle.)
+        self.f_take.next = self.f_idle.q.val() && !self.p_busy.q.val();
+        // From one flag and the two valid inputs: a single LUT.
+        self.accept.next = self.req_valid.val() && self.f_open.q.val() && !self.cfg_valid.val();
+        // The decryptor is always idle when a request can be taken: a decryption is either
+        // taken at its handoff or dropped in the `Ready` cycle, before both stages are idle.
         self.req_ready.next = self.accept.val();
         // Every request starts a decryption; the front stage drops it when it is not needed,
         // which keeps the VI's mode off this path.
@@ -725,23 +711,19 @@ impl Logic for Translator {
                         || (self.va_low_sum.val().get_bit(21) && !self.f_va.q.val().get_bit(21)))
                     .into(),
                 ) | (bit_cast::<3, 1>(
-                    (self.carry22.val() && self.f_va.q.val().get_bits::<8>(22) == self.ones8.val())
-                        .into(),
+                    (self.carry22.val() && self.f_ones_29.q.val()).into(),
                 ) << 1)
-                    | (bit_cast::<3, 1>(
-                        (self.carry22.val()
-                            && self.f_va.q.val().get_bits::<17>(22) == self.ones17.val())
-                        .into(),
-                    ) << 2);
-                self.f_va_high.d.next = self.f_va_top47.q.val()
-                    || (self.carry22.val()
-                        && self.f_va.q.val().get_bits::<25>(22) == self.ones25.val());
-                self.f_da_high.d.next = self.f_va_top40.q.val()
-                    || (self.carry22.val()
-                        && self.f_va.q.val().get_bits::<18>(22) == self.ones18.val());
-                self.f_last_off.d.next = self.pages_sum.val().get_bits::<12>(0);
+                    | (bit_cast::<3, 1>((self.carry22.val() && self.f_ones_38.q.val()).into())
+                        << 2);
+                self.f_va_high.d.next =
+                    self.f_va_top47.q.val() || (self.carry22.val() && self.f_ones_46.q.val());
+                self.f_da_high.d.next =
+                    self.f_va_top40.q.val() || (self.carry22.val() && self.f_ones_39.q.val());
+                self.f_last_end.d.next =
+                    bit_cast::<PAGE_BYTES_W, 12>(self.pages_sum.val().get_bits::<12>(0))
+                        + self.page_one.val();
                 self.f_pages.d.next = self.pages_after.val();
-                self.f_frame.d.next = self.cache.hit_frame.val();
+                self.p_frame.d.next = self.cache.hit_frame.val();
                 self.f_state.d.next = FrontState::Decide;
             }
             FrontState::Decide => {
@@ -795,6 +777,10 @@ impl Logic for Translator {
             self.f_va.d.next = self.req_va.val().get_bits::<VA_W>(0);
             self.f_va_top47.d.next = self.req_va.val().get_bits::<17>(47).any();
             self.f_va_top40.d.next = self.req_va.val().get_bits::<24>(40).any();
+            self.f_ones_29.d.next = self.req_va.val().get_bits::<8>(22) == self.ones8.val();
+            self.f_ones_38.d.next = self.req_va.val().get_bits::<17>(22) == self.ones17.val();
+            self.f_ones_39.d.next = self.req_va.val().get_bits::<18>(22) == self.ones18.val();
+            self.f_ones_46.d.next = self.req_va.val().get_bits::<25>(22) == self.ones25.val();
             self.f_len_m1.d.next = self.req_length.val().get_bits::<LEN_W>(0) - self.len_one.val();
             self.f_len_bad.d.next =
                 !self.req_length.val().any() || self.req_length.val() > self.len_max.val();
@@ -821,11 +807,11 @@ impl Logic for Translator {
                 | (bit_cast::<27, 1>(self.f_cross.q.val().get_bits::<1>(1)) << 9)
                 | (bit_cast::<27, 1>(self.f_cross.q.val().get_bits::<1>(2)) << 18));
         self.check.generation.next = self.prot.pd_gen.val();
-        // The window check is the page stage's own (`p_outside`, from registers): the
-        // checker's sees an unbounded window, which synthesis removes.
-        self.check.win_base.next = self.frame_zero.val();
-        self.check.win_end.next = self.end_max.val();
-        self.prot.chk_vi.next = self.p_vi.q.val();
+        // The PD's window: its entry is read for the front stage's request until the job
+        // ends, and its end is registered long before a decryption ends.
+        self.check.win_base.next = self.prot.pd_win_base.val();
+        self.check.win_end.next = self.f_win_end.q.val();
+        self.prot.chk_vi.next = self.f_vi.q.val();
         self.prot.open_vi.next = self.open_vi.val();
         self.open_vi_open.next = self.prot.open_vi_open.val();
         // A shortcut fault is counted once, in the first cycle of its response.
@@ -835,28 +821,26 @@ impl Logic for Translator {
             self.p_fault.d.next = false;
         }
 
-        // The page of `p_va`: the last one when it holds the last byte; its bytes run to the
-        // end of the page or to the last byte.
-        self.page_last.next = !self.p_pages.q.val().any();
+        // The page of `f_va`: the last one when it holds the last byte; its bytes run to the
+        // end of the page or to the last byte (one subtraction from either end).
+        self.page_last.next = !self.f_pages.q.val().any();
+        self.page_end.next = self.page_size.val();
         if self.page_last.val() {
-            self.page_bytes.next = bit_cast::<PAGE_BYTES_W, 12>(self.p_last_off.q.val())
-                + self.page_one.val()
-                - bit_cast::<PAGE_BYTES_W, 12>(self.p_va.q.val().get_bits::<12>(0));
-        } else {
-            self.page_bytes.next = self.page_size.val()
-                - bit_cast::<PAGE_BYTES_W, 12>(self.p_va.q.val().get_bits::<12>(0));
+            self.page_end.next = self.f_last_end.q.val();
         }
+        self.page_bytes.next =
+            self.page_end.val() - bit_cast::<PAGE_BYTES_W, 12>(self.f_va.q.val().get_bits::<12>(0));
         self.next_page_va.next = bit_cast::<VA_W, VPAGE_W>(
-            self.p_va.q.val().get_bits::<VPAGE_W>(12) + self.vpage_one.val(),
+            self.f_va.q.val().get_bits::<VPAGE_W>(12) + self.vpage_one.val(),
         ) << 12;
 
         self.walker.job_valid.next = false;
         self.walker.job_level.next = self.p_level.q.val();
         self.walker.job_table.next = self.p_frame.q.val();
-        self.walker.job_va.next = self.p_va.q.val();
-        self.walker.job_write.next = self.p_write.q.val();
-        self.walker.job_win_base.next = self.p_win_base.q.val();
-        self.walker.job_win_end.next = self.p_win_end.q.val();
+        self.walker.job_va.next = self.f_va.q.val();
+        self.walker.job_write.next = self.f_write.q.val();
+        self.walker.job_win_base.next = self.prot.pd_win_base.val();
+        self.walker.job_win_end.next = self.f_win_end.q.val();
         self.walker.res_ready.next = false;
         self.pte_req_valid.next = self.walker.pte_req_valid.val();
         self.walker.pte_req_ready.next = self.pte_req_ready.val();
@@ -869,17 +853,17 @@ impl Logic for Translator {
         self.walker.pte_rsp_error.next = self.pte_rsp_error.val();
 
         self.cache.fill_valid.next = self.walker.res_good.val();
-        self.cache.fill_pd.next = self.p_pd.q.val();
-        self.cache.fill_vpage.next = self.p_va.q.val().get_bits::<VPAGE_W>(12);
+        self.cache.fill_pd.next = self.f_pd.q.val();
+        self.cache.fill_vpage.next = self.f_va.q.val().get_bits::<VPAGE_W>(12);
         self.cache.fill_via_shortcut.next = self.p_via_shortcut.q.val();
-        self.cache.fill_slot.next = self.p_slot.q.val();
-        self.cache.fill_shortcut.next = self.p_shortcut.q.val();
+        self.cache.fill_slot.next = self.f_slot.q.val();
+        self.cache.fill_shortcut.next = self.f_shortcut.q.val();
         self.cache.fill_frame.next = self.walker.res_frame.val();
         self.cache.fill_writable.next = self.walker.res_writable.val();
 
         self.rsp_valid.next = false;
         self.rsp_status.next = self.st_ok.val();
-        self.rsp_da.next = bit_cast::<DA_W, VA_W>(self.p_va.q.val());
+        self.rsp_da.next = bit_cast::<DA_W, VA_W>(self.f_va.q.val());
         self.rsp_bytes.next = self.page_bytes.val();
         self.rsp_last.next = self.page_last.val();
         self.rsp_hit.next = false;
@@ -889,9 +873,6 @@ impl Logic for Translator {
                 // The checker's verdict on the inputs of the handoff cycle.
                 self.p_chk_status.d.next = self.check.status.val();
                 self.p_chk_fault.d.next = self.check.fault.val();
-                // The shortcut's table must lie in the PD's window.
-                self.p_outside.d.next = self.p_frame.q.val() < self.p_win_base.q.val()
-                    || bit_cast::<29, FRAME_W>(self.p_frame.q.val()) >= self.p_win_end.q.val();
                 self.p_state.d.next = PageState::Verdict;
             }
             PageState::Verdict => {
@@ -908,14 +889,7 @@ impl Logic for Translator {
                     self.p_fault.d.next = self.p_chk_fault.q.val();
                     self.p_state.d.next = PageState::Emit;
                 }
-                // The window comes after the checker's faults and before `crosses_table`.
-                if self.p_decrypt.q.val() && self.p_outside.q.val() && !self.p_chk_fault.q.val() {
-                    self.p_kind.d.next = JobKind::Fail;
-                    self.p_status.d.next = self.st_window.val();
-                    self.p_fault.d.next = true;
-                    self.p_state.d.next = PageState::Emit;
-                }
-                if self.p_enabled.q.val() && self.prot.chk_locked.val() {
+                if self.f_enabled.q.val() && self.prot.chk_locked.val() {
                     self.p_kind.d.next = JobKind::Fail;
                     self.p_status.d.next = self.st_vi_locked.val();
                     self.p_fault.d.next = false;
@@ -928,7 +902,7 @@ impl Logic for Translator {
                 if self.p_kind.q.val() == JobKind::Hit {
                     self.rsp_hit.next = true;
                     self.rsp_da.next = (bit_cast::<DA_W, FRAME_W>(self.p_frame.q.val()) << 12)
-                        | bit_cast::<DA_W, 12>(self.p_va.q.val().get_bits::<12>(0));
+                        | bit_cast::<DA_W, 12>(self.f_va.q.val().get_bits::<12>(0));
                 }
                 if self.p_status.q.val() != self.st_ok.val() {
                     self.rsp_da.next = 0.into();
@@ -936,8 +910,8 @@ impl Logic for Translator {
                     self.rsp_last.next = true;
                 }
                 if self.rsp_ready.val() {
-                    self.p_va.d.next = self.next_page_va.val();
-                    self.p_pages.d.next = self.p_pages.q.val() - self.pages_one.val();
+                    self.f_va.d.next = self.next_page_va.val();
+                    self.f_pages.d.next = self.f_pages.q.val() - self.pages_one.val();
                     if self.rsp_last.val() {
                         self.p_state.d.next = PageState::Idle;
                     }
@@ -954,7 +928,7 @@ impl Logic for Translator {
                 self.walker.res_ready.next = self.rsp_ready.val();
                 self.rsp_status.next = self.walker.res_status.val();
                 self.rsp_da.next = (bit_cast::<DA_W, FRAME_W>(self.walker.res_frame.val()) << 12)
-                    | bit_cast::<DA_W, 12>(self.p_va.q.val().get_bits::<12>(0));
+                    | bit_cast::<DA_W, 12>(self.f_va.q.val().get_bits::<12>(0));
                 if !self.walker.res_ok.val() {
                     self.rsp_da.next = 0.into();
                     self.rsp_bytes.next = 0.into();
@@ -966,8 +940,8 @@ impl Logic for Translator {
                 // state has a result, and no page-stage state decode sits in front of the
                 // cache's write enable.)
                 if self.walker.res_valid.val() && self.rsp_ready.val() {
-                    self.p_va.d.next = self.next_page_va.val();
-                    self.p_pages.d.next = self.p_pages.q.val() - self.pages_one.val();
+                    self.f_va.d.next = self.next_page_va.val();
+                    self.f_pages.d.next = self.f_pages.q.val() - self.pages_one.val();
                     if self.rsp_last.val() {
                         self.p_state.d.next = PageState::Idle;
                     } else {
@@ -980,30 +954,18 @@ impl Logic for Translator {
             }
         }
         if self.handoff.val() {
-            self.p_va.d.next = self.f_va.q.val();
-            self.p_pages.d.next = self.f_pages.q.val();
-            self.p_last_off.d.next = self.f_last_off.q.val();
-            self.p_write.d.next = self.f_write.q.val();
-            self.p_vi.d.next = self.f_vi.q.val();
-            self.p_enabled.d.next = self.f_enabled.q.val();
             self.p_decrypt.d.next = self.f_state.q.val() == FrontState::Decrypt;
-            self.p_pd.d.next = self.f_pd.q.val();
-            self.p_slot.d.next = self.f_slot.q.val();
-            self.p_shortcut.d.next = self.f_shortcut.q.val();
             self.p_via_shortcut.d.next = self.f_mode.q.val() == self.mode_shortcut.val();
-            self.p_win_base.d.next = self.prot.pd_win_base.val();
-            self.p_win_end.d.next = self.f_win_end.q.val();
             self.p_kind.d.next = self.f_kind.q.val();
             self.p_status.d.next = self.f_status.q.val();
-            // The table to walk from: the shortcut's (when decrypted), else the PD root.
+            // The table to walk from: the shortcut's (when decrypted), else the PD root; a hit
+            // keeps the frame the probe put there.
             self.p_level.d.next = self.level_root.val();
-            self.p_frame.d.next = self.prot.pd_win_base.val();
             if self.f_state.q.val() == FrontState::Decrypt {
                 self.p_level.d.next = self.check.level.val();
                 self.p_frame.d.next = self.check.table_frame.val();
-            }
-            if self.f_kind.q.val() == JobKind::Hit {
-                self.p_frame.d.next = self.f_frame.q.val();
+            } else if self.f_kind.q.val() != JobKind::Hit {
+                self.p_frame.d.next = self.prot.pd_win_base.val();
             }
             self.p_state.d.next = PageState::Start;
         }
@@ -1016,6 +978,12 @@ impl Logic for Translator {
         self.p_busy.d.next = self.p_state.d.val() != PageState::Idle;
         self.f_ready.d.next = self.f_state.d.val() == FrontState::Ready;
         self.f_idle.d.next = self.f_state.d.val() == FrontState::Empty;
+        self.f_open.d.next = self.f_state.d.val() == FrontState::Empty
+            && self.p_state.d.val() == PageState::Idle
+            && self.c_state.d.val() == CfgState::Idle
+            && self.c_state.q.val() != CfgState::Write
+            && !self.cache.busy.val()
+            && !self.speck.busy.val();
         self.f_decrypting.d.next = self.f_state.d.val() == FrontState::Decrypt;
         self.c_idle.d.next = self.c_state.d.val() == CfgState::Idle;
     }

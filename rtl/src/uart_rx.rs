@@ -10,6 +10,8 @@
 //! | `data`          | 8     | out | the byte                                                 |
 //! | `overrun`       | 1     | out | one-clock pulse: a byte completed while the held byte was not taken; the new byte is dropped |
 //! | `framing_error` | 1     | out | one-clock pulse: a frame's stop bit was low; the byte is dropped |
+//! | `fresh`         | 1     | out | one-clock pulse with the rise of `valid` for every received byte, held or not |
+//! | `fresh_data`    | 8     | out | the received byte while `fresh` (the shift register: for a consumer that takes every byte at once, without the holding register) |
 //!
 //! Each bit lasts `clocks_per_bit` clocks ([`UART_CLOCKS_PER_BIT`] = 25 for 4 Mbaud at 100 MHz
 //! by default). A low line after the synchronizer starts a frame; the start bit is checked
@@ -65,6 +67,10 @@ pub struct UartRx {
     pub overrun: Signal<Out, Bit>,
     /// A frame with a low stop bit was dropped.
     pub framing_error: Signal<Out, Bit>,
+    /// A byte was received (a pulse, whether or not the holding register took it).
+    pub fresh: Signal<Out, Bit>,
+    /// The received byte while `fresh` (the shift register).
+    pub fresh_data: Signal<Out, Bits<8>>,
     // The synchronizer holds the line inverted, so its power-on value 0 is an idle line.
     sync_low: DFF<Bit>,
     line_low: DFF<Bit>,
@@ -79,6 +85,7 @@ pub struct UartRx {
     held_valid: DFF<Bit>,
     overrun_pulse: DFF<Bit>,
     framing_pulse: DFF<Bit>,
+    fresh_pulse: DFF<Bit>,
     /// The line is sampled at this edge.
     sample: Signal<Local, Bit>,
     /// A frame with a good stop bit ends at this edge.
@@ -92,12 +99,12 @@ pub struct UartRx {
 }
 
 impl UartRx {
-    /// A receiver for bits of `clocks_per_bit` clocks (4 to 65536: with fewer, the mid-bit
+    /// A receiver for bits of `clocks_per_bit` clocks (4 to 256: with fewer, the mid-bit
     /// sample has no margin for the synchronizer's one-clock uncertainty).
     pub fn new(clocks_per_bit: u32) -> UartRx {
         assert!(
             (4..=1 << BIT_COUNT_W).contains(&clocks_per_bit),
-            "UartRx: clocks_per_bit must be 4..=65536, got {clocks_per_bit}"
+            "UartRx: clocks_per_bit must be 4..=256, got {clocks_per_bit}"
         );
         with_defaults!(UartRx {
             bit_clocks_m1: konst(u64::from(clocks_per_bit - 1)),
@@ -107,8 +114,9 @@ impl UartRx {
             index_last: konst(7),
             top_bit: konst(0x80),
         } defaults {
-            clock, reset, rxd, valid, ready, data, overrun, framing_error, sync_low, line_low,
-            state, count, bit_index, shift, held, held_valid, overrun_pulse, framing_pulse,
+            clock, reset, rxd, valid, ready, data, overrun, framing_error, fresh, fresh_data,
+            sync_low, line_low, state, count, bit_index, shift, held, held_valid, overrun_pulse,
+            framing_pulse, fresh_pulse,
             sample, complete,
         })
     }
@@ -136,7 +144,8 @@ impl Logic for UartRx {
             held,
             held_valid,
             overrun_pulse,
-            framing_pulse
+            framing_pulse,
+            fresh_pulse
         );
         self.sync_low.d.next = !self.rxd.val();
         self.line_low.d.next = self.sync_low.q.val();
@@ -208,8 +217,12 @@ impl Logic for UartRx {
                 self.held_valid.d.next = true;
             }
         }
+        self.fresh_pulse.d.next = self.complete.val();
+        self.fresh.next = self.fresh_pulse.q.val();
+        self.fresh_data.next = self.shift.q.val();
         if self.reset.val() {
             self.state.d.next = RxState::Idle;
+            self.fresh_pulse.d.next = false;
             self.held_valid.d.next = false;
             self.overrun_pulse.d.next = false;
             self.framing_pulse.d.next = false;
@@ -443,6 +456,15 @@ mod tests {
             b.settle();
             if b.uut.valid.val() {
                 events.push(Event::Byte(t, b.uut.data.val().index() as u8));
+            }
+            // With `ready` high, `fresh` and `fresh_data` are `valid` and `data`.
+            assert_eq!(b.uut.fresh.val(), b.uut.valid.val(), "fresh at clock {t}");
+            if b.uut.fresh.val() {
+                assert_eq!(
+                    b.uut.fresh_data.val(),
+                    b.uut.data.val(),
+                    "fresh_data at {t}"
+                );
             }
             if b.uut.overrun.val() {
                 events.push(Event::Overrun(t));

@@ -29,8 +29,9 @@ const _: () = assert!(
     "the baud rate must divide the board clock exactly"
 );
 
-/// Width of the bit-period counters of the UART blocks: up to 65536 clocks per bit.
-pub const BIT_COUNT_W: usize = 16;
+/// Width of the bit-period counters of the UART blocks: up to 256 clocks per bit (a baud rate
+/// of at least 1/256 of the clock; the link runs at 1/25).
+pub const BIT_COUNT_W: usize = 8;
 
 /// The UART transmitter (see the module documentation).
 #[derive(LogicBlock)]
@@ -69,11 +70,11 @@ pub struct UartTx {
 }
 
 impl UartTx {
-    /// A transmitter sending each bit for `clocks_per_bit` clocks (2 to 65536).
+    /// A transmitter sending each bit for `clocks_per_bit` clocks (2 to 256).
     pub fn new(clocks_per_bit: u32) -> UartTx {
         assert!(
             (2..=1 << BIT_COUNT_W).contains(&clocks_per_bit),
-            "UartTx: clocks_per_bit must be 2..=65536, got {clocks_per_bit}"
+            "UartTx: clocks_per_bit must be 2..=256, got {clocks_per_bit}"
         );
         with_defaults!(UartTx {
             bit_clocks_m1: konst(u64::from(clocks_per_bit - 1)),

@@ -112,10 +112,11 @@ pub struct Walker {
     pub res_ok: Signal<Out, Bit>,
     state: DFF<WalkState>,
     level: DFF<Bits<3>>,
+    // The table being read; once its entry arrives, the entry's frame (the next level's
+    // table, or the leaf frame of the result): no read is issued in between.
     cur_table: DFF<Bits<FRAME_W>>,
     tag: DFF<Bits<TAG_W>>,
     status: DFF<Bits<STATUS_W>>,
-    frame: DFF<Bits<FRAME_W>>,
     writable: DFF<Bit>,
     good: DFF<Bit>,
     e_error: DFF<Bit>,
@@ -126,6 +127,13 @@ pub struct Walker {
     index: Signal<Local, Bits<9>>,
     entry_frame: Signal<Local, Bits<FRAME_W>>,
     entry_frame_high: Signal<Local, Bit>,
+    // The window compares as carries out of additions with the inverted entry frame, so
+    // synthesis maps them onto carry chains alone (`a < b`: `b + !a` carries out).
+    frame_not: Signal<Local, Bits<FRAME_W>>,
+    frame_not_w: Signal<Local, Bits<29>>,
+    sum_base: Signal<Local, Bits<29>>,
+    sum_end: Signal<Local, Bits<30>>,
+    frame_top: Constant<Bits<29>>,
     one: Constant<Bits<3>>,
     two: Constant<Bits<3>>,
     three: Constant<Bits<3>>,
@@ -173,7 +181,6 @@ impl Default for Walker {
             cur_table: Default::default(),
             tag: Default::default(),
             status: Default::default(),
-            frame: Default::default(),
             writable: Default::default(),
             good: Default::default(),
             e_error: Default::default(),
@@ -184,6 +191,11 @@ impl Default for Walker {
             index: Default::default(),
             entry_frame: Default::default(),
             entry_frame_high: Default::default(),
+            frame_not: Default::default(),
+            frame_not_w: Default::default(),
+            sum_base: Default::default(),
+            sum_end: Default::default(),
+            frame_top: konst(1 << FRAME_W),
             one: konst(1),
             two: konst(2),
             three: konst(3),
@@ -215,7 +227,6 @@ impl Logic for Walker {
             cur_table,
             tag,
             status,
-            frame,
             writable,
             good,
             e_error,
@@ -239,8 +250,17 @@ impl Logic for Walker {
         self.pte_req_tag.next = self.tag.q.val();
         self.entry_frame.next = self.pte_rsp_data.val().get_bits::<FRAME_W>(12);
         self.entry_frame_high.next = self.pte_rsp_data.val().get_bits::<12>(40).any();
+        // frame < base: base + !frame >= 2^28; frame < end: end + !frame >= 2^29 (with the
+        // frame widened to 29 bits before inverting).
+        self.frame_not.next = !self.entry_frame.val();
+        self.frame_not_w.next =
+            bit_cast::<29, FRAME_W>(self.frame_not.val()) | self.frame_top.val();
+        self.sum_base.next = bit_cast::<29, FRAME_W>(self.job_win_base.val())
+            + bit_cast::<29, FRAME_W>(self.frame_not.val());
+        self.sum_end.next =
+            bit_cast::<30, 29>(self.job_win_end.val()) + bit_cast::<30, 29>(self.frame_not_w.val());
         self.res_status.next = self.status.q.val();
-        self.res_frame.next = self.frame.q.val();
+        self.res_frame.next = self.cur_table.q.val();
         self.res_writable.next = self.writable.q.val();
 
         self.job_ready.next = false;
@@ -270,15 +290,14 @@ impl Logic for Walker {
                 if self.pte_rsp_valid.val() && self.pte_rsp_tag.val() == self.tag.q.val() {
                     self.tag.d.next = self.tag.q.val() + self.tag_one.val();
                     self.state.d.next = WalkState::Judge;
-                    self.frame.d.next = self.entry_frame.val();
+                    self.cur_table.d.next = self.entry_frame.val();
                     self.writable.d.next = self.pte_rsp_data.val().get_bit(1);
                     self.e_error.d.next = self.pte_rsp_error.val();
                     self.e_present.d.next = self.pte_rsp_data.val().get_bit(0);
                     self.e_pinned.d.next = self.pte_rsp_data.val().get_bit(9);
                     self.e_frame_high.d.next = self.entry_frame_high.val();
-                    self.e_outside.d.next = self.entry_frame.val() < self.job_win_base.val()
-                        || bit_cast::<29, FRAME_W>(self.entry_frame.val())
-                            >= self.job_win_end.val();
+                    self.e_outside.d.next =
+                        self.sum_base.val().get_bit(28) || !self.sum_end.val().get_bit(29);
                 }
             }
             WalkState::Judge => {
@@ -293,7 +312,6 @@ impl Logic for Walker {
                     if self.e_frame_high.q.val() || self.e_outside.q.val() {
                         self.status.d.next = self.st_walk_window.val();
                     } else {
-                        self.cur_table.d.next = self.frame.q.val();
                         self.level.d.next = self.level.q.val() - self.one.val();
                         self.state.d.next = WalkState::Request;
                     }

@@ -69,14 +69,15 @@ pub struct Deframer {
     pub b2: Signal<Out, Bits<8>>,
     crc: Crc16,
     count: DFF<Bits<COUNT_W>>,
-    /// One-hot position of the next body byte among the first eight.
-    hpos: DFF<Bits<8>>,
     esc: DFF<Bit>,
     err: DFF<Bit>,
     r_type: DFF<Bits<8>>,
     r_seq: DFF<Bits<8>>,
     r_len_lo: DFF<Bits<8>>,
-    r_len_hi: DFF<Bits<8>>,
+    /// Bit 8 of `len`.
+    r_len8: DFF<Bit>,
+    /// Bits 15:9 of `len` were not zero.
+    r_len_hi_nz: DFF<Bit>,
     r_info: DFF<Bits<16>>,
     r_b2: DFF<Bits<8>>,
     /// Payload byte 3 was not zero.
@@ -84,6 +85,9 @@ pub struct Deframer {
     done_r: DFF<Bit>,
     ok_r: DFF<Bit>,
     put: Signal<Local, Bit>,
+    restart: Signal<Local, Bit>,
+    hput: Signal<Local, Bit>,
+    hidx: Signal<Local, Bits<3>>,
     ubyte: Signal<Local, Bits<8>>,
     len9: Signal<Local, Bits<COUNT_W>>,
     pcount: Signal<Local, Bits<COUNT_W>>,
@@ -96,10 +100,10 @@ pub struct Deframer {
     c_esc_esc: Constant<Bits<8>>,
     c_count_one: Constant<Bits<COUNT_W>>,
     c_count_sat: Constant<Bits<COUNT_W>>,
-    c_min_body: Constant<Bits<COUNT_W>>,
-    c_max_body: Constant<Bits<COUNT_W>>,
     c_overhead: Constant<Bits<COUNT_W>>,
-    c_hpos_first: Constant<Bits<8>>,
+    c_idx: [Constant<Bits<3>>; 8],
+    c_info_hi: Constant<Bits<16>>,
+    c_info_lo: Constant<Bits<16>>,
     c_t_mw: Constant<Bits<8>>,
     c_t_mr: Constant<Bits<8>>,
     c_t_dd: Constant<Bits<8>>,
@@ -110,14 +114,21 @@ pub struct Deframer {
     c_len_mr: Constant<Bits<COUNT_W>>,
     c_len_ack: Constant<Bits<COUNT_W>>,
     c_len_sync: Constant<Bits<COUNT_W>>,
-    c_len_dd_min: Constant<Bits<COUNT_W>>,
-    c_len_dd_max: Constant<Bits<COUNT_W>>,
     c_dd_align: Constant<Bits<2>>,
 }
 
 impl Default for Deframer {
     fn default() -> Self {
         let dd_fields = ab::DMA_READ_DATA_FIELD_BYTES as u64;
+        // The DMA read data length check is written out for these values: 2 + 4 n, n = 1 to
+        // 64, is bits 1:0 equal to 2 and bits 8:2 from 1 to 64.
+        const _: () = assert!(
+            ab::DMA_READ_DATA_FIELD_BYTES == 2 && ab::MAX_DATA_BYTES == 256 && COUNT_W == 9
+        );
+        const _: () = assert!(
+            ab::MIN_BODY_BYTES <= ab::HEADER_BYTES + ab::CRC_BYTES + 2
+                && ab::MAX_BODY_BYTES >= ab::HEADER_BYTES + ab::CRC_BYTES + 2 + ab::MAX_DATA_BYTES
+        );
         with_defaults!(Deframer {
             c_flag: konst(u64::from(ab::FLAG)),
             c_esc: konst(u64::from(ab::ESC)),
@@ -125,10 +136,10 @@ impl Default for Deframer {
             c_esc_esc: konst(u64::from(ab::ESC_ESC)),
             c_count_one: konst(1),
             c_count_sat: konst(ab::MAX_BODY_BYTES as u64 + 1),
-            c_min_body: konst(ab::MIN_BODY_BYTES as u64),
-            c_max_body: konst(ab::MAX_BODY_BYTES as u64),
             c_overhead: konst((ab::HEADER_BYTES + ab::CRC_BYTES) as u64),
-            c_hpos_first: konst(1),
+            c_idx: std::array::from_fn(|i| konst(i as u64)),
+            c_info_hi: konst(0xFF00),
+            c_info_lo: konst(0x00FF),
             c_t_mw: konst(u64::from(ab::TYPE_MMIO_WRITE)),
             c_t_mr: konst(u64::from(ab::TYPE_MMIO_READ)),
             c_t_dd: konst(u64::from(ab::TYPE_DMA_READ_DATA)),
@@ -139,13 +150,11 @@ impl Default for Deframer {
             c_len_mr: konst(ab::MMIO_READ_BYTES as u64),
             c_len_ack: konst(ab::ACK_BYTES as u64),
             c_len_sync: konst(ab::SYNC_BYTES as u64),
-            c_len_dd_min: konst(dd_fields + 4),
-            c_len_dd_max: konst(dd_fields + ab::MAX_DATA_BYTES as u64),
             c_dd_align: konst(dd_fields % 4),
         } defaults {
             clock, reset, in_valid, in_data, store, store_data, store_index, done, ok, ftype,
-            seq, len, info, b2, crc, count, hpos, esc, err, r_type, r_seq, r_len_lo, r_len_hi,
-            r_info, r_b2, r_b3nz, done_r, ok_r, put, ubyte, len9, pcount, size_ok,
+            seq, len, info, b2, crc, count, esc, err, r_type, r_seq, r_len_lo, r_len8, r_len_hi_nz,
+            r_info, r_b2, r_b3nz, done_r, ok_r, put, restart, hput, hidx, ubyte, len9, pcount, size_ok,
             mmio_fields_ok, type_ok,
         })
     }
@@ -155,20 +164,34 @@ impl Logic for Deframer {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, count, hpos, esc, err, r_type, r_seq, r_len_lo, r_len_hi, r_info, r_b2,
-            r_b3nz, done_r, ok_r
+            self,
+            clock,
+            count,
+            esc,
+            err,
+            r_type,
+            r_seq,
+            r_len_lo,
+            r_len8,
+            r_len_hi_nz,
+            r_info,
+            r_b2,
+            r_b3nz,
+            done_r,
+            ok_r
         );
         clock!(self, clock, crc);
 
         // ---- The checks of the frame so far (used at its closing flag) ----
-        self.len9.next = (bit_cast::<COUNT_W, 1>(self.r_len_hi.q.val().get_bits::<1>(0)) << 8)
+        self.len9.next = (bit_cast::<COUNT_W, 1>(self.r_len8.q.val().into()) << 8)
             | bit_cast::<COUNT_W, 8>(self.r_len_lo.q.val());
         self.pcount.next = self.count.q.val() - self.c_overhead.val();
+        // The byte count's bounds follow from `len` matching it: every length a type allows
+        // gives a count from `MIN_BODY_BYTES` to `MAX_BODY_BYTES`, and a count below 6 wraps
+        // to a length no type allows.
         self.size_ok.next = !self.esc.q.val()
             && !self.err.q.val()
-            && (self.count.q.val() >= self.c_min_body.val())
-            && (self.count.q.val() <= self.c_max_body.val())
-            && !self.r_len_hi.q.val().get_bits::<7>(1).any()
+            && !self.r_len_hi_nz.q.val()
             && (self.len9.val() == self.pcount.val())
             && !self.crc.crc.val().any();
         self.mmio_fields_ok.next = !self.r_info.q.val().get_bits::<2>(0).any()
@@ -189,8 +212,8 @@ impl Logic for Deframer {
         }
         if (self.r_type.q.val() == self.c_t_dd.val())
             && (self.len9.val().get_bits::<2>(0) == self.c_dd_align.val())
-            && (self.len9.val() >= self.c_len_dd_min.val())
-            && (self.len9.val() <= self.c_len_dd_max.val())
+            && self.len9.val().get_bits::<7>(2).any()
+            && (!self.len9.val().get_bit(8) || !self.len9.val().get_bits::<6>(2).any())
             && !self.r_info.q.val().get_bits::<2>(12).any()
         {
             self.type_ok.next = true;
@@ -213,6 +236,7 @@ impl Logic for Deframer {
 
         // ---- One line byte ----
         self.put.next = false;
+        self.restart.next = false;
         self.ubyte.next = self.in_data.val();
         self.done_r.d.next = false;
         self.ok_r.d.next = false;
@@ -223,8 +247,7 @@ impl Logic for Deframer {
                     self.done_r.d.next = true;
                     self.ok_r.d.next = self.size_ok.val() && self.type_ok.val();
                 }
-                self.count.d.next = 0.into();
-                self.hpos.d.next = self.c_hpos_first.val();
+                self.restart.next = true;
                 self.esc.d.next = false;
                 self.err.d.next = false;
                 self.crc.init.next = true;
@@ -249,40 +272,45 @@ impl Logic for Deframer {
         }
         self.crc.valid.next = self.put.val();
         self.crc.data.next = self.ubyte.val();
-        if self.put.val() {
-            if self.count.q.val() != self.c_count_sat.val() {
-                self.count.d.next = self.count.q.val() + self.c_count_one.val();
-            }
-            self.hpos.d.next = self.hpos.q.val() << 1;
-            if self.hpos.q.val().get_bit(0) {
+        // The byte counter starts over at a flag (or reset).
+        if self.restart.val() || self.reset.val() {
+            self.count.d.next = 0.into();
+        } else if self.put.val() && (self.count.q.val() != self.c_count_sat.val()) {
+            self.count.d.next = self.count.q.val() + self.c_count_one.val();
+        }
+        // The first eight body bytes go into the header registers, by the byte count.
+        self.hput.next = self.put.val() && !self.count.q.val().get_bits::<6>(3).any();
+        self.hidx.next = self.count.q.val().get_bits::<3>(0);
+        if self.hput.val() {
+            if self.hidx.val() == self.c_idx[0].val() {
                 self.r_type.d.next = self.ubyte.val();
             }
-            if self.hpos.q.val().get_bit(1) {
+            if self.hidx.val() == self.c_idx[1].val() {
                 self.r_seq.d.next = self.ubyte.val();
             }
-            if self.hpos.q.val().get_bit(2) {
+            if self.hidx.val() == self.c_idx[2].val() {
                 self.r_len_lo.d.next = self.ubyte.val();
             }
-            if self.hpos.q.val().get_bit(3) {
-                self.r_len_hi.d.next = self.ubyte.val();
+            if self.hidx.val() == self.c_idx[3].val() {
+                self.r_len8.d.next = self.ubyte.val().get_bit(0);
+                self.r_len_hi_nz.d.next = self.ubyte.val().get_bits::<7>(1).any();
             }
-            if self.hpos.q.val().get_bit(4) {
-                self.r_info.d.next = bit_cast::<16, 8>(self.ubyte.val());
+            if self.hidx.val() == self.c_idx[4].val() {
+                self.r_info.d.next = (self.r_info.q.val() & self.c_info_hi.val())
+                    | bit_cast::<16, 8>(self.ubyte.val());
             }
-            if self.hpos.q.val().get_bit(5) {
-                self.r_info.d.next =
-                    self.r_info.q.val() | (bit_cast::<16, 8>(self.ubyte.val()) << 8);
+            if self.hidx.val() == self.c_idx[5].val() {
+                self.r_info.d.next = (self.r_info.q.val() & self.c_info_lo.val())
+                    | (bit_cast::<16, 8>(self.ubyte.val()) << 8);
             }
-            if self.hpos.q.val().get_bit(6) {
+            if self.hidx.val() == self.c_idx[6].val() {
                 self.r_b2.d.next = self.ubyte.val();
             }
-            if self.hpos.q.val().get_bit(7) {
+            if self.hidx.val() == self.c_idx[7].val() {
                 self.r_b3nz.d.next = self.ubyte.val().any();
             }
         }
         if self.reset.val() {
-            self.count.d.next = 0.into();
-            self.hpos.d.next = self.c_hpos_first.val();
             self.esc.d.next = false;
             self.err.d.next = false;
             self.done_r.d.next = false;
