@@ -5,11 +5,12 @@
 //! configuration port, the rest to the [`QueueManager`]; one read in flight at a time), the
 //! arbiter of the translation core (the receive engine first; the engine whose request
 //! the core sees is a register, so a turn to the other engine costs a cycle; responses
-//! return to the requester in order), the DMA arbiter (one registered request stage, taking a request only
+//! return to the requester in order), the completion arbiter (the receive engine first, its
+//! pick a register too), the DMA arbiter (one registered request stage, taking a request only
 //! when empty, from the client granted a cycle ahead by fixed priority: table reads, receive
 //! descriptors, CQ writes, receive payload, descriptor fetches, send payload; one write's data
 //! at a time), the adapter that assembles 64-bit table entries from two read
-//! words, and the network loopback.
+//! words, and the network loopback (through one register: a word every two cycles).
 //!
 //! ## Host port
 //!
@@ -177,6 +178,12 @@ pub struct Device {
     r_bytes: DFF<Bits<PAGE_BYTES_W>>,
     r_last: DFF<Bit>,
     r_ready: Signal<Local, Bit>,
+    // The engine whose completion the writer sees (1: receive).
+    c_pick_recv: DFF<Bit>,
+    // Internal loopback register.
+    l_valid: DFF<Bit>,
+    l_data: DFF<Bits<32>>,
+    l_last: DFF<Bit>,
     // DMA arbiter.
     d_valid: DFF<Bit>,
     d_write: DFF<Bit>,
@@ -243,7 +250,7 @@ impl Default for Device {
             tx_ready, tx_data, tx_last, rx_valid, rx_ready, rx_data, rx_last, qm, send, recv,
             m_to_xl, m_read_pending, m_take, x_owner, x_wr, x_rd, x_head_recv, x_pick_recv,
             x_push, x_pop, r_valid, r_recv, r_status, r_da, r_bytes, r_last, r_ready, d_valid, d_write, d_da, d_len, d_tag, d_owner,
-            d_load, g_table, g_recv_desc, g_cq, g_recv_data, g_fetch, g_payload, d_free, d_take,
+            d_load, c_pick_recv, l_valid, l_data, l_last, g_table, g_recv_desc, g_cq, g_recv_data, g_fetch, g_payload, d_free, d_take,
             d_next_write, d_next_da, d_next_len, d_next_tag, t_low, t_half, t_error, rd_client
         })
     }
@@ -259,6 +266,10 @@ impl Logic for Device {
             x_wr,
             x_rd,
             x_pick_recv,
+            c_pick_recv,
+            l_valid,
+            l_data,
+            l_last,
             r_valid,
             r_recv,
             r_status,
@@ -424,8 +435,15 @@ impl Logic for Device {
         self.qm.event_ready.next = self.event_ready.val();
 
         // ---- Completions: one writer, the receive engine first (it takes one in a cycle) ----
-        self.qm.cmp_valid.next = self.recv.cmp_valid.val() || self.send.cmp_valid.val();
-        self.qm.cmp_recv.next = self.recv.cmp_valid.val();
+        // Which engine's completion the writer sees is a register, like the translation
+        // core's pick: a turn to the other engine costs a cycle.
+        if self.recv.cmp_valid.val() {
+            self.c_pick_recv.d.next = true;
+        } else if self.send.cmp_valid.val() {
+            self.c_pick_recv.d.next = false;
+        }
+        self.qm.cmp_valid.next = self.send.cmp_valid.val();
+        self.qm.cmp_recv.next = self.c_pick_recv.q.val();
         self.qm.cmp_vi.next = self.send.cmp_vi.val();
         self.qm.cmp_wr_id.next = self.send.cmp_wr_id.val();
         self.qm.cmp_bytes.next = self.send.cmp_bytes.val();
@@ -433,9 +451,10 @@ impl Logic for Device {
         self.qm.cmp_peer.next = self.send.cmp_peer.val();
         self.qm.cmp_opcode.next = self.send.cmp_opcode.val();
         self.qm.cmp_status.next = self.send.cmp_status.val();
-        self.recv.cmp_ready.next = self.recv.cmp_valid.val() && self.qm.cmp_ready.val();
-        self.send.cmp_ready.next = !self.recv.cmp_valid.val() && self.qm.cmp_ready.val();
-        if self.recv.cmp_valid.val() {
+        self.recv.cmp_ready.next = self.c_pick_recv.q.val() && self.qm.cmp_ready.val();
+        self.send.cmp_ready.next = !self.c_pick_recv.q.val() && self.qm.cmp_ready.val();
+        if self.c_pick_recv.q.val() {
+            self.qm.cmp_valid.next = self.recv.cmp_valid.val();
             self.qm.cmp_vi.next = self.recv.cmp_vi.val();
             self.qm.cmp_wr_id.next = self.recv.cmp_wr_id.val();
             self.qm.cmp_bytes.next = self.recv.cmp_bytes.val();
@@ -454,13 +473,26 @@ impl Logic for Device {
         self.tx_data.next = self.send.tx_data.val();
         self.tx_last.next = self.send.tx_last.val();
         self.send.tx_ready.next = self.tx_ready.val();
+        // Internal loopback through one register (a word every two cycles): neither the
+        // receive engine's ready nor the send engine's valid crosses to the other engine in
+        // the same cycle.
         if self.qm.loopback.val() {
-            self.recv.rx_valid.next = self.send.tx_valid.val();
-            self.recv.rx_data.next = self.send.tx_data.val();
-            self.recv.rx_last.next = self.send.tx_last.val();
-            self.send.tx_ready.next = self.recv.rx_ready.val();
+            self.recv.rx_valid.next = self.l_valid.q.val();
+            self.recv.rx_data.next = self.l_data.q.val();
+            self.recv.rx_last.next = self.l_last.q.val();
+            self.send.tx_ready.next = !self.l_valid.q.val();
             self.rx_ready.next = false;
             self.tx_valid.next = false;
+            if self.l_valid.q.val() && self.recv.rx_ready.val() {
+                self.l_valid.d.next = false;
+            }
+            if !self.l_valid.q.val() && self.send.tx_valid.val() {
+                self.l_valid.d.next = true;
+                self.l_data.d.next = self.send.tx_data.val();
+                self.l_last.d.next = self.send.tx_last.val();
+            }
+        } else {
+            self.l_valid.d.next = false;
         }
 
         // ---- DMA requests: a registered grant, one registered request stage ----
@@ -620,6 +652,7 @@ impl Logic for Device {
             self.x_rd.d.next = 0.into();
             self.r_valid.d.next = false;
             self.d_valid.d.next = false;
+            self.l_valid.d.next = false;
             self.d_owner.d.next = WriteOwner::None;
             self.g_table.d.next = false;
             self.g_recv_desc.d.next = false;
