@@ -408,7 +408,7 @@ impl Registrar {
         for &vi in &vis {
             self.disable_vi(vi)?;
         }
-        self.drain()?;
+        self.drain(&vis)?;
         for vi in vis {
             self.forget_vi(vi);
         }
@@ -444,20 +444,56 @@ impl Registrar {
         Ok(())
     }
 
-    /// Runs the device until it has no DMA in flight (or gives up after a while).
-    fn drain(&mut self) -> Result<()> {
+    /// Runs the device until the disabled `vis` have nothing under way: every send
+    /// descriptor fetched and every receive descriptor taken has its completion written
+    /// (the device fetches no descriptor of a disabled VI and grants it no receive, so this
+    /// is the work already begun, whatever the other VIs do), then one slice more, in which
+    /// the last completion's posted write leaves the device.
+    fn drain(&mut self, vis: &[u8]) -> Result<()> {
         let mut ran = 0;
-        while ran < DRAIN_CYCLES {
-            let moved = self.backend.run(PUMP_SLICE)?;
-            ran += PUMP_SLICE;
-            if !moved && !self.backend.busy() {
-                return Ok(());
+        loop {
+            let mut under_way = None;
+            for &vi in vis {
+                let n = self.under_way(vi)?;
+                if n != 0 {
+                    under_way = Some((vi, n));
+                    break;
+                }
+            }
+            match under_way {
+                None if vis.is_empty() => return Ok(()),
+                None => {
+                    self.backend.run(PUMP_SLICE)?;
+                    return Ok(());
+                }
+                Some((vi, n)) if ran >= DRAIN_CYCLES => {
+                    return Err(Error::Device {
+                        backend: self.backend.name(),
+                        reason: format!(
+                            "VI {vi}: {n} descriptors still without completion after \
+                             {DRAIN_CYCLES} cycles"
+                        ),
+                    })
+                }
+                Some(_) => {
+                    self.backend.run(PUMP_SLICE)?;
+                    ran += PUMP_SLICE;
+                }
             }
         }
-        Err(Error::Device {
-            backend: self.backend.name(),
-            reason: format!("DMA still in flight after {DRAIN_CYCLES} cycles"),
-        })
+    }
+
+    /// Descriptors of VI `vi` the device has taken and not completed: sends fetched
+    /// (`SQ_HEAD`) plus receives taken (`RQ_HEAD`) minus completions written (`CQ_TAIL`),
+    /// all counted from the VI's last ring reset.
+    fn under_way(&mut self, vi: u8) -> Result<u32> {
+        let mut read = |reg| {
+            self.backend
+                .read_reg(u32::from(regs::queue_reg(usize::from(vi), reg)))
+        };
+        let taken = read(regs::SQ_HEAD)?.wrapping_add(read(regs::RQ_HEAD)?);
+        let completed = read(regs::CQ_TAIL)?;
+        Ok(taken.wrapping_sub(completed) & abi::mask(abi::queues::RING_INDEX_BITS) as u32)
     }
 
     /// Creates `len` bytes of DMA memory for `owner` to map.
@@ -625,7 +661,7 @@ impl Registrar {
             });
         }
         self.disable_vi(vi)?;
-        self.drain()?;
+        self.drain(&[vi])?;
         self.forget_vi(vi);
         Ok(())
     }

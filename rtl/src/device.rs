@@ -342,6 +342,7 @@ impl Logic for Device {
             self.m_read_pending.d.next = false;
         }
         self.qm.open_vi_open.next = self.translator.open_vi_open.val();
+        self.qm.open_vi_enabled.next = self.translator.open_vi_enabled.val();
         self.translator.open_vi.next = self.qm.open_vi.val();
 
         // ---- Translation core: the receive engine first ----

@@ -28,6 +28,7 @@
 //! | `fault_valid`     | 1     | in  | count a shortcut fault against `chk_vi` (held a cycle; faults at least 2 cycles apart, and not in the cycle after a write of that VI's `VI_CTRL` or a reset: the count is read from a register) |
 //! | `open_vi`         | 3     | in  | VI to query for the doorbells                         |
 //! | `open_vi_open`    | 1     | out | that VI is enabled and not locked (combinational)     |
+//! | `open_vi_enabled` | 1     | out | that VI is enabled, locked or not (combinational)     |
 
 use abi::regs;
 use rust_hdl::prelude::*;
@@ -107,6 +108,8 @@ pub struct ProtTable {
     pub open_vi: Signal<In, Bits<VI_W>>,
     /// `open_vi` is enabled and not locked (combinational).
     pub open_vi_open: Signal<Out, Bit>,
+    /// `open_vi` is enabled, locked or not (combinational): the fetcher's query.
+    pub open_vi_enabled: Signal<Out, Bit>,
     vi_ctrl: [DFF<Bits<11>>; NUM_VIS],
     vi_faults: [DFF<Bits<9>>; NUM_VIS],
     threshold: DFF<Bits<8>>,
@@ -165,6 +168,7 @@ impl Default for ProtTable {
             cfg_hit: Default::default(),
             open_vi: Default::default(),
             open_vi_open: Default::default(),
+            open_vi_enabled: Default::default(),
             pd_written: Default::default(),
             lk_vi: Default::default(),
             lk_enabled: Default::default(),
@@ -296,6 +300,7 @@ impl Logic for ProtTable {
         self.lk_slot.next = 0.into();
         self.fault_sel.next = 0.into();
         self.open_vi_open.next = false;
+        self.open_vi_enabled.next = false;
         self.sel_ctrl.next = 0.into();
         self.sel_faults.next = 0.into();
         for i in 0..4 {
@@ -316,6 +321,7 @@ impl Logic for ProtTable {
             if self.open_vi.val() == self.vi_ids[i].val() {
                 self.open_vi_open.next =
                     self.vi_ctrl[i].q.val().get_bit(0) && !self.vi_faults[i].q.val().get_bit(8);
+                self.open_vi_enabled.next = self.vi_ctrl[i].q.val().get_bit(0);
             }
         }
         // `chk_vi`'s fault state, registered: the translator holds `chk_vi` for the whole job,

@@ -26,7 +26,8 @@
 //!   (plus one entry kept for a receive), a burst of 4 descriptors (or 1 at the ring's end or
 //!   near the tail) into the descriptor FIFO, as long as the FIFO has room for every word in
 //!   flight; several reads are in flight at once, never past the tail. Each descriptor's VI
-//!   and queue index go into a second FIFO beside it.
+//!   and queue index go into a second FIFO beside it. A disabled VI is passed over (a locked
+//!   one is not: its descriptors fail with `vi_locked`).
 //! * **Completion writer**: takes one completion at a time (latched, with the address of its
 //!   entry and its phase bit, so its producer moves on), waits while the VI's CQ is full
 //!   (back-pressure, never an overwrite), writes the 16-byte entry, then advances the tail
@@ -46,6 +47,7 @@
 //! |---|---|---|---|
 //! | `mmio_*` | | in/out | register accesses (`valid/ready`, `write`, 20-bit `addr`, `wdata`; reads answer on `mmio_rsp_*`) |
 //! | `open_vi`, `open_vi_open` | 3, 1 | out, in | query of the translation core: is the VI enabled and not locked |
+//! | `open_vi_enabled` | 1 | in | is the VI enabled (locked or not) |
 //! | `fetch_req_*` | | out | descriptor reads: `valid/ready`, `da`, `len` bytes |
 //! | `fetch_rd_*` | | in | their data: `valid`, `data`, `error` (never back-pressured) |
 //! | `desc_*` | | out | descriptor words (`valid/ready/data`); `desc_meta` = VI and index, valid with every word |
@@ -191,6 +193,8 @@ pub struct QueueManager {
     pub open_vi: Signal<Out, Bits<3>>,
     /// It is enabled and not locked.
     pub open_vi_open: Signal<In, Bit>,
+    /// It is enabled, locked or not.
+    pub open_vi_enabled: Signal<In, Bit>,
     /// Descriptor read request.
     pub fetch_req_valid: Signal<Out, Bit>,
     /// Descriptor read taken.
@@ -417,6 +421,7 @@ pub struct QueueManager {
     p_kroom: DFF<Bit>,
     p_db_x_ok: DFF<Bit>,
     p_open: DFF<Bit>,
+    p_enabled: DFF<Bit>,
     p_db_cq_ok: DFF<Bit>,
     p_pend: DFF<Bits<IDX_W>>,
     // The VI's CQ word, read first.
@@ -604,7 +609,7 @@ impl Default for QueueManager {
         } defaults {
             clock, reset, mmio_valid, mmio_ready, mmio_write, mmio_addr, mmio_wdata,
             mmio_rsp_valid, mmio_rsp_ready, mmio_rsp_data, open_vi, open_vi_open,
-            fetch_req_valid, fetch_req_ready, fetch_req_da, fetch_req_len, fetch_req_vi,
+            open_vi_enabled, fetch_req_valid, fetch_req_ready, fetch_req_da, fetch_req_len, fetch_req_vi,
             fetch_rd_valid, fetch_rd_data, fetch_rd_error, desc_valid, desc_ready, desc_data,
             desc_meta, desc_meta_pop, cmp_valid, cmp_ready, cmp_vi, cmp_recv, cmp_wr_id,
             cmp_bytes, cmp_index, cmp_peer, cmp_opcode, cmp_status, cq_req_valid, cq_req_ready,
@@ -622,7 +627,7 @@ impl Default for QueueManager {
             s_sq_log2, s_rq_log2, s_cq_log2, s_cq_tail, s_cq_head, s_pending, s_armed, x_rq, x_head, x_tail, x_log2, x_mask,
             x_used, x_slot, x_to_end4, x_add, t_burst, p_burst, k_delta, k_none, q_k_mp, x_new_head, k_mask, k_used, k_free, w_head, w_tail, p_used_any,
             p_used_is1, p_used_is4, p_kfree_any, p_kfree2, p_kroom, p_db_x_ok, p_open,
-            p_db_cq_ok, p_pend, o_cq_word, p_cq_slot, p_x_slot, p_phase, k_lap,
+            p_enabled, p_db_cq_ok, p_pend, o_cq_word, p_cq_slot, p_x_slot, p_phase, k_lap,
             k_new_tail, pend_next, e_offset, e_frame, e_da, drops_next, db_cq_ok,
             f_state, f_rr, f_vi, f_da, f_count, f_index, f_used, f_room, f_word, f_any, f_rot,
             f_offset, f_pick_vi, f_ok, f_burst, f_pop, f_issue, c_state, c_word,
@@ -686,6 +691,7 @@ impl Logic for QueueManager {
             p_kroom,
             p_db_x_ok,
             p_open,
+            p_enabled,
             p_burst,
             q_k_mp,
             p_db_cq_ok,
@@ -1071,6 +1077,7 @@ impl Logic for QueueManager {
                 <= (self.q_x_mask.q.val() + self.idx_one.val());
             // The translation core's answer for the VI (asked since the issue).
             self.p_open.d.next = self.open_vi_open.val();
+            self.p_enabled.d.next = self.open_vi_enabled.val();
             self.p_db_cq_ok.d.next = self.q_db_cq.q.val() <= self.q_k_used.q.val();
             self.p_x_slot.d.next = self.x_slot.val();
         }
@@ -1083,7 +1090,8 @@ impl Logic for QueueManager {
             | (bit_cast::<32, IDX_W>(self.k_new_tail.val()) << 12);
         // A CQ entry stays free for a receive: the fetcher and the receive engine may both
         // have reserved entries before either is written.
-        self.f_ok.next = self.p_used_any.q.val() && self.p_kfree2.q.val();
+        // A disabled VI's descriptors are not fetched (its teardown waits for nothing else).
+        self.f_ok.next = self.p_enabled.q.val() && self.p_used_any.q.val() && self.p_kfree2.q.val();
         self.f_burst.next = self.p_burst.q.val();
         self.x_add.next = self.idx_one.val();
         if self.o_fetch.q.val() && self.f_burst.val() {

@@ -59,6 +59,7 @@
 //! | `busy`           | 1     | out | key expansion or cache invalidation under way          |
 //! | `open_vi`        | 3     | in  | VI to query (for the doorbells)                        |
 //! | `open_vi_open`   | 1     | out | that VI is enabled and not locked (combinational)      |
+//! | `open_vi_enabled` | 1    | out | that VI is enabled, locked or not (for the fetcher)    |
 //!
 //! Timing (`docs/performance.md`): a cache hit, a physical request or an early failure is
 //! answered 6 cycles after its request is taken; a shortcut request reaches the page stage 28
@@ -190,6 +191,8 @@ pub struct Translator {
     pub open_vi: Signal<In, Bits<VI_W>>,
     /// `open_vi` is enabled and not locked.
     pub open_vi_open: Signal<Out, Bit>,
+    /// `open_vi` is enabled, locked or not.
+    pub open_vi_enabled: Signal<Out, Bit>,
 
     prot: ProtTable,
     cache: XlateCache,
@@ -367,7 +370,7 @@ impl Translator {
             st_addr_range: status_const(Status::AddrRange),
             st_read_only: status_const(Status::ReadOnly),
         } defaults {
-            clock, reset, open_vi, open_vi_open, req_valid, req_ready, req_vi, req_va, req_shortcut, req_length,
+            clock, reset, open_vi, open_vi_open, open_vi_enabled, req_valid, req_ready, req_vi, req_va, req_shortcut, req_length,
             req_write, rsp_valid, rsp_ready, rsp_status, rsp_da, rsp_bytes, rsp_last, rsp_hit,
             pte_req_valid, pte_req_ready, pte_req_addr, pte_req_tag, pte_rsp_valid,
             pte_rsp_ready, pte_rsp_data, pte_rsp_tag, pte_rsp_error, cfg_valid, cfg_ready,
@@ -814,6 +817,7 @@ impl Logic for Translator {
         self.prot.chk_vi.next = self.f_vi.q.val();
         self.prot.open_vi.next = self.open_vi.val();
         self.open_vi_open.next = self.prot.open_vi_open.val();
+        self.open_vi_enabled.next = self.prot.open_vi_enabled.val();
         // A shortcut fault is counted once, in the first cycle of its response.
         self.prot.fault_valid.next =
             self.p_fault.q.val() && self.p_state.q.val() == PageState::Emit;

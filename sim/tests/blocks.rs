@@ -1023,6 +1023,7 @@ lockstep! {
         pd_win_base: 28,
         pd_win_pages: 28,
         open_vi_open: 1,
+        open_vi_enabled: 1,
     }
 }
 
@@ -1209,6 +1210,12 @@ fn prot_table_traffic(pair: &mut ProtPair, seed: u64) -> Result<(), String> {
         let open = golden.vi(open_vi);
         if (o.open_vi_open != 0) != (open.enabled && !open.locked) {
             return fail(format!("open_vi_open {} for {open:?}", o.open_vi_open));
+        }
+        if (o.open_vi_enabled != 0) != open.enabled {
+            return fail(format!(
+                "open_vi_enabled {} for {open:?}",
+                o.open_vi_enabled
+            ));
         }
         if (o.pd_written != 0) != (write.is_some() && pds.contains(&cfg_addr)) {
             return fail(format!(
