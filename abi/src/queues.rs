@@ -314,12 +314,20 @@ pub fn markdown() -> String {
          ## Registrar duties\n\n\
          Register writes are posted: after changing a VI's control word, read a register \
          back before relying on it. Writing `RING_SIZES` resets the VI's queue indices; do \
-         it only while the VI is disabled and quiet.\n",
+         it only while the VI is disabled and quiet.\n\n\
+         A disabled VI starts nothing: the fetcher passes over its send queue (a locked VI's \
+         descriptors are still fetched, and fail with `vi_locked`) and a frame for it is \
+         dropped. What it had begun finishes: a fetched send completes (with `vi_disabled` \
+         if it had not been translated yet), a taken receive completes. So the VI is quiet \
+         when `SQ_HEAD + RQ_HEAD = CQ_TAIL` (mod 2^{}, counted from the last ring reset) — \
+         the registrar's test before it takes the rings and buffers out of the DMA space. \
+         Enabling it again resumes fetching where it stopped.\n",
         DESC_W_VA + 1,
         DESC_W_SHORTCUT + 1,
         CQE_INDEX_SHIFT + RING_INDEX_BITS - 1,
         CQE_PEER_SHIFT + 7,
         CQE_STATUS_SHIFT + 7,
+        RING_INDEX_BITS,
     )
 }
 
