@@ -769,10 +769,31 @@ fn every_status_end_to_end_through_the_queues() {
                 return Err(format!("after unlocking: {got:?}"));
             }
             t.write_core_reg(abi::regs::FAULT_THRESHOLD, 0);
-            // Disabling a VI with a descriptor on its way: it completes with vi_disabled.
+            // Disabling a VI whose descriptor is fetched but not yet translated (it waits
+            // behind four 8 KiB sends of VI 0): it completes with vi_disabled.
+            let sq_head = |t: &mut Testbed, vi: usize| {
+                t.sim
+                    .read_reg(u32::from(abi::regs::queue_reg(vi, abi::regs::SQ_HEAD)))
+            };
+            let fetched = |t: &mut Testbed, vi: usize| {
+                let tail = t.vis[vi].as_ref().expect("VI").sq_tail;
+                (0..100).any(|_| {
+                    t.sim.run(50);
+                    sq_head(t, vi) == tail
+                })
+            };
             t.set_vi_ctrl(3, cfg3);
+            for _ in 0..4 {
+                let d = send(t, 0, buf.va, 8192);
+                t.post(0, QueueKind::Send, &d);
+            }
+            t.ring(0, QueueKind::Send);
+            let ahead = fetched(t, 0);
             t.post(3, QueueKind::Send, &send(t, 3, buf.va, 8));
             t.ring(3, QueueKind::Send);
+            if !ahead || !fetched(t, 3) {
+                return Err(format!("disabling: descriptors not fetched; {}", t.state()));
+            }
             t.set_vi_ctrl(
                 3,
                 abi::ViConfig {
@@ -780,10 +801,22 @@ fn every_status_end_to_end_through_the_queues() {
                     ..cfg3
                 },
             );
-            t.sim.run(3000);
-            let cs = t.poll(3);
-            if cs.len() != 1 || cs[0].status() != Some(Status::ViDisabled) {
-                return Err(format!("disabled: {cs:?}"));
+            let mut cs = vec![];
+            let mut big = vec![];
+            for _ in 0..100 {
+                t.sim.run(1000);
+                cs.extend(t.poll(3));
+                big.extend(t.poll(0));
+                if cs.len() == 1 && big.len() == 4 {
+                    break;
+                }
+            }
+            if cs.len() != 1
+                || cs[0].status() != Some(Status::ViDisabled)
+                || big.len() != 4
+                || big.iter().any(|c| c.status() != Some(Status::Ok))
+            {
+                return Err(format!("disabled: {cs:?}; the sends ahead: {big:?}"));
             }
             seen.insert(Status::ViDisabled, ());
 
