@@ -88,6 +88,10 @@ fn model(out: &Path, root: &Path, name: &str, verilog: &str) -> String {
     let unchanged = std::fs::read_to_string(&vfile).ok().as_deref() == Some(verilog)
         && mdir.join(format!("{class}.h")).exists();
     if !unchanged {
+        // A previous run's files go: Verilator splits a model into a varying number of
+        // files, and a stale one would be compiled with the new ones.
+        std::fs::remove_dir_all(&mdir).expect("clear the model's directory");
+        std::fs::create_dir_all(&mdir).expect("out dir");
         std::fs::write(&vfile, verilog).expect("write verilog");
         run(Command::new("verilator")
             .args([

@@ -438,10 +438,14 @@ impl Logic for Device {
         // ---- Completions: one writer, the receive engine first (it takes one in a cycle) ----
         // Which engine's completion the writer sees is a register, like the translation
         // core's pick: a turn to the other engine costs a cycle.
-        if self.recv.cmp_valid.val() {
-            self.c_pick_recv.d.next = true;
-        } else if self.send.cmp_valid.val() {
-            self.c_pick_recv.d.next = false;
+        // The pick stays while the queue manager decides on the picked completion (its
+        // `cmp_ready` comes a cycle later).
+        if !self.qm.cmp_hold.val() {
+            if self.recv.cmp_valid.val() {
+                self.c_pick_recv.d.next = true;
+            } else if self.send.cmp_valid.val() {
+                self.c_pick_recv.d.next = false;
+            }
         }
         self.qm.cmp_valid.next = self.send.cmp_valid.val();
         self.qm.cmp_recv.next = self.c_pick_recv.q.val();

@@ -51,7 +51,8 @@
 //! | `fetch_req_*` | | out | descriptor reads: `valid/ready`, `da`, `len` bytes |
 //! | `fetch_rd_*` | | in | their data: `valid`, `data`, `error` (never back-pressured) |
 //! | `desc_*` | | out | descriptor words (`valid/ready/data`); `desc_meta` = VI and index, valid with every word |
-//! | `cmp_*` | | in | a completion to write (`valid/ready`; taken, and latched, as soon as its CQ has room) |
+//! | `cmp_*` | | in | a completion to write (`valid/ready`; taken, and latched, as soon as its CQ has room; `cmp_ready` is a register, a cycle after the decision) |
+//! | `cmp_hold` | 1 | out | a completion accept decides this cycle: the producer's pick must stay |
 //! | `cq_req_*`, `cq_wd_*` | | out | CQ entry writes: request, then 4 data words |
 //! | `rq_query`, `rq_vi` | 1, 2 | in | the receive engine asks for a receive descriptor (held until answered) |
 //! | `rq_answer`, `rq_granted`, `rq_da`, `rq_index` | | out | the answer (one cycle) |
@@ -223,8 +224,12 @@ pub struct QueueManager {
     pub desc_meta_pop: Signal<In, Bit>,
     /// Completion offered.
     pub cmp_valid: Signal<In, Bit>,
-    /// Completion written.
+    /// Completion taken: a register, high in the cycle after the accept decided to take it
+    /// (the producer holds it meanwhile).
     pub cmp_ready: Signal<Out, Bit>,
+    /// A completion accept is deciding this cycle: whoever picks the producer keeps the pick
+    /// (from registers only).
+    pub cmp_hold: Signal<Out, Bit>,
     /// VI of the completion.
     pub cmp_vi: Signal<In, Bits<DVI_W>>,
     /// It reports a receive descriptor.
@@ -479,6 +484,7 @@ pub struct QueueManager {
 
     // Receive grants.
     r_answer: DFF<Bit>,
+    c_ready: DFF<Bit>,
     r_granted: DFF<Bit>,
     r_drop: DFF<Bit>,
     r_drop_vi: DFF<Bits<DVI_W>>,
@@ -631,7 +637,7 @@ impl Default for QueueManager {
             k_new_tail, pend_next, e_offset, e_frame, e_da, drops_next, db_cq_ok,
             f_state, f_rr, f_vi, f_da, f_count, f_index, f_used, f_room, f_word, f_any, f_rot,
             f_offset, f_pick_vi, f_ok, f_burst, f_pop, f_issue, c_state, c_word,
-            c_da, c_phase, c_accept, l_vi, l_recv, l_wr_id, l_bytes, l_index, l_peer, l_opcode, l_status,
+            c_da, c_phase, c_accept, c_ready, cmp_hold, l_vi, l_recv, l_wr_id, l_bytes, l_index, l_peer, l_opcode, l_status,
             r_answer, r_granted, r_drop, r_drop_vi
         })
     }
@@ -724,7 +730,8 @@ impl Logic for QueueManager {
             r_answer,
             r_granted,
             r_drop,
-            r_drop_vi
+            r_drop_vi,
+            c_ready
         );
         clock!(self, clock, desc_fifo, meta_fifo, vram);
         self.desc_fifo.reset.next = self.reset.val();
@@ -1151,7 +1158,9 @@ impl Logic for QueueManager {
                 || (self.o_op.q.val() == Op::RxDrop));
         self.v_ring_data.next = (bit_cast::<32, IDX_W>(self.x_tail.val()) << 12)
             | bit_cast::<32, IDX_W>(self.x_new_head.val());
-        self.cmp_ready.next = false;
+        self.cmp_ready.next = self.c_ready.q.val();
+        self.c_ready.d.next = false;
+        self.cmp_hold.next = self.o_exec.q.val() && (self.o_op.q.val() == Op::CmpAccept);
         // A completion is taken when its CQ has room. The producer may have changed since the
         // issue (the receive engine goes first): its VI must be the one whose base was read.
         self.c_accept.next = self.cmp_valid.val()
@@ -1278,7 +1287,7 @@ impl Logic for QueueManager {
                     }
                 }
                 Op::CmpAccept => {
-                    self.cmp_ready.next = self.c_accept.val();
+                    self.c_ready.d.next = self.c_accept.val();
                     if self.c_accept.val() {
                         self.l_vi.d.next = self.cmp_vi.val();
                         self.l_recv.d.next = self.cmp_recv.val();

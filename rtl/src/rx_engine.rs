@@ -258,8 +258,9 @@ impl Logic for RxEngine {
             (self.rx_data.val().get_bits::<RX_WORDS_W>(0) + self.msg_three.val()) >> 2;
         self.desc.clock.next = self.clock.val();
         self.desc.reset.next = self.reset.val();
-        self.desc.word_valid.next =
-            self.rd_rd_valid.val() && (self.state.q.val() == RxState::DescWait);
+        // Read data comes only for the descriptor read, in `DescWait`: the state stays off
+        // the words' path (and the state's enable off the state).
+        self.desc.word_valid.next = self.rd_rd_valid.val();
         self.desc.word_data.next = self.rd_rd_data.val();
         self.desc.word_error.next = self.rd_rd_error.val();
         self.rx_ready.next = false;
