@@ -105,6 +105,10 @@ const _: () = assert!(ab::HEADER_BYTES + ab::MAX_PAYLOAD_BYTES <= 1 << SLOT_OFF_
 pub const TXMEM_W: usize = TX_SLOT_W + SLOT_OFF_W;
 /// Address bits of the receive buffer: two banks of `MAX_DATA_BYTES`.
 pub const RXMEM_W: usize = 9;
+/// Last of the three clocks a byte of an outgoing packet takes; a data byte is written only
+/// when its word was offered in the two clocks before.
+const WPHASE_LAST: u64 = 2;
+const _: () = assert!(WPHASE_LAST >= 2);
 const _: () = assert!(2 * ab::MAX_DATA_BYTES == 1 << RXMEM_W);
 /// Width of the retransmission timeout in clocks (up to 2^24 clocks).
 pub const TIMER_W: usize = 24;
@@ -585,7 +589,7 @@ impl Bridge {
             k_phase_crc_hi: konst(1),
             k_phase_crc_lo: konst(2),
             k_phase_one: konst(1),
-            k_wphase_last: konst(2),
+            k_wphase_last: konst(WPHASE_LAST),
         } defaults {
             clock, reset, rxd, txd, core_reset, link_up, activity, fault, mmio_req_valid,
             mmio_req_ready, mmio_req_write, mmio_req_addr, mmio_req_wdata, mmio_rsp_valid,
@@ -1024,11 +1028,13 @@ impl Logic for Bridge {
             self.w_add.next = bit_cast::<9, 8>(self.w_cnt.q.val()) + self.k_add_one.val();
         }
         self.w_sum.next = bit_cast::<9, 8>(self.wr_da.q.val().get_bits::<8>(0)) + self.w_add.val();
+        // A data byte is written when the word was offered in the two clocks before: a word
+        // offered stays until taken, so it is still there, and `dma_wr_ready` does not
+        // depend on `dma_wr_valid` in the same clock.
         self.w_step.next = (self.w_state.q.val() == WState::Fill)
             && (self.w_phase.q.val() == self.k_wphase_last.val())
             && self.w_ok_prev.q.val()
-            && self.w_ok_prev2.q.val()
-            && (!self.w_data.val() || self.dma_wr_valid.val());
+            && self.w_ok_prev2.q.val();
         // Each byte takes three clocks at its offset: the field and data bytes are registered,
         // then the byte, then it is written.
         self.f_r.d.next = self.w_fbyte.val();
