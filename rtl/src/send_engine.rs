@@ -205,6 +205,9 @@ pub struct SendEngine {
     a_push_status: Signal<Local, Bits<STATUS_W>>,
     // The prepare stage's descriptor has been handed over.
     a_pushed: DFF<Bit>,
+    // The prepare stage is in `Load` (the descriptor FIFO's ready from a register of its
+    // own, not from a decode of the state).
+    a_load: DFF<Bit>,
     // Hand-off register: a descriptor's context handed over and not taken yet.
     handed: DFF<Bit>,
     h_meta: DFF<Bits<META_W>>,
@@ -278,7 +281,7 @@ impl Default for SendEngine {
             cmp_index, cmp_peer, cmp_opcode, cmp_status, tx_frame, pages, tx_fifo, a_state,
             desc, a_meta,
             a_status, a_pages, a_page, a_da, a_page_left, a_left, a_used, a_fifo_room, a_chunk, a_chunk_n, a_wait,
-            a_chunk_words, a_first_room, a_first_fits, a_room_n, a_issue, a_pop, a_popped, a_push, a_push_status, handed, a_pushed, h_meta, h_wr_id, h_length, h_dest, h_opcode, h_status, b_state, b_meta, b_wr_id, b_length, b_dest,
+            a_chunk_words, a_first_room, a_first_fits, a_room_n, a_issue, a_pop, a_popped, a_push, a_push_status, handed, a_pushed, a_load, h_meta, h_wr_id, h_length, h_dest, h_opcode, h_status, b_state, b_meta, b_wr_id, b_length, b_dest,
             b_opcode, b_status, b_words, b_error, b_take
         })
     }
@@ -303,6 +306,7 @@ impl Logic for SendEngine {
             a_used,
             a_fifo_room,
             a_popped,
+            a_load,
             handed,
             a_pushed,
             a_first_room,
@@ -329,7 +333,7 @@ impl Logic for SendEngine {
 
         // ---- Prepare ----
         // The fields are free once the descriptor is handed over.
-        self.desc_ready.next = self.a_state.q.val() == PrepState::Load;
+        self.desc_ready.next = self.a_load.q.val();
         // Word 0's reserved bit 31 carries the fetcher's read-error flag.
         self.desc.word_valid.next = self.desc_valid.val() && self.desc_ready.val();
         self.desc.word_data.next = self.desc_data.val();
@@ -630,6 +634,7 @@ impl Logic for SendEngine {
             self.a_fifo_room.d.next = false;
             self.b_state.d.next = TxState::Idle;
         }
+        self.a_load.d.next = self.a_state.d.val() == PrepState::Load;
     }
 }
 
