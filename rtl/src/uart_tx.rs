@@ -58,6 +58,11 @@ pub struct UartTx {
     count: DFF<Bits<BIT_COUNT_W>>,
     /// Bits of the frame still to start after the current one (9 after the start bit).
     bits_left: DFF<Bits<4>>,
+    /// `count` is zero: a register of its own, so a bit's end (and `ready`) is one gate
+    /// from the flip-flops.
+    count_zero: DFF<Bit>,
+    /// `bits_left` is zero.
+    bits_done: DFF<Bit>,
     /// The current bit ends at this edge.
     bit_end: Signal<Local, Bit>,
     /// The stop bit ends at this edge.
@@ -84,7 +89,7 @@ impl UartTx {
             stop_bit: konst(1 << 8),
         } defaults {
             clock, reset, valid, ready, data, txd, busy, line_low, shift, count, bits_left,
-            bit_end, frame_end,
+            count_zero, bits_done, bit_end, frame_end,
         })
     }
 }
@@ -99,9 +104,9 @@ impl Default for UartTx {
 impl Logic for UartTx {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, busy, line_low, shift, count, bits_left);
-        self.bit_end.next = self.busy.q.val() && !self.count.q.val().any();
-        self.frame_end.next = self.bit_end.val() && !self.bits_left.q.val().any();
+        dff_setup!(self, clock, busy, line_low, shift, count, bits_left, count_zero, bits_done);
+        self.bit_end.next = self.busy.q.val() && self.count_zero.q.val();
+        self.frame_end.next = self.bit_end.val() && self.bits_done.q.val();
         // Taking the next byte in the stop bit's last clock starts its start bit right after.
         self.ready.next = !self.busy.q.val() || self.frame_end.val();
         self.txd.next = !self.line_low.q.val();
@@ -128,6 +133,10 @@ impl Logic for UartTx {
             self.busy.d.next = false;
             self.line_low.d.next = false;
         }
+        // Both flags follow their counters' next values (they matter only while busy, and
+        // every frame loads both counters).
+        self.count_zero.d.next = !self.count.d.val().any();
+        self.bits_done.d.next = !self.bits_left.d.val().any();
     }
 }
 
