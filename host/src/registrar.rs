@@ -46,7 +46,7 @@ const PUMP_SLICE: u64 = 2048;
 /// Slices without data movement after which [`Registrar::pump`] considers the device idle
 /// until the next doorbell.
 const QUIET_SLICES_BEFORE_IDLE: u32 = 8;
-/// Cycles the device gets to finish its DMA before a client's memory goes away.
+/// Cycles the device gets to finish a closed VI's work before its memory goes away.
 const DRAIN_CYCLES: u64 = 2_000_000;
 
 /// An application, as the registrar knows it (the daemon numbers its connections).
@@ -450,6 +450,9 @@ impl Registrar {
     /// is the work already begun, whatever the other VIs do), then one slice more, in which
     /// the last completion's posted write leaves the device.
     fn drain(&mut self, vis: &[u8]) -> Result<()> {
+        if vis.is_empty() {
+            return Ok(());
+        }
         let mut ran = 0;
         loop {
             let mut under_way = None;
@@ -460,26 +463,20 @@ impl Registrar {
                     break;
                 }
             }
-            match under_way {
-                None if vis.is_empty() => return Ok(()),
-                None => {
-                    self.backend.run(PUMP_SLICE)?;
-                    return Ok(());
-                }
-                Some((vi, n)) if ran >= DRAIN_CYCLES => {
-                    return Err(Error::Device {
-                        backend: self.backend.name(),
-                        reason: format!(
-                            "VI {vi}: {n} descriptors still without completion after \
-                             {DRAIN_CYCLES} cycles"
-                        ),
-                    })
-                }
-                Some(_) => {
-                    self.backend.run(PUMP_SLICE)?;
-                    ran += PUMP_SLICE;
-                }
+            if let Some((vi, n)) = under_way.filter(|_| ran >= DRAIN_CYCLES) {
+                return Err(Error::Device {
+                    backend: self.backend.name(),
+                    reason: format!(
+                        "VI {vi}: {n} descriptors still without completion after \
+                         {DRAIN_CYCLES} cycles"
+                    ),
+                });
             }
+            self.backend.run(PUMP_SLICE)?;
+            if under_way.is_none() {
+                return Ok(());
+            }
+            ran += PUMP_SLICE;
         }
     }
 

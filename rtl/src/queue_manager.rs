@@ -473,6 +473,8 @@ pub struct QueueManager {
     c_da: DFF<Bits<CDA_W>>,
     c_phase: DFF<Bit>,
     c_accept: Signal<Local, Bit>,
+    // The accept's `cmp_ready`, a cycle after its decision.
+    c_ready: DFF<Bit>,
     l_vi: DFF<Bits<DVI_W>>,
     l_recv: DFF<Bit>,
     l_wr_id: DFF<Bits<32>>,
@@ -484,7 +486,6 @@ pub struct QueueManager {
 
     // Receive grants.
     r_answer: DFF<Bit>,
-    c_ready: DFF<Bit>,
     r_granted: DFF<Bit>,
     r_drop: DFF<Bit>,
     r_drop_vi: DFF<Bits<DVI_W>>,
