@@ -11,7 +11,9 @@
 //!   is read three times (the VI's CQ word, the head and tail of its send or receive ring,
 //!   then a ring base or a drop counter), and in the fourth (execute) cycle the words and the
 //!   VI's state in flip-flops are at hand and the operation is applied (one block-RAM write;
-//!   which word is written is decided by flat expressions of registers).
+//!   which word is written is decided by flat expressions of registers). Which operation
+//!   comes next is decided every cycle into registers and issued from them a cycle later,
+//!   so none is issued in the cycle after an execute: five cycles per operation.
 //! * **Registers** (`abi::regs`): the device's global registers from `DEVICE_CTRL` on, one
 //!   queue block per VI (`QUEUE_BASE`), one doorbell page per VI (`DOORBELL_BASE`). A
 //!   register access is taken into a latch and executed as an operation; what a read returns
@@ -381,6 +383,18 @@ pub struct QueueManager {
     v_ring_write: Signal<Local, Bit>,
     v_ring_data: Signal<Local, Bits<32>>,
     i_cmp: Signal<Local, Bit>,
+    // The operation to issue next, decided a cycle before (see the issue).
+    n_valid: DFF<Bit>,
+    n_op: DFF<Op>,
+    n_vi: DFF<Bits<DVI_W>>,
+    n_field: DFF<Bits<FIELD_W>>,
+    n_rq: DFF<Bit>,
+    // The cycle after an execute: nothing is issued.
+    o_rest: DFF<Bit>,
+    // The fetcher's pick, a cycle old: a fetch issued on a stale one finds nothing to do at
+    // its execute cycle, which reads the ring word.
+    i_pick_vi_r: DFF<Bits<DVI_W>>,
+    i_any_r: DFF<Bit>,
     i_fetch: Signal<Local, Bit>,
     // The executing operation's VI.
     s_sq_log2: Signal<Local, Bits<4>>,
@@ -401,8 +415,8 @@ pub struct QueueManager {
     x_to_end4: Signal<Local, Bit>,
     x_add: Signal<Local, Bits<IDX_W>>,
     // A fetch would read a burst (third cycle).
-    t_burst: Signal<Local, Bit>,
     // A fetch reads a burst (registered in the third cycle).
+    t_burst: Signal<Local, Bit>,
     p_burst: DFF<Bit>,
     // What the promised CQ entries move by.
     k_delta: Signal<Local, Bits<IDX_W>>,
@@ -630,7 +644,7 @@ impl Default for QueueManager {
             t_field, t_base_write, db_value, read_value, o_busy, o_mid, o_exec, q_x_mask,
             q_k_mask, q_k_used, q_db_cq,
             o_op, o_fetch, o_finish, o_vi, o_field, o_rq, o_ring, o_addr, o_fetch_next, o_ring_word, z_left,
-            z_next, i_valid, i_vi, i_field, i_rq, i_ring, k_write, x_db_ok, k_db_ok, k_word, sz_cq, v_ring_write, v_ring_data, i_cmp, i_fetch,
+            z_next, i_valid, i_vi, i_field, i_rq, i_ring, k_write, x_db_ok, k_db_ok, k_word, sz_cq, v_ring_write, v_ring_data, i_cmp, n_valid, n_op, n_vi, n_field, n_rq, o_rest, i_pick_vi_r, i_any_r, i_fetch,
             s_sq_log2, s_rq_log2, s_cq_log2, s_cq_tail, s_cq_head, s_pending, s_armed, x_rq, x_head, x_tail, x_log2, x_mask,
             x_used, x_slot, x_to_end4, x_add, t_burst, p_burst, k_delta, k_none, q_k_mp, x_new_head, k_mask, k_used, k_free, w_head, w_tail, p_used_any,
             p_used_is1, p_used_is4, p_kfree_any, p_kfree2, p_kroom, p_db_x_ok, p_open,
@@ -687,6 +701,14 @@ impl Logic for QueueManager {
             o_rq,
             o_ring,
             o_addr,
+            n_valid,
+            n_op,
+            n_vi,
+            n_field,
+            n_rq,
+            o_rest,
+            i_pick_vi_r,
+            i_any_r,
             o_fetch_next,
             o_ring_word,
             z_left,
@@ -917,51 +939,68 @@ impl Logic for QueueManager {
             || self.f_rot[3].val();
 
         // ---- Issue: one operation, when none is under way (nor the sweep after reset) ----
+        // What to issue is decided every cycle into registers and issued from them the cycle
+        // after; the cycle after an execute issues nothing (what was decided in it did not see
+        // the execute's effects).
+        self.i_pick_vi_r.d.next = self.f_pick_vi.val();
+        self.i_any_r.d.next = self.f_any.val();
         self.i_cmp.next = (self.c_state.q.val() == CqState::Idle) && self.cmp_valid.val();
-        self.i_fetch.next =
-            (self.f_state.q.val() == FetchState::Idle) && self.f_any.val() && self.f_room.q.val();
+        self.i_fetch.next = (self.f_state.q.val() == FetchState::Idle)
+            && self.i_any_r.q.val()
+            && self.f_room.q.val();
         self.f_room.d.next = self.f_used.q.val() <= self.words_fetch_max.val();
-        self.i_valid.next = false;
-        self.i_vi.next = self.m_vi.q.val();
-        self.i_field.next = self.m_field.q.val();
-        self.i_rq.next = self.m_rq.q.val();
-        if !self.o_busy.q.val() && !self.z_left.q.val().any() {
-            self.i_valid.next = true;
-            self.o_fetch.d.next = false;
-            self.o_finish.d.next = false;
-            if self.r_drop.q.val() {
-                self.o_op.d.next = Op::RxDrop;
-                self.i_vi.next = self.r_drop_vi.q.val();
-                self.i_field.next = self.f_rx_drops.val();
-                self.i_rq.next = false;
-            } else if self.c_state.q.val() == CqState::Finish {
-                self.o_op.d.next = Op::CmpFinish;
-                self.o_finish.d.next = true;
-                self.i_vi.next = self.l_vi.q.val();
-                self.i_rq.next = false;
-            } else if self.m_pend.q.val() {
-                self.o_op.d.next = Op::Mmio;
-            } else if self.rq_query.val() && !self.r_answer.q.val() {
-                self.o_op.d.next = Op::RxQuery;
-                self.i_vi.next = self.rq_vi.val();
-                self.i_field.next = self.f_rq_base.val();
-                self.i_rq.next = true;
-            } else if self.i_cmp.val() && !(self.i_fetch.val() && self.o_fetch_next.q.val()) {
-                // Completion accepts and fetches take turns.
-                self.o_op.d.next = Op::CmpAccept;
+        self.n_valid.d.next = true;
+        self.n_op.d.next = Op::Mmio;
+        self.n_vi.d.next = self.m_vi.q.val();
+        self.n_field.d.next = self.m_field.q.val();
+        self.n_rq.d.next = self.m_rq.q.val();
+        if self.r_drop.q.val() {
+            self.n_op.d.next = Op::RxDrop;
+            self.n_vi.d.next = self.r_drop_vi.q.val();
+            self.n_field.d.next = self.f_rx_drops.val();
+            self.n_rq.d.next = false;
+        } else if self.c_state.q.val() == CqState::Finish {
+            self.n_op.d.next = Op::CmpFinish;
+            self.n_vi.d.next = self.l_vi.q.val();
+            self.n_rq.d.next = false;
+        } else if self.m_pend.q.val() {
+            self.n_op.d.next = Op::Mmio;
+        } else if self.rq_query.val() && !self.r_answer.q.val() {
+            self.n_op.d.next = Op::RxQuery;
+            self.n_vi.d.next = self.rq_vi.val();
+            self.n_field.d.next = self.f_rq_base.val();
+            self.n_rq.d.next = true;
+        } else if self.i_cmp.val() && !(self.i_fetch.val() && self.o_fetch_next.q.val()) {
+            // Completion accepts and fetches take turns.
+            self.n_op.d.next = Op::CmpAccept;
+            self.n_vi.d.next = self.cmp_vi.val();
+            self.n_field.d.next = self.f_cq_base.val();
+            self.n_rq.d.next = false;
+        } else if self.i_fetch.val() {
+            self.n_op.d.next = Op::Fetch;
+            self.n_vi.d.next = self.i_pick_vi_r.q.val();
+            self.n_field.d.next = self.f_sq_base.val();
+            self.n_rq.d.next = false;
+        } else {
+            self.n_valid.d.next = false;
+        }
+        self.o_rest.d.next = self.o_exec.q.val();
+        self.i_valid.next = !self.o_busy.q.val()
+            && !self.o_rest.q.val()
+            && !self.z_left.q.val().any()
+            && self.n_valid.q.val();
+        self.i_vi.next = self.n_vi.q.val();
+        self.i_field.next = self.n_field.q.val();
+        self.i_rq.next = self.n_rq.q.val();
+        if self.i_valid.val() {
+            self.o_op.d.next = self.n_op.q.val();
+            self.o_fetch.d.next = self.n_op.q.val() == Op::Fetch;
+            self.o_finish.d.next = self.n_op.q.val() == Op::CmpFinish;
+            if self.n_op.q.val() == Op::CmpAccept {
                 self.o_fetch_next.d.next = true;
-                self.i_vi.next = self.cmp_vi.val();
-                self.i_field.next = self.f_cq_base.val();
-                self.i_rq.next = false;
-            } else if self.i_fetch.val() {
-                self.o_op.d.next = Op::Fetch;
-                self.o_fetch.d.next = true;
+            }
+            if self.n_op.q.val() == Op::Fetch {
                 self.o_fetch_next.d.next = false;
-                self.i_vi.next = self.f_pick_vi.val();
-                self.i_field.next = self.f_sq_base.val();
-                self.i_rq.next = false;
-            } else {
-                self.i_valid.next = false;
             }
         }
         // Issue: the VI's CQ word is read. Next cycle: the ring word is read, the CQ word kept
@@ -1001,7 +1040,8 @@ impl Logic for QueueManager {
             self.o_mid.d.next = false;
             self.o_exec.d.next = true;
             self.o_ring_word.d.next = self.vram.read_data.val();
-            self.o_addr.d.next = self.vram.read_address.val();
+            self.o_addr.d.next = (bit_cast::<VRAM_W, FIELD_W>(self.o_field.q.val()) << 2)
+                | bit_cast::<VRAM_W, DVI_W>(self.o_vi.q.val());
         }
         if self.o_exec.q.val() {
             self.o_busy.d.next = false;
@@ -1531,6 +1571,7 @@ impl Logic for QueueManager {
             self.o_busy.d.next = false;
             self.o_mid.d.next = false;
             self.o_exec.d.next = false;
+            self.n_valid.d.next = false;
             self.z_left.d.next = self.z_words.val();
             self.r_answer.d.next = false;
             self.r_drop.d.next = false;
