@@ -44,6 +44,9 @@ pub struct Fifo<D: Synth, const N: usize, const NP1: usize> {
     wr_ptr: DFF<Bits<NP1>>,
     wr_seen: DFF<Bits<NP1>>,
     rd_ptr: DFF<Bits<NP1>>,
+    // `rd_ptr != wr_seen`, registered from the pointers' next values: `out_valid` is a
+    // flip-flop.
+    nonempty: DFF<Bit>,
     rd_next: Signal<Local, Bits<NP1>>,
     full: Signal<Local, Bit>,
     one: Constant<Bits<NP1>>,
@@ -67,6 +70,7 @@ impl<D: Synth, const N: usize, const NP1: usize> Default for Fifo<D, N, NP1> {
             wr_ptr: Default::default(),
             wr_seen: Default::default(),
             rd_ptr: Default::default(),
+            nonempty: Default::default(),
             rd_next: Default::default(),
             full: Default::default(),
             one: Constant::new(1.into()),
@@ -78,7 +82,7 @@ impl<D: Synth, const N: usize, const NP1: usize> Default for Fifo<D, N, NP1> {
 impl<D: Synth, const N: usize, const NP1: usize> Logic for Fifo<D, N, NP1> {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, wr_ptr, wr_seen, rd_ptr);
+        dff_setup!(self, clock, wr_ptr, wr_seen, rd_ptr, nonempty);
         self.mem.clock.next = self.clock.val();
         self.level.next = self.wr_ptr.q.val() - self.rd_ptr.q.val();
         // Full: the pointers differ by exactly the capacity (no subtraction needed).
@@ -93,18 +97,20 @@ impl<D: Synth, const N: usize, const NP1: usize> Logic for Fifo<D, N, NP1> {
         // A word is readable once its write pointer has been seen for a cycle: the RAM read
         // issued in the cycle of the write would return the old contents.
         self.wr_seen.d.next = self.wr_ptr.q.val();
-        self.out_valid.next = self.rd_ptr.q.val() != self.wr_seen.q.val();
+        self.out_valid.next = self.nonempty.q.val();
         self.out_data.next = self.mem.read_data.val();
         self.rd_next.next = self.rd_ptr.q.val();
-        if self.out_ready.val() && (self.rd_ptr.q.val() != self.wr_seen.q.val()) {
+        if self.out_ready.val() && self.nonempty.q.val() {
             self.rd_next.next = self.rd_ptr.q.val() + self.one.val();
         }
         self.rd_ptr.d.next = self.rd_next.val();
+        self.nonempty.d.next = self.rd_next.val() != self.wr_ptr.q.val();
         self.mem.read_address.next = self.rd_next.val().get_bits::<N>(0);
         if self.reset.val() {
             self.wr_ptr.d.next = 0.into();
             self.wr_seen.d.next = 0.into();
             self.rd_ptr.d.next = 0.into();
+            self.nonempty.d.next = false;
         }
     }
 }

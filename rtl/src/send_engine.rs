@@ -202,7 +202,6 @@ pub struct SendEngine {
     // errs on the full side), so the network's ready does not reach its arithmetic.
     a_popped: DFF<Bit>,
     a_push: Signal<Local, Bit>,
-    a_push_status: Signal<Local, Bits<STATUS_W>>,
     // The prepare stage's descriptor has been handed over.
     a_pushed: DFF<Bit>,
     // The prepare stage is in `Load` (the descriptor FIFO's ready from a register of its
@@ -281,7 +280,7 @@ impl Default for SendEngine {
             cmp_index, cmp_peer, cmp_opcode, cmp_status, tx_frame, pages, tx_fifo, a_state,
             desc, a_meta,
             a_status, a_pages, a_page, a_da, a_page_left, a_left, a_used, a_fifo_room, a_chunk, a_chunk_n, a_wait,
-            a_chunk_words, a_first_room, a_first_fits, a_room_n, a_issue, a_pop, a_popped, a_push, a_push_status, handed, a_pushed, a_load, h_meta, h_wr_id, h_length, h_dest, h_opcode, h_status, b_state, b_meta, b_wr_id, b_length, b_dest,
+            a_chunk_words, a_first_room, a_first_fits, a_room_n, a_issue, a_pop, a_popped, a_push, handed, a_pushed, a_load, h_meta, h_wr_id, h_length, h_dest, h_opcode, h_status, b_state, b_meta, b_wr_id, b_length, b_dest,
             b_opcode, b_status, b_words, b_error, b_take
         })
     }
@@ -372,7 +371,6 @@ impl Logic for SendEngine {
         self.a_first_fits.d.next = bit_cast::<MSG_W, PAGE_BYTES_W>(self.a_room_n.val())
             > self.desc.length.val().get_bits::<MSG_W>(0);
         self.a_push.next = false;
-        self.a_push_status.next = self.a_status.q.val();
         match self.a_state.q.val() {
             PrepState::Load => {
                 self.a_pushed.d.next = false;
@@ -442,8 +440,6 @@ impl Logic for SendEngine {
                             self.a_state.d.next = PrepState::Burst;
                         } else {
                             self.a_state.d.next = PrepState::Push;
-                            self.a_push_status.next = self.xl_rsp_status.val();
-                            self.a_push.next = !self.handed.q.val();
                         }
                     }
                 }
@@ -506,18 +502,16 @@ impl Logic for SendEngine {
         if ((self.a_state.q.val() == PrepState::Burst) || (self.a_state.q.val() == PrepState::Push))
             && !self.a_pushed.q.val()
         {
-            self.a_push_status.next = self.a_status.q.val();
             self.a_push.next = !self.handed.q.val();
         }
         if self.a_push.val() {
-            self.a_status.d.next = self.a_push_status.val();
             self.handed.d.next = true;
             self.h_meta.d.next = self.a_meta.q.val();
             self.h_wr_id.d.next = self.desc.wr_id.val();
             self.h_length.d.next = self.desc.length.val().get_bits::<MSG_W>(0);
             self.h_dest.d.next = self.desc.dest.val();
             self.h_opcode.d.next = self.desc.opcode.val();
-            self.h_status.d.next = self.a_push_status.val();
+            self.h_status.d.next = self.a_status.q.val();
             self.a_pushed.d.next = true;
             if self.a_state.q.val() != PrepState::Burst {
                 self.a_state.d.next = PrepState::Load;
@@ -634,7 +628,12 @@ impl Logic for SendEngine {
             self.a_fifo_room.d.next = false;
             self.b_state.d.next = TxState::Idle;
         }
-        self.a_load.d.next = self.a_state.d.val() == PrepState::Load;
+        // Whether the next state is Load, written out from the transitions into it (a decode
+        // of the next state would put the descriptor checks on the FIFO's ready).
+        self.a_load.d.next = self.reset.val()
+            || ((self.a_state.q.val() == PrepState::Load) && !self.desc.last.val())
+            || ((self.a_state.q.val() == PrepState::Push)
+                && (self.a_pushed.q.val() || !self.handed.q.val()));
     }
 }
 
