@@ -179,6 +179,8 @@ pub struct RxEngine {
     page_last: DFF<Bit>,
     bytes: DFF<Bits<PAGE_BYTES_W>>,
     words: DFF<Bits<PAGE_BYTES_W>>,
+    // `words == 1`, registered from the count's next value.
+    words_one: DFF<Bit>,
     frame_words: DFF<Bits<MSG_W>>,
     seen_last: DFF<Bit>,
     xl_open: DFF<Bit>,
@@ -225,7 +227,7 @@ impl Default for RxEngine {
             xl_rsp_status, xl_rsp_da, xl_rsp_bytes, xl_rsp_last, wr_req_valid, wr_req_ready,
             wr_req_da, wr_req_len, wr_valid, wr_ready, wr_data, wr_last, cmp_valid, cmp_ready,
             cmp_vi, cmp_wr_id, cmp_bytes, cmp_index, cmp_peer, cmp_opcode, cmp_status, rx_frame,
-            rx_bad, state, dest, src, magic_ok, length, index, da, desc, status, page_last, bytes, words, frame_words,
+            rx_bad, state, dest, src, magic_ok, length, index, da, desc, status, page_last, bytes, words, words_one, frame_words,
             seen_last, xl_open, rx_words
         })
     }
@@ -248,6 +250,7 @@ impl Logic for RxEngine {
             page_last,
             bytes,
             words,
+            words_one,
             frame_words,
             seen_last,
             xl_open
@@ -281,7 +284,7 @@ impl Logic for RxEngine {
         self.wr_req_len.next = self.bytes.q.val();
         self.wr_valid.next = false;
         self.wr_data.next = self.rx_data.val();
-        self.wr_last.next = self.words.q.val() == self.pb_one.val();
+        self.wr_last.next = self.words_one.q.val();
         self.cmp_valid.next = false;
         self.cmp_vi.next = self.dest.q.val().get_bits::<DVI_W>(0);
         self.cmp_wr_id.next = self.desc.wr_id.val();
@@ -428,10 +431,10 @@ impl Logic for RxEngine {
                         // The frame ended early: complete the write with zeros.
                         self.status.d.next = self.st_bad_frame.val();
                         self.state.d.next = RxState::Pad;
-                        if self.words.q.val() == self.pb_one.val() {
+                        if self.words_one.q.val() {
                             self.state.d.next = RxState::Finish;
                         }
-                    } else if self.words.q.val() == self.pb_one.val() {
+                    } else if self.words_one.q.val() {
                         self.state.d.next = RxState::XlWait;
                         if self.page_last.q.val() {
                             self.state.d.next = RxState::Finish;
@@ -448,7 +451,7 @@ impl Logic for RxEngine {
                 self.wr_data.next = 0.into();
                 if self.wr_ready.val() {
                     self.words.d.next = self.words.q.val() - self.pb_one.val();
-                    if self.words.q.val() == self.pb_one.val() {
+                    if self.words_one.q.val() {
                         self.state.d.next = RxState::Finish;
                     }
                 }
@@ -481,6 +484,7 @@ impl Logic for RxEngine {
         if self.reset.val() {
             self.state.d.next = RxState::Header0;
         }
+        self.words_one.d.next = self.words.d.val() == self.pb_one.val();
     }
 }
 
