@@ -19,7 +19,7 @@
 //! reversed. Inside, in the order bytes flow:
 //!
 //! * **Receive.** [`UartRx`] → [`Deframer`] (unstuffing, CRC, header registers, every check;
-//!   `ok` one clock after the closing flag). Nothing is acted on before that clock. Payload
+//!   `ok` two clocks after the closing flag). Nothing is acted on before that clock. Payload
 //!   bytes from the third on are written into one of two 256-byte banks of a block RAM (DMA
 //!   read data words); MMIO write data goes straight into the `mmio_req_wdata` register while
 //!   no MMIO access is pending. The receiver keeps `expected` of host channels 0 (MMIO) and 1
@@ -47,15 +47,16 @@
 //!   words it has (none: it is dropped), the read request is queued next, and the write goes
 //!   on in a new packet. The write's address is a rotating register: while its five `da`
 //!   bytes are written, a serial adder moves it on by the packet's bytes. Each byte takes
-//!   three clocks (its field byte, the byte, the write: short paths at 100 MHz; a byte on the
-//!   line takes at least 40).
+//!   three clocks (the field bytes of every kind, the byte, the write: short paths at
+//!   100 MHz; a byte on the line takes at least 40).
 //! * **Sender.** Go-back-N over the slots (`abi::bridge::Sender`), used as a ring: a frame's
 //!   slot is as far from the oldest unacknowledged frame's as its sequence number; ACK/NAK with `next` from the oldest to just
 //!   past the newest sent frame release frames; a NAK, or the oldest frame unacknowledged for
 //!   `retransmit_timeout_cycles` since it was last sent, sends again from the oldest.
 //! * **Framer.** Between frames, due Sync, NAK and ACK replies go first, then the next frame
-//!   of the window; bytes are stuffed on the fly and handed to [`UartTx`] (which holds the
-//!   byte on the line) and the CRC is computed as they go. A frame is never cut short.
+//!   of the window (picked in a clock of its own, from registered priorities); bytes are
+//!   stuffed on the fly and handed to [`UartTx`] (which holds the byte on the line) and the
+//!   CRC is computed as they go, a bit a clock. A frame is never cut short.
 //! * **Sync.** Resets `expected`, the sequence numbers and the due replies, drops the
 //!   unacknowledged frames, and (reset flag) pulses `core_reset` and abandons what the
 //!   executors and the writer held; the reply (nonce echoed, `PROTOCOL_VERSION`, the reset
@@ -100,13 +101,17 @@ const _: () = assert!(
     "the header offsets in `update` are written out"
 );
 const _: () = assert!(SLOT_OFF_W == 9, "the slot shift in `update` is written out");
+const _: () = assert!(
+    ab::DMA_READ_DATA_FIELD_BYTES == ab::CRC_BYTES,
+    "the deframer's `store_pidx` is the index from DMA read data's third payload byte"
+);
 const _: () = assert!(ab::HEADER_BYTES + ab::MAX_PAYLOAD_BYTES <= 1 << SLOT_OFF_W);
 /// Address bits of the retransmission buffer.
 pub const TXMEM_W: usize = TX_SLOT_W + SLOT_OFF_W;
 /// Address bits of the receive buffer: two banks of `MAX_DATA_BYTES`.
 pub const RXMEM_W: usize = 9;
 /// Last of the three clocks a byte of an outgoing packet takes; a data byte is written only
-/// when its word was offered in the two clocks before.
+/// when its word was offered in the clock before.
 const WPHASE_LAST: u64 = 2;
 const _: () = assert!(WPHASE_LAST >= 2);
 const _: () = assert!(2 * ab::MAX_DATA_BYTES == 1 << RXMEM_W);
@@ -177,6 +182,7 @@ enum WKind {
 #[derive(Copy, Clone, PartialEq, Eq, Debug, LogicState)]
 enum FState {
     Idle,
+    Pick,
     Open,
     Fetch,
     Load,
@@ -299,7 +305,8 @@ pub struct Bridge {
     h_dzero: DFF<Bit>,
     h_ddup: DFF<Bit>,
     h_an_ok: DFF<Bit>,
-    h_an_n3: DFF<Bits<3>>,
+    /// `next` of an ACK or NAK minus `base`: frames it releases.
+    h_an_n: DFF<Bits<8>>,
     h_an_nz: DFF<Bit>,
     h_room: DFF<Bit>,
     // ---- MMIO executor ----
@@ -337,16 +344,26 @@ pub struct Bridge {
     w_r: DFF<Bits<2>>,
     /// Carry of the serial adder that moves `wr_da` on.
     w_cy: DFF<Bit>,
-    /// The byte at `woff`, registered: each byte is written in the second clock at its offset.
-    tw_data: DFF<Bits<8>>,
-    /// Second clock at the offset.
+    /// Clock at the offset (0 to `WPHASE_LAST`).
     w_phase: DFF<Bits<2>>,
-    /// The field and data bytes at `woff`, registered.
+    /// The field bytes at `woff` of each kind (the header bytes: of the writer's kind),
+    /// registered in the first clock at the offset.
+    w_md_r: DFF<Bits<8>>,
+    w_rr_r: DFF<Bits<8>>,
+    w_wr_r: DFF<Bits<8>>,
+    w_hb_r: DFF<Bits<8>>,
+    /// The field byte at `woff`, from those, registered in the second clock; the data byte
+    /// at `woff`, registered.
     f_r: DFF<Bits<8>>,
     d_r: DFF<Bits<8>>,
-    w_ok_prev2: DFF<Bit>,
-    /// The DMA write word was valid in the first clock.
+    /// The DMA write word was valid in the clock before.
     w_ok_prev: DFF<Bit>,
+    /// `dma_wr_last` in the clock before.
+    w_wlast_r: DFF<Bit>,
+    /// A DMA read request was offered in the clock before.
+    w_rr_wait: DFF<Bit>,
+    /// `dma_req_len - 1`, registered (read while the request is held).
+    w_lenm1: DFF<Bits<DMA_LEN_W>>,
     w_wordend_r: DFF<Bit>,
     w_last_r: DFF<Bit>,
     /// The offset is the last of a full DMA write packet's data.
@@ -381,6 +398,28 @@ pub struct Bridge {
     crc_i: DFF<Bits<3>>,
     /// The CRC is taking `cur`'s bits.
     crc_busy: DFF<Bit>,
+    /// The bit of `cur` the CRC takes next, registered.
+    crc_bit_r: DFF<Bit>,
+    /// `crc_busy` a clock later: the CRC takes `crc_bit_r`.
+    crc_step: DFF<Bit>,
+    /// What the framer sends next, picked (by priority) in the clock before it starts:
+    /// the Sync reply, a NAK or ACK of channel 0 or 1, or the frame at `cursor`.
+    p_sync: DFF<Bit>,
+    p_nak0: DFF<Bit>,
+    p_nak1: DFF<Bit>,
+    p_ack0: DFF<Bit>,
+    p_ack1: DFF<Bit>,
+    p_data: DFF<Bit>,
+    /// The offset `ti` decoded: 4 or more; the sequence number's offset.
+    t_big: DFF<Bit>,
+    t_seq: DFF<Bit>,
+    /// The byte at `ti` is the payload's last.
+    t_end: DFF<Bit>,
+    /// The control packet's byte at `ti`.
+    cbyte_r: DFF<Bits<8>>,
+    /// `cur` is the flag; `cur` is the escape byte.
+    cur_flag: DFF<Bit>,
+    cur_esc: DFF<Bit>,
     // ---- LEDs ----
     st_count: DFF<Bits<STRETCH_TICKS_W>>,
     act_cur: DFF<Bit>,
@@ -404,9 +443,7 @@ pub struct Bridge {
     d_inc: Signal<Local, Bit>,
     d_start: Signal<Local, Bit>,
     an_next: Signal<Local, Bits<8>>,
-    an_n: Signal<Local, Bits<8>>,
     an_n3: Signal<Local, Bits<3>>,
-    an_ok: Signal<Local, Bit>,
     rx_pidx: Signal<Local, Bits<COUNT_W>>,
     cand: Signal<Local, Bits<TX_SLOT_W>>,
     cand_on_line: Signal<Local, Bit>,
@@ -440,7 +477,6 @@ pub struct Bridge {
     tick: Signal<Local, Bit>,
     crc_sh: Signal<Local, Bits<8>>,
     crc_bit: Signal<Local, Bit>,
-    t_small: Signal<Local, Bit>,
     c_sync: Signal<Local, Bit>,
     t_lo: Signal<Local, Bits<3>>,
     crc_fb: Signal<Local, Bit>,
@@ -475,7 +511,6 @@ pub struct Bridge {
     k_len_ack: Constant<Bits<8>>,
     k_len_sync: Constant<Bits<8>>,
     k_byte_one: Constant<Bits<8>>,
-    k_rx_data_off: Constant<Bits<COUNT_W>>,
     k_wdata_quad: Constant<Bits<7>>,
     k_dd_end_off: Constant<Bits<COUNT_W>>,
     k_two_lsb_all: Constant<Bits<2>>,
@@ -555,7 +590,6 @@ impl Bridge {
             k_len_ack: konst(ab::ACK_BYTES as u64),
             k_len_sync: konst(ab::SYNC_BYTES as u64),
             k_byte_one: konst(1),
-            k_rx_data_off: konst(hdr + ab::DMA_READ_DATA_FIELD_BYTES as u64),
             k_wdata_quad: konst((hdr + ab::MMIO_READ_BYTES as u64) / 4),
             k_dd_end_off: konst(ab::DMA_READ_DATA_FIELD_BYTES as u64 + 1),
             k_two_lsb_all: konst(3),
@@ -598,15 +632,15 @@ impl Bridge {
             dma_wr_last, dma_rd_valid, dma_rd_ready, dma_rd_data, dma_rd_tag, dma_rd_last,
             dma_rd_error, event_valid, event_ready, event_vi, deframer, rxmem, txmem,
             wbank, exp0, exp1, nak_sent0, nak_sent1, ack_due0, ack_due1, nak_due0, nak_due1,
-            sync_due, nonce, sreset, pulse, busy, t_reload_r, link, h_mw, h_mr, h_dd, h_ack, h_nak, h_sync, h_dzero, h_ddup, h_an_ok, h_an_n3, h_an_nz, h_room, m_state, m_addr, m_wdata, m_write, m_ok,
+            sync_due, nonce, sreset, pulse, busy, t_reload_r, link, h_mw, h_mr, h_dd, h_ack, h_nak, h_sync, h_dzero, h_ddup, h_an_ok, h_an_n, h_an_nz, h_room, m_state, m_addr, m_wdata, m_write, m_ok,
             d_state, d_bank, d_addr, d_primed, d_word, d_tag, d_err, d_lastf, d_end, base,
-            head, nq, sent, cursor, tick_count, timer, w_state, w_kind, woff, wr_da, w_r, w_cy, tw_data, w_phase, f_r, d_r, w_ok_prev2, w_ok_prev, w_wordend_r, w_full_r, w_rot_r, w_last_r, w_commit_r, w_cont, w_hdr, w_cnt, w_lastpkt, f_state,
-            f_data, c_kind, c_ch, tslot, tseq, ti, tleft, tphase, cur, esc2, crc_v, crc_i, crc_busy, st_count,
+            head, nq, sent, cursor, tick_count, timer, w_state, w_kind, woff, wr_da, w_r, w_cy, w_phase, w_md_r, w_rr_r, w_wr_r, w_hb_r, f_r, d_r, w_ok_prev, w_wlast_r, w_rr_wait, w_lenm1, w_wordend_r, w_full_r, w_rot_r, w_last_r, w_commit_r, w_cont, w_hdr, w_cnt, w_lastpkt, f_state,
+            f_data, c_kind, c_ch, tslot, tseq, ti, tleft, tphase, cur, esc2, crc_v, crc_i, crc_busy, crc_bit_r, crc_step, p_sync, p_nak0, p_nak1, p_ack0, p_ack1, p_data, t_big, t_seq, t_end, cbyte_r, cur_flag, cur_esc, st_count,
             act_cur, act_prev, flt_cur, flt_prev, evt, core_busy, is_mw, is_mr, is_dd, is_ack,
-            is_nak, is_sync, exp_sel, dseq, room, d_end_calc, d_inc, d_start, an_next, an_n, an_n3, an_ok,
+            is_nak, is_sync, exp_sel, dseq, room, d_end_calc, d_inc, d_start, an_next, an_n3,
             rx_pidx, cand, cand_on_line, slot_free, lenm1, w_o, w_data, w_md, w_rr, w_wr, w_md2, w_rr2, w_hb0, w_hb2, w_hb3, w_field, w_da_en, w_lenq,
             w_bi, w_end_o, w_add, w_sum, w_fbyte, w_dbyte, w_step, cbyte, src, special, line,
-            t_reload, tick, t_small, c_sync, t_lo, crc_sh, crc_bit, crc_fb, crc_next, act_evt, o_valid, o_data, o_free, w_commit, w_cut, nq_plus,
+            t_reload, tick, c_sync, t_lo, crc_sh, crc_bit, crc_fb, crc_next, act_evt, o_valid, o_data, o_free, w_commit, w_cut, nq_plus,
         })
     }
 }
@@ -658,7 +692,7 @@ impl Logic for Bridge {
             h_dzero,
             h_ddup,
             h_an_ok,
-            h_an_n3,
+            h_an_n,
             h_an_nz,
             h_room,
             m_state,
@@ -688,12 +722,17 @@ impl Logic for Bridge {
             wr_da,
             w_r,
             w_cy,
-            tw_data,
             w_phase,
+            w_md_r,
+            w_rr_r,
+            w_wr_r,
+            w_hb_r,
             f_r,
             d_r,
-            w_ok_prev2,
             w_ok_prev,
+            w_wlast_r,
+            w_rr_wait,
+            w_lenm1,
             w_wordend_r,
             w_full_r,
             w_rot_r,
@@ -717,6 +756,20 @@ impl Logic for Bridge {
             crc_v,
             crc_i,
             crc_busy,
+            crc_bit_r,
+            crc_step,
+            p_sync,
+            p_nak0,
+            p_nak1,
+            p_ack0,
+            p_ack1,
+            p_data,
+            t_big,
+            t_seq,
+            t_end,
+            cbyte_r,
+            cur_flag,
+            cur_esc,
             st_count,
             act_cur,
             act_prev,
@@ -736,8 +789,8 @@ impl Logic for Bridge {
         self.utx.reset.next = self.reset.val();
         self.txd.next = self.utx.txd.val();
 
-        // ---- A valid frame, one clock after its closing flag ----
-        self.evt.next = self.deframer.done.val() && self.deframer.ok.val();
+        // ---- A valid frame, two clocks after its closing flag ----
+        self.evt.next = self.deframer.ok.val();
         self.core_busy.next = self.busy.q.val();
         self.t_reload.next = false;
         self.is_mw.next = self.deframer.ftype.val() == self.k_t_mw.val();
@@ -748,19 +801,19 @@ impl Logic for Bridge {
         self.is_sync.next = self.deframer.ftype.val() == self.k_t_sync.val();
         self.exp_sel.next = self.exp0.q.val();
         self.room.next = (self.m_state.q.val() == MState::Idle) && self.m_ok.q.val();
-        if self.is_dd.val() {
+        if self.h_dd.q.val() {
             self.exp_sel.next = self.exp1.q.val();
             self.room.next = self.d_state.q.val() == DState::Idle;
         }
         self.dseq.next = self.deframer.seq.val() - self.exp_sel.val();
         self.d_end_calc.next = self.deframer.len.val() - self.k_dd_end_off.val();
         self.an_next.next = self.deframer.info.val().get_bits::<8>(8);
-        self.an_n.next = self.an_next.val() - self.base.q.val();
-        self.an_n3.next = self.an_n.val().get_bits::<3>(0);
-        self.an_ok.next = self.an_n.val() <= bit_cast::<8, 3>(self.sent.q.val());
-        // The frame's classification, registered: the header is stable long before `evt`.
-        // `sent` may grow in the clock before `evt`; the registered range check is then the
-        // stricter one (an ACK it rejects is repaired by the next).
+        self.an_n3.next = self.h_an_n.q.val().get_bits::<3>(0);
+        // The frame's classification, registered: the header is stable long before `evt`
+        // (the sequence number and ACK checks take a second clock, after the type and the
+        // difference to `base` are registered). `sent` may grow in the clock before `evt`;
+        // the registered range check is then the stricter one (an ACK it rejects is repaired
+        // by the next).
         self.h_mw.d.next = self.is_mw.val();
         self.h_mr.d.next = self.is_mr.val();
         self.h_dd.d.next = self.is_dd.val();
@@ -769,16 +822,16 @@ impl Logic for Bridge {
         self.h_sync.d.next = self.is_sync.val();
         self.h_dzero.d.next = !self.dseq.val().any();
         self.h_ddup.d.next = self.dseq.val().get_bit(7);
-        self.h_an_ok.d.next = self.an_ok.val();
-        self.h_an_n3.d.next = self.an_n3.val();
-        self.h_an_nz.d.next = self.an_n.val().any();
+        self.h_an_n.d.next = self.an_next.val() - self.base.q.val();
+        self.h_an_ok.d.next = self.h_an_n.q.val() <= bit_cast::<8, 3>(self.sent.q.val());
+        self.h_an_nz.d.next = self.h_an_n.q.val().any();
         // An executor idle in the clock before `evt` is idle at `evt` (only an accept makes it
         // busy); one that became idle just then counts as busy (the frame is dropped as if
         // lost).
         self.h_room.d.next = self.room.val() && !self.core_busy.val();
 
         // ---- Receive buffer: payload bytes from the third on, into the free bank ----
-        self.rx_pidx.next = self.deframer.store_index.val() - self.k_rx_data_off.val();
+        self.rx_pidx.next = self.deframer.store_pidx.val();
         self.rxmem.write_address.next = (bit_cast::<RXMEM_W, 1>(self.wbank.q.val()) << 8)
             | bit_cast::<RXMEM_W, 8>(self.rx_pidx.val().get_bits::<8>(0));
         self.rxmem.write_data.next = self.deframer.store_data.val();
@@ -907,7 +960,8 @@ impl Logic for Bridge {
             && self.f_data.q.val()
             && (self.tslot.q.val() == self.cand.val());
         self.slot_free.next = !self.nq.q.val().get_bit(2) && !self.cand_on_line.val();
-        self.lenm1.next = self.dma_req_len.val() - self.k_len_one.val();
+        self.w_lenm1.d.next = self.dma_req_len.val() - self.k_len_one.val();
+        self.lenm1.next = self.w_lenm1.q.val();
         // The offset in the header and fields (below 16 there), and whether the writer is in a
         // DMA write packet's data.
         self.w_o.next = self.woff.q.val().get_bits::<4>(0);
@@ -962,20 +1016,20 @@ impl Logic for Bridge {
                 self.w_hb0.next = self.k_t_md.val();
                 self.w_hb2.next = self.k_plen_md.val();
                 self.w_hb3.next = 0.into();
-                self.w_field.next = self.w_md.val();
+                self.w_field.next = self.w_md_r.q.val();
             }
             WKind::ReadReq => {
                 self.w_hb0.next = self.k_t_rr.val();
                 self.w_hb2.next = self.k_plen_rr.val();
                 self.w_hb3.next = 0.into();
-                self.w_field.next = self.w_rr.val();
+                self.w_field.next = self.w_rr_r.q.val();
             }
             WKind::Write => {
                 self.w_hb0.next = self.k_t_wr.val();
                 self.w_hb2.next = (bit_cast::<8, 6>(self.w_lenq.val().get_bits::<6>(0)) << 2)
                     | self.k_two_lsb8.val();
                 self.w_hb3.next = bit_cast::<8, 1>(self.w_lenq.val().get_bits::<1>(6));
-                self.w_field.next = self.w_wr.val();
+                self.w_field.next = self.w_wr_r.q.val();
             }
             WKind::Event => {
                 self.w_hb0.next = self.k_t_ev.val();
@@ -984,15 +1038,21 @@ impl Logic for Bridge {
                 self.w_field.next = self.event_vi.val();
             }
         }
+        // Two clocks: the field bytes of every kind and the header byte are registered, then
+        // the one of the writer's kind (`woff` and the fields hold for the offset's clocks).
+        self.w_md_r.d.next = self.w_md.val();
+        self.w_rr_r.d.next = self.w_rr.val();
+        self.w_wr_r.d.next = self.w_wr.val();
+        self.w_hb_r.d.next = self.w_hb0.val();
+        if self.w_o.val().get_bit(1) {
+            self.w_hb_r.d.next = self.w_hb2.val();
+            if self.w_o.val().get_bit(0) {
+                self.w_hb_r.d.next = self.w_hb3.val();
+            }
+        }
         self.w_fbyte.next = self.w_field.val();
         if !self.w_o.val().get_bits::<2>(2).any() {
-            self.w_fbyte.next = self.w_hb0.val();
-            if self.w_o.val().get_bit(1) {
-                self.w_fbyte.next = self.w_hb2.val();
-                if self.w_o.val().get_bit(0) {
-                    self.w_fbyte.next = self.w_hb3.val();
-                }
-            }
+            self.w_fbyte.next = self.w_hb_r.q.val();
         }
         // Data byte `(woff - 11) % 4` of the DMA write word; the final word's unused bytes
         // are zero.
@@ -1028,23 +1088,19 @@ impl Logic for Bridge {
             self.w_add.next = bit_cast::<9, 8>(self.w_cnt.q.val()) + self.k_add_one.val();
         }
         self.w_sum.next = bit_cast::<9, 8>(self.wr_da.q.val().get_bits::<8>(0)) + self.w_add.val();
-        // A data byte is written when the word was offered in the two clocks before: a word
-        // offered stays until taken, so it is still there, and `dma_wr_ready` does not
-        // depend on `dma_wr_valid` in the same clock.
+        // A data byte is written when the word was offered in the clock before (its byte is
+        // in `d_r`): a word offered stays until taken, so it is still there, and
+        // `dma_wr_ready` does not depend on `dma_wr_valid` in the same clock.
         self.w_step.next = (self.w_state.q.val() == WState::Fill)
             && (self.w_phase.q.val() == self.k_wphase_last.val())
-            && self.w_ok_prev.q.val()
-            && self.w_ok_prev2.q.val();
-        // Each byte takes three clocks at its offset: the field and data bytes are registered,
-        // then the byte, then it is written.
+            && self.w_ok_prev.q.val();
+        // Each byte takes three clocks at its offset: the field bytes are registered, then
+        // the one of the kind (and the data byte), then the byte is written.
         self.f_r.d.next = self.w_fbyte.val();
         self.d_r.d.next = self.w_dbyte.val();
-        self.tw_data.d.next = self.f_r.q.val();
-        if self.w_data.val() {
-            self.tw_data.d.next = self.d_r.q.val();
-        }
         self.w_ok_prev.d.next = !self.w_data.val() || self.dma_wr_valid.val();
-        self.w_ok_prev2.d.next = self.w_ok_prev.q.val();
+        self.w_wlast_r.d.next = self.dma_wr_last.val();
+        self.w_rr_wait.d.next = self.dma_req_valid.val() && !self.dma_req_write.val();
         // Decisions about the offset, registered in the first clock at it.
         self.w_wordend_r.d.next =
             self.w_data.val() && (self.woff.q.val().get_bits::<2>(0) == self.k_sel2[2].val());
@@ -1061,7 +1117,10 @@ impl Logic for Bridge {
         }
         self.txmem.write_address.next = (bit_cast::<TXMEM_W, TX_SLOT_W>(self.cand.val()) << 9)
             | bit_cast::<TXMEM_W, SLOT_OFF_W>(self.woff.q.val());
-        self.txmem.write_data.next = self.tw_data.q.val();
+        self.txmem.write_data.next = self.f_r.q.val();
+        if self.w_data.val() {
+            self.txmem.write_data.next = self.d_r.q.val();
+        }
         self.txmem.write_enable.next = self.w_step.val();
         self.w_commit.next = false;
         self.dma_req_ready.next = false;
@@ -1079,7 +1138,7 @@ impl Logic for Bridge {
             } else if self.dma_req_valid.val() {
                 if self.dma_req_write.val() {
                     self.dma_req_ready.next = true;
-                    self.w_r.d.next = self.lenm1.val().get_bits::<2>(0);
+                    self.w_r.d.next = self.dma_req_len.val().get_bits::<2>(0) - self.k_bi_one.val();
                     self.w_kind.d.next = WKind::Write;
                 } else {
                     self.w_kind.d.next = WKind::ReadReq;
@@ -1116,13 +1175,13 @@ impl Logic for Bridge {
                 self.woff.d.next = self.k_off_wr_data.val();
             }
         }
-        // The write's next word is missing while a read request waits, at a word's start.
+        // The write's next word is missing while a read request waits, at a word's start (both
+        // seen in the clock before).
         self.w_cut.next = (self.w_state.q.val() == WState::Fill)
             && self.w_data.val()
             && (self.woff.q.val().get_bits::<2>(0) == self.k_sel2[3].val())
-            && !self.dma_wr_valid.val()
-            && self.dma_req_valid.val()
-            && !self.dma_req_write.val();
+            && !self.w_ok_prev.q.val()
+            && self.w_rr_wait.q.val();
         if self.w_cut.val() {
             self.w_phase.d.next = 0.into();
             if self.woff.q.val() == self.k_off_wr_data.val() {
@@ -1148,16 +1207,16 @@ impl Logic for Bridge {
                     (bit_cast::<8, 6>(self.woff.q.val().get_bits::<6>(2) - self.k_q_three.val())
                         << 2)
                         | self.k_two_lsb8.val();
-                if self.dma_wr_last.val() {
+                if self.w_wlast_r.q.val() {
                     self.w_cnt.d.next = (bit_cast::<8, 6>(
                         self.woff.q.val().get_bits::<6>(2) - self.k_q_three.val(),
                     ) << 2)
                         | bit_cast::<8, 2>(self.w_r.q.val());
                 }
-                if self.dma_wr_last.val() || self.w_full_r.q.val() {
+                if self.w_wlast_r.q.val() || self.w_full_r.q.val() {
                     // The packet's data is in (the write's last word, or 256 bytes): its
                     // header and fields follow.
-                    self.w_lastpkt.d.next = self.dma_wr_last.val();
+                    self.w_lastpkt.d.next = self.w_wlast_r.q.val();
                     self.w_hdr.d.next = true;
                     self.woff.d.next = 0.into();
                 }
@@ -1193,12 +1252,12 @@ impl Logic for Bridge {
         // ---- ACK and NAK from the host: Sender rules ----
         if self.evt.val() && (self.h_ack.q.val() || self.h_nak.q.val()) && self.h_an_ok.q.val() {
             self.base.d.next = self.an_next.val();
-            self.head.d.next = self.head.q.val() + self.h_an_n3.q.val().get_bits::<TX_SLOT_W>(0);
-            self.nq.d.next = self.nq_plus.val() - self.h_an_n3.q.val();
-            self.sent.d.next = self.sent.q.val() - self.h_an_n3.q.val();
+            self.head.d.next = self.head.q.val() + self.an_n3.val().get_bits::<TX_SLOT_W>(0);
+            self.nq.d.next = self.nq_plus.val() - self.an_n3.val();
+            self.sent.d.next = self.sent.q.val() - self.an_n3.val();
             self.cursor.d.next = 0.into();
-            if (self.cursor.q.val() >= self.h_an_n3.q.val()) && !self.h_nak.q.val() {
-                self.cursor.d.next = self.cursor.q.val() - self.h_an_n3.q.val();
+            if (self.cursor.q.val() >= self.an_n3.val()) && !self.h_nak.q.val() {
+                self.cursor.d.next = self.cursor.q.val() - self.an_n3.val();
             }
             if self.h_an_nz.q.val() {
                 self.t_reload.next = true;
@@ -1208,9 +1267,17 @@ impl Logic for Bridge {
         // ---- Framer ----
         self.txmem.read_address.next = (bit_cast::<TXMEM_W, TX_SLOT_W>(self.tslot.q.val()) << 9)
             | bit_cast::<TXMEM_W, SLOT_OFF_W>(self.ti.q.val());
-        // The offset decoded once: below 8, and its low bits.
-        self.t_small.next = !self.ti.q.val().get_bits::<6>(3).any();
+        // The offset's low bits, and its decodes, registered: `ti` changes in `Send` (or
+        // before `Open`), and is read in `Load`, `Fetch` clocks later.
         self.t_lo.next = self.ti.q.val().get_bits::<3>(0);
+        self.t_big.d.next = self.ti.q.val().get_bits::<7>(2).any();
+        self.t_seq.d.next =
+            !self.ti.q.val().get_bits::<6>(3).any() && (self.t_lo.val() == self.k_t3[1].val());
+        // `tleft` is loaded in `Load`; `Send` takes its decision in a later clock, when the
+        // transmitter takes the byte (it is busy with the byte before for ten bit times).
+        self.t_end.d.next = (self.t_big.q.val()
+            || (self.ti.q.val().get_bits::<2>(0) == self.k_two_lsb_all.val()))
+            && !self.tleft.q.val().any();
         // Control packet bytes (offsets 0 to 6), picked by the offset's low bits.
         self.c_sync.next = self.c_kind.q.val() == CKind::Sync;
         self.cbyte.next = 0.into();
@@ -1246,19 +1313,25 @@ impl Logic for Bridge {
                 }
             }
         }
-        self.src.next = self.cbyte.val();
+        // Registered like the decodes (`c_kind`, `c_ch` are set before `Open`; a reply's
+        // `next` may be a clock older than at `Load`).
+        self.cbyte_r.d.next = self.cbyte.val();
+        self.src.next = self.cbyte_r.q.val();
         if self.f_data.q.val() {
             self.src.next = self.txmem.read_data.val();
-            if self.t_small.val() && (self.t_lo.val() == self.k_t3[1].val()) {
+            if self.t_seq.q.val() {
                 self.src.next = self.tseq.q.val();
             }
         }
-        self.special.next =
-            (self.cur.q.val() == self.k_flag.val()) || (self.cur.q.val() == self.k_esc.val());
+        // `cur`'s compares, registered: `cur` is loaded in `Load`, and the transmitter takes
+        // a line byte in a later clock.
+        self.cur_flag.d.next = self.cur.q.val() == self.k_flag.val();
+        self.cur_esc.d.next = self.cur.q.val() == self.k_esc.val();
+        self.special.next = self.cur_flag.q.val() || self.cur_esc.q.val();
         self.line.next = self.cur.q.val();
         if self.esc2.q.val() {
             self.line.next = self.k_esc_esc.val();
-            if self.cur.q.val() == self.k_flag.val() {
+            if self.cur_flag.q.val() {
                 self.line.next = self.k_esc_flag.val();
             }
         } else if self.special.val() {
@@ -1269,27 +1342,54 @@ impl Logic for Bridge {
         self.o_free.next = self.utx.ready.val();
         self.o_valid.next = false;
         self.o_data.next = self.line.val();
-        // The transmit CRC, one bit a clock (MSB first) from `cur` after it is loaded: eight
+        // The transmit CRC, one bit a clock (MSB first) from `cur` after it is loaded: the
+        // bit picked by `crc_i` is registered, the register takes it a clock later; nine
         // clocks a byte, done long before the byte has left on the line.
         self.crc_sh.next = self.cur.q.val() >> bit_cast::<8, 3>(self.crc_i.q.val());
         self.crc_bit.next = self.crc_sh.val().get_bit(0);
-        self.crc_fb.next = self.crc_v.q.val().get_bit(15) ^ self.crc_bit.val();
+        self.crc_bit_r.d.next = self.crc_bit.val();
+        self.crc_step.d.next = self.crc_busy.q.val();
+        self.crc_fb.next = self.crc_v.q.val().get_bit(15) ^ self.crc_bit_r.q.val();
         self.crc_next.next = self.crc_v.q.val() << 1;
         if self.crc_fb.val() {
             self.crc_next.next = (self.crc_v.q.val() << 1) ^ self.k_crc_poly.val();
         }
-        if self.crc_busy.q.val() {
+        if self.crc_step.q.val() {
             self.crc_v.d.next = self.crc_next.val();
+        }
+        if self.crc_busy.q.val() {
             self.crc_i.d.next = self.crc_i.q.val() - self.k_crc_i_one.val();
             if !self.crc_i.q.val().any() {
                 self.crc_busy.d.next = false;
             }
         }
+        // The next thing to send, by priority, registered: `Pick` acts on it in the clock
+        // after `Idle`. Only a valid frame (`evt`) clears a due reply or takes `cursor` below
+        // `nq` outside the framer, and `Idle` moves on only without one.
+        self.p_sync.d.next = self.sync_due.q.val() && !self.core_busy.val();
+        self.p_nak0.d.next = !self.p_sync.d.val() && self.nak_due0.q.val();
+        self.p_nak1.d.next =
+            !self.p_sync.d.val() && !self.nak_due0.q.val() && self.nak_due1.q.val();
+        self.p_ack0.d.next = !self.p_sync.d.val()
+            && !self.nak_due0.q.val()
+            && !self.nak_due1.q.val()
+            && self.ack_due0.q.val();
+        self.p_ack1.d.next = !self.p_sync.d.val()
+            && !self.nak_due0.q.val()
+            && !self.nak_due1.q.val()
+            && !self.ack_due0.q.val()
+            && self.ack_due1.q.val();
+        self.p_data.d.next = !self.p_sync.d.val()
+            && !self.nak_due0.q.val()
+            && !self.nak_due1.q.val()
+            && !self.ack_due0.q.val()
+            && !self.ack_due1.q.val()
+            && (self.cursor.q.val() < self.nq.q.val());
         self.act_evt.next = self.evt.val();
         match self.f_state.q.val() {
             FState::Idle => {
                 if !self.evt.val() {
-                    self.f_state.d.next = FState::Open;
+                    self.f_state.d.next = FState::Pick;
                     self.f_data.d.next = false;
                     self.c_ch.d.next = false;
                     self.ti.d.next = 0.into();
@@ -1297,41 +1397,45 @@ impl Logic for Bridge {
                     self.esc2.d.next = false;
                     self.crc_v.d.next = self.k_crc_init.val();
                     self.crc_busy.d.next = false;
-                    if self.sync_due.q.val() && !self.core_busy.val() {
-                        self.c_kind.d.next = CKind::Sync;
-                        self.sync_due.d.next = false;
-                    } else if self.nak_due0.q.val() {
-                        self.c_kind.d.next = CKind::Nak;
-                        self.nak_due0.d.next = false;
-                        self.ack_due0.d.next = false;
-                    } else if self.nak_due1.q.val() {
-                        self.c_kind.d.next = CKind::Nak;
-                        self.c_ch.d.next = true;
-                        self.nak_due1.d.next = false;
-                        self.ack_due1.d.next = false;
-                    } else if self.ack_due0.q.val() {
-                        self.c_kind.d.next = CKind::Ack;
-                        self.ack_due0.d.next = false;
-                    } else if self.ack_due1.q.val() {
-                        self.c_kind.d.next = CKind::Ack;
-                        self.c_ch.d.next = true;
-                        self.ack_due1.d.next = false;
-                    } else if self.cursor.q.val() < self.nq.q.val() {
-                        self.f_data.d.next = true;
-                        self.tslot.d.next =
-                            self.head.q.val() + self.cursor.q.val().get_bits::<TX_SLOT_W>(0);
-                        self.tseq.d.next =
-                            self.base.q.val() + bit_cast::<8, 3>(self.cursor.q.val());
-                        self.cursor.d.next = self.cursor.q.val() + self.k_slot_one.val();
-                        if self.cursor.q.val() == self.sent.q.val() {
-                            self.sent.d.next = self.sent.q.val() + self.k_slot_one.val();
-                        }
-                        if !self.cursor.q.val().any() {
-                            self.t_reload.next = true;
-                        }
-                    } else {
-                        self.f_state.d.next = FState::Idle;
+                }
+            }
+            FState::Pick => {
+                self.f_state.d.next = FState::Open;
+                if self.evt.val() {
+                    self.f_state.d.next = FState::Idle;
+                } else if self.p_sync.q.val() {
+                    self.c_kind.d.next = CKind::Sync;
+                    self.sync_due.d.next = false;
+                } else if self.p_nak0.q.val() {
+                    self.c_kind.d.next = CKind::Nak;
+                    self.nak_due0.d.next = false;
+                    self.ack_due0.d.next = false;
+                } else if self.p_nak1.q.val() {
+                    self.c_kind.d.next = CKind::Nak;
+                    self.c_ch.d.next = true;
+                    self.nak_due1.d.next = false;
+                    self.ack_due1.d.next = false;
+                } else if self.p_ack0.q.val() {
+                    self.c_kind.d.next = CKind::Ack;
+                    self.ack_due0.d.next = false;
+                } else if self.p_ack1.q.val() {
+                    self.c_kind.d.next = CKind::Ack;
+                    self.c_ch.d.next = true;
+                    self.ack_due1.d.next = false;
+                } else if self.p_data.q.val() {
+                    self.f_data.d.next = true;
+                    self.tslot.d.next =
+                        self.head.q.val() + self.cursor.q.val().get_bits::<TX_SLOT_W>(0);
+                    self.tseq.d.next = self.base.q.val() + bit_cast::<8, 3>(self.cursor.q.val());
+                    self.cursor.d.next = self.cursor.q.val() + self.k_slot_one.val();
+                    if self.cursor.q.val() == self.sent.q.val() {
+                        self.sent.d.next = self.sent.q.val() + self.k_slot_one.val();
                     }
+                    if !self.cursor.q.val().any() {
+                        self.t_reload.next = true;
+                    }
+                } else {
+                    self.f_state.d.next = FState::Idle;
                 }
             }
             FState::Open => {
@@ -1343,7 +1447,7 @@ impl Logic for Bridge {
             }
             FState::Fetch => {
                 // The CRC of the byte before is complete first.
-                if !self.crc_busy.q.val() {
+                if !self.crc_busy.q.val() && !self.crc_step.q.val() {
                     self.f_state.d.next = FState::Load;
                 }
             }
@@ -1353,7 +1457,7 @@ impl Logic for Bridge {
                     self.crc_busy.d.next = true;
                     self.crc_i.d.next = self.k_crc_i_top.val();
                     // Payload bytes left: `len` as it goes by, then one less a byte.
-                    if self.ti.q.val().get_bits::<7>(2).any() {
+                    if self.t_big.q.val() {
                         self.tleft.d.next = self.tleft.q.val() - self.k_off_one.val();
                     } else if self.ti.q.val().get_bit(1) {
                         if self.ti.q.val().get_bit(0) {
@@ -1384,10 +1488,7 @@ impl Logic for Bridge {
                         self.esc2.d.next = false;
                         self.f_state.d.next = FState::Fetch;
                         if !self.tphase.q.val().any() {
-                            if (self.ti.q.val().get_bits::<7>(2).any()
-                                || (self.ti.q.val().get_bits::<2>(0) == self.k_two_lsb_all.val()))
-                                && !self.tleft.q.val().any()
-                            {
+                            if self.t_end.q.val() {
                                 self.tphase.d.next = self.k_phase_crc_hi.val();
                             } else {
                                 self.ti.d.next = self.ti.q.val() + self.k_off_one.val();

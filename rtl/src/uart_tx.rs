@@ -133,10 +133,19 @@ impl Logic for UartTx {
             self.busy.d.next = false;
             self.line_low.d.next = false;
         }
-        // Both flags follow their counters' next values (they matter only while busy, and
-        // every frame loads both counters).
-        self.count_zero.d.next = !self.count.d.val().any();
-        self.bits_done.d.next = !self.bits_left.d.val().any();
+        // Both flags follow their counters' next values, from the registers alone (they
+        // matter only while busy, and a frame's start loads both counters with nonzero
+        // values): `count` reaches zero after one, a bit's end reloads it; `bits_left`
+        // changes only at a bit's end, and the stop bit's end ends the frame.
+        self.count_zero.d.next = self.busy.q.val()
+            && !self.bit_end.val()
+            && (self.count.q.val() == self.count_one.val());
+        self.bits_done.d.next = self.busy.q.val() && self.bits_done.q.val();
+        if self.bit_end.val() {
+            self.bits_done.d.next = self.busy.q.val()
+                && !self.bits_done.q.val()
+                && (self.bits_left.q.val() == self.bits_one.val());
+        }
     }
 }
 

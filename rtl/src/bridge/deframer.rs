@@ -5,12 +5,13 @@
 //! | port | width | dir | meaning |
 //! |---|---|---|---|
 //! | `clock`, `reset` | 1 | in | clock; synchronous reset (back to the start of a frame) |
-//! | `in_valid`, `in_data` | 1, 8 | in | a line byte (taken every clock) |
-//! | `store` | 1 | out | a body byte (unstuffed) is stored this clock |
+//! | `in_valid`, `in_data` | 1, 8 | in | a line byte (in any clock at least [`MIN_BYTE_GAP`] clocks after the one before; `in_data` held in the clock after `in_valid` too) |
+//! | `store` | 1 | out | a body byte (unstuffed) is stored this clock: two clocks after its line byte |
 //! | `store_data` | 8 | out | the byte |
 //! | `store_index` | 9 | out | its index in the body (saturates at `MAX_BODY_BYTES + 1`) |
-//! | `done` | 1 | out | one clock after a flag that ended a non-empty frame |
-//! | `ok` | 1 | out | with `done`: the frame passed every check |
+//! | `store_pidx` | 9 | out | `store_index` minus 6 (modulo 2^9): its index in the payload from payload byte 2 on |
+//! | `done` | 1 | out | two clocks after a flag that ended a non-empty frame |
+//! | `ok` | 1 | out | with `done`: the frame passed every check (never high without `done`) |
 //! | `ftype`, `seq` | 8, 8 | out | header bytes of the last frame |
 //! | `len` | 9 | out | payload bytes of the last frame (valid with `ok`) |
 //! | `info` | 16 | out | payload bytes 0–1 (little-endian) |
@@ -23,6 +24,13 @@
 //! channel, Sync flags bits 7:1 zero: exactly what `abi::bridge::decode_body(Side::Host, ..)`
 //! accepts. The header registers keep their values until the next frame's bytes arrive, at
 //! least one line byte after `done`.
+//!
+//! A line byte goes through three register stages, so no path from one of them is longer
+//! than a few gates: its compares with the flag and escape bytes; the unstuffed byte
+//! (`store`) or the end of the frame (`done`, `ok`); the CRC, the byte count and the header
+//! registers. The count minus the header and CRC bytes, and the checks of the frame so far,
+//! are registered in the two clocks after: they are read at a flag, which comes at least
+//! [`MIN_BYTE_GAP`] clocks after the body's last byte.
 
 use rust_hdl::prelude::*;
 
@@ -35,6 +43,10 @@ use crate::with_defaults;
 /// Width of the body byte counter.
 pub const COUNT_W: usize = 9;
 const _: () = assert!(ab::MAX_BODY_BYTES < 1 << COUNT_W);
+/// Fewest clocks from one line byte to the next (`in_valid` in clocks `t` and `t + 4` or
+/// later): the stages and checks of a byte are done before the next byte's are used. A UART
+/// byte takes ten bit times.
+pub const MIN_BYTE_GAP: u64 = 4;
 
 /// The frame receiver (see the module documentation).
 #[derive(LogicBlock)]
@@ -53,7 +65,9 @@ pub struct Deframer {
     pub store_data: Signal<Out, Bits<8>>,
     /// Its index in the body.
     pub store_index: Signal<Out, Bits<COUNT_W>>,
-    /// A non-empty frame ended (one clock after its closing flag).
+    /// Its index minus the header and field bytes before payload byte 2.
+    pub store_pidx: Signal<Out, Bits<COUNT_W>>,
+    /// A non-empty frame ended (two clocks after its closing flag).
     pub done: Signal<Out, Bit>,
     /// With `done`: the frame is valid.
     pub ok: Signal<Out, Bit>,
@@ -84,13 +98,27 @@ pub struct Deframer {
     r_b3nz: DFF<Bit>,
     done_r: DFF<Bit>,
     ok_r: DFF<Bit>,
+    /// Stage 1: a line byte arrived; its compares (the byte itself is held on `in_data`).
+    a_valid: DFF<Bit>,
+    a_flag: DFF<Bit>,
+    a_esc: DFF<Bit>,
+    a_esc_flag: DFF<Bit>,
+    a_esc_esc: DFF<Bit>,
+    /// Stage 2: an unstuffed body byte, and the frame's restart at a flag.
+    b_put: DFF<Bit>,
+    b_byte: DFF<Bits<8>>,
+    b_restart: DFF<Bit>,
+    /// The byte count minus the header and CRC bytes, registered.
+    pcount_r: DFF<Bits<COUNT_W>>,
+    /// The checks of the frame so far, registered.
+    size_ok_r: DFF<Bit>,
+    type_ok_r: DFF<Bit>,
     put: Signal<Local, Bit>,
     restart: Signal<Local, Bit>,
     hput: Signal<Local, Bit>,
     hidx: Signal<Local, Bits<3>>,
     ubyte: Signal<Local, Bits<8>>,
     len9: Signal<Local, Bits<COUNT_W>>,
-    pcount: Signal<Local, Bits<COUNT_W>>,
     size_ok: Signal<Local, Bit>,
     mmio_fields_ok: Signal<Local, Bit>,
     type_ok: Signal<Local, Bit>,
@@ -152,9 +180,10 @@ impl Default for Deframer {
             c_len_sync: konst(ab::SYNC_BYTES as u64),
             c_dd_align: konst(dd_fields % 4),
         } defaults {
-            clock, reset, in_valid, in_data, store, store_data, store_index, done, ok, ftype,
+            clock, reset, in_valid, in_data, store, store_data, store_index, store_pidx, done, ok, ftype,
             seq, len, info, b2, crc, count, esc, err, r_type, r_seq, r_len_lo, r_len8, r_len_hi_nz,
-            r_info, r_b2, r_b3nz, done_r, ok_r, put, restart, hput, hidx, ubyte, len9, pcount, size_ok,
+            r_info, r_b2, r_b3nz, done_r, ok_r, a_valid, a_flag, a_esc, a_esc_flag,
+            a_esc_esc, b_put, b_byte, b_restart, pcount_r, size_ok_r, type_ok_r, put, restart, hput, hidx, ubyte, len9, size_ok,
             mmio_fields_ok, type_ok,
         })
     }
@@ -178,21 +207,32 @@ impl Logic for Deframer {
             r_b2,
             r_b3nz,
             done_r,
-            ok_r
+            ok_r,
+            a_valid,
+            a_flag,
+            a_esc,
+            a_esc_flag,
+            a_esc_esc,
+            b_put,
+            b_byte,
+            b_restart,
+            pcount_r,
+            size_ok_r,
+            type_ok_r
         );
         clock!(self, clock, crc);
 
         // ---- The checks of the frame so far (used at its closing flag) ----
         self.len9.next = (bit_cast::<COUNT_W, 1>(self.r_len8.q.val().into()) << 8)
             | bit_cast::<COUNT_W, 8>(self.r_len_lo.q.val());
-        self.pcount.next = self.count.q.val() - self.c_overhead.val();
+        self.pcount_r.d.next = self.count.q.val() - self.c_overhead.val();
         // The byte count's bounds follow from `len` matching it: every length a type allows
         // gives a count from `MIN_BODY_BYTES` to `MAX_BODY_BYTES`, and a count below 6 wraps
         // to a length no type allows.
         self.size_ok.next = !self.esc.q.val()
             && !self.err.q.val()
             && !self.r_len_hi_nz.q.val()
-            && (self.len9.val() == self.pcount.val())
+            && (self.len9.val() == self.pcount_r.q.val())
             && !self.crc.crc.val().any();
         self.mmio_fields_ok.next = !self.r_info.q.val().get_bits::<2>(0).any()
             && !self.r_b2.q.val().get_bits::<4>(4).any()
@@ -234,91 +274,105 @@ impl Logic for Deframer {
             self.type_ok.next = true;
         }
 
-        // ---- One line byte ----
+        self.size_ok_r.d.next = self.size_ok.val();
+        self.type_ok_r.d.next = self.type_ok.val();
+
+        // ---- Stage 1: the line byte and its compares ----
+        self.a_valid.d.next = self.in_valid.val() && !self.reset.val();
+        self.a_flag.d.next = self.in_data.val() == self.c_flag.val();
+        self.a_esc.d.next = self.in_data.val() == self.c_esc.val();
+        self.a_esc_flag.d.next = self.in_data.val() == self.c_esc_flag.val();
+        self.a_esc_esc.d.next = self.in_data.val() == self.c_esc_esc.val();
+
+        // ---- Stage 2: unstuffing, the end of a frame ----
         self.put.next = false;
         self.restart.next = false;
         self.ubyte.next = self.in_data.val();
         self.done_r.d.next = false;
         self.ok_r.d.next = false;
-        self.crc.init.next = false;
-        if self.in_valid.val() {
-            if self.in_data.val() == self.c_flag.val() {
+        if self.a_valid.q.val() {
+            if self.a_flag.q.val() {
                 if self.count.q.val().any() || self.esc.q.val() || self.err.q.val() {
                     self.done_r.d.next = true;
-                    self.ok_r.d.next = self.size_ok.val() && self.type_ok.val();
+                    self.ok_r.d.next = self.size_ok_r.q.val() && self.type_ok_r.q.val();
                 }
                 self.restart.next = true;
                 self.esc.d.next = false;
                 self.err.d.next = false;
-                self.crc.init.next = true;
             } else if self.err.q.val() {
                 // Ignored until the next flag.
             } else if self.esc.q.val() {
                 self.esc.d.next = false;
-                if self.in_data.val() == self.c_esc_flag.val() {
+                if self.a_esc_flag.q.val() {
                     self.put.next = true;
                     self.ubyte.next = self.c_flag.val();
-                } else if self.in_data.val() == self.c_esc_esc.val() {
+                } else if self.a_esc_esc.q.val() {
                     self.put.next = true;
                     self.ubyte.next = self.c_esc.val();
                 } else {
                     self.err.d.next = true;
                 }
-            } else if self.in_data.val() == self.c_esc.val() {
+            } else if self.a_esc.q.val() {
                 self.esc.d.next = true;
             } else {
                 self.put.next = true;
             }
         }
-        self.crc.valid.next = self.put.val();
-        self.crc.data.next = self.ubyte.val();
+        self.b_put.d.next = self.put.val() && !self.reset.val();
+        self.b_byte.d.next = self.ubyte.val();
+        self.b_restart.d.next = self.restart.val();
+
+        // ---- Stage 3: CRC, byte count, header registers ----
+        self.crc.valid.next = self.b_put.q.val();
+        self.crc.data.next = self.b_byte.q.val();
+        self.crc.init.next = self.b_restart.q.val() || self.reset.val();
         // The byte counter starts over at a flag (or reset).
-        if self.restart.val() || self.reset.val() {
+        if self.b_restart.q.val() || self.reset.val() {
             self.count.d.next = 0.into();
-        } else if self.put.val() && (self.count.q.val() != self.c_count_sat.val()) {
+        } else if self.b_put.q.val() && (self.count.q.val() != self.c_count_sat.val()) {
             self.count.d.next = self.count.q.val() + self.c_count_one.val();
         }
         // The first eight body bytes go into the header registers, by the byte count.
-        self.hput.next = self.put.val() && !self.count.q.val().get_bits::<6>(3).any();
+        self.hput.next = self.b_put.q.val() && !self.count.q.val().get_bits::<6>(3).any();
         self.hidx.next = self.count.q.val().get_bits::<3>(0);
         if self.hput.val() {
             if self.hidx.val() == self.c_idx[0].val() {
-                self.r_type.d.next = self.ubyte.val();
+                self.r_type.d.next = self.b_byte.q.val();
             }
             if self.hidx.val() == self.c_idx[1].val() {
-                self.r_seq.d.next = self.ubyte.val();
+                self.r_seq.d.next = self.b_byte.q.val();
             }
             if self.hidx.val() == self.c_idx[2].val() {
-                self.r_len_lo.d.next = self.ubyte.val();
+                self.r_len_lo.d.next = self.b_byte.q.val();
             }
             if self.hidx.val() == self.c_idx[3].val() {
-                self.r_len8.d.next = self.ubyte.val().get_bit(0);
-                self.r_len_hi_nz.d.next = self.ubyte.val().get_bits::<7>(1).any();
+                self.r_len8.d.next = self.b_byte.q.val().get_bit(0);
+                self.r_len_hi_nz.d.next = self.b_byte.q.val().get_bits::<7>(1).any();
             }
             if self.hidx.val() == self.c_idx[4].val() {
                 self.r_info.d.next = (self.r_info.q.val() & self.c_info_hi.val())
-                    | bit_cast::<16, 8>(self.ubyte.val());
+                    | bit_cast::<16, 8>(self.b_byte.q.val());
             }
             if self.hidx.val() == self.c_idx[5].val() {
                 self.r_info.d.next = (self.r_info.q.val() & self.c_info_lo.val())
-                    | (bit_cast::<16, 8>(self.ubyte.val()) << 8);
+                    | (bit_cast::<16, 8>(self.b_byte.q.val()) << 8);
             }
             if self.hidx.val() == self.c_idx[6].val() {
-                self.r_b2.d.next = self.ubyte.val();
+                self.r_b2.d.next = self.b_byte.q.val();
             }
             if self.hidx.val() == self.c_idx[7].val() {
-                self.r_b3nz.d.next = self.ubyte.val().any();
+                self.r_b3nz.d.next = self.b_byte.q.val().any();
             }
         }
         if self.reset.val() {
             self.esc.d.next = false;
             self.err.d.next = false;
             self.done_r.d.next = false;
-            self.crc.init.next = true;
         }
-        self.store.next = self.put.val();
-        self.store_data.next = self.ubyte.val();
+        self.store.next = self.b_put.q.val();
+        self.store_data.next = self.b_byte.q.val();
         self.store_index.next = self.count.q.val();
+        self.store_pidx.next = self.pcount_r.q.val();
         self.done.next = self.done_r.q.val();
         self.ok.next = self.ok_r.q.val();
         self.ftype.next = self.r_type.q.val();
@@ -438,8 +492,9 @@ mod tests {
         }
     }
 
-    /// Thousands of frames, intact and broken, back to back with random gaps: `done` and
-    /// `ok` come exactly for the frames `abi::bridge::Decoder` (host side) ends and accepts,
+    /// Thousands of frames, intact and broken, back to back with random gaps between line
+    /// bytes (from [`MIN_BYTE_GAP`] clocks): `store` comes two clocks after a body byte,
+    /// `done` and `ok` two clocks after a closing flag, exactly for the frames `abi::bridge::Decoder` (host side) ends and accepts,
     /// with its header fields, and the stored bytes are the body.
     #[test]
     fn bridge_deframer_agrees_with_decoder() {
@@ -458,8 +513,18 @@ mod tests {
                 for _ in 0..3000 {
                     for byte in random_frame(&mut rng) {
                         let want = dec.push(byte);
+                        // The byte in one clock (held in the next), its stages in the two
+                        // after it.
                         b.uut.in_valid.next = true;
                         b.uut.in_data.next = u64::from(byte).into();
+                        b.tick();
+                        b.uut.in_valid.next = false;
+                        b.settle();
+                        if b.uut.store.val() || b.uut.done.val() {
+                            return Err("store or done one clock after the byte".into());
+                        }
+                        b.tick();
+                        b.uut.in_data.next = u64::from(rng.gen::<u8>()).into();
                         b.settle();
                         if b.uut.store.val() {
                             let i = b.uut.store_index.val().index();
@@ -467,11 +532,13 @@ mod tests {
                                 return Err(format!("store index {i}, {} stored", body.len()));
                             }
                             body.push(b.uut.store_data.val().index() as u8);
+                            let p = b.uut.store_pidx.val().index();
+                            if p != (i + (1 << COUNT_W) - ab::HEADER_BYTES - ab::CRC_BYTES)
+                                % (1 << COUNT_W)
+                            {
+                                return Err(format!("store index {i}, payload index {p}"));
+                            }
                         }
-                        b.tick();
-                        b.uut.in_valid.next = false;
-                        b.uut.in_data.next = u64::from(rng.gen::<u8>()).into();
-                        b.settle();
                         let done = b.uut.done.val();
                         if done != want.is_some() {
                             return Err(format!("done {done}, decoder {want:?}"));
@@ -513,8 +580,13 @@ mod tests {
                         if byte == ab::FLAG {
                             body.clear();
                         }
-                        for _ in 0..rng.gen_range(0..3) {
+                        // The next byte `MIN_BYTE_GAP` clocks or more after this one.
+                        for _ in 0..rng.gen_range(MIN_BYTE_GAP - 2..MIN_BYTE_GAP + 2) {
                             b.tick();
+                            b.settle();
+                            if b.uut.store.val() || b.uut.done.val() {
+                                return Err("store or done late".into());
+                            }
                         }
                     }
                 }
