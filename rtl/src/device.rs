@@ -17,7 +17,7 @@
 //! | port | width | dir | meaning |
 //! |---|---|---|---|
 //! | `clock`, `reset` | 1 | in | clock; synchronous reset |
-//! | `mmio_req_valid/ready` | 1 | in/out | a register access |
+//! | `mmio_req_valid/ready` | 1 | in/out | a register access (taken at the earliest the cycle after it is offered) |
 //! | `mmio_req_write` | 1 | in | write (else read) |
 //! | `mmio_req_addr` | 20 | in | byte address (`abi::regs`) |
 //! | `mmio_req_wdata` | 32 | in | value written |
@@ -157,6 +157,11 @@ pub struct Device {
     // MMIO decoder.
     m_to_xl: Signal<Local, Bit>,
     m_read_pending: DFF<Bit>,
+    // The access is offered to the translation core (or the queue manager) from these
+    // registers, a cycle after it arrived: the address decode and the read-in-flight check
+    // stay off the blocks' paths.
+    m_xl_r: DFF<Bit>,
+    m_qm_r: DFF<Bit>,
     m_take: Signal<Local, Bit>,
     // Translation-core arbiter: who owns each request in flight, oldest first.
     x_owner: [DFF<Bit>; 4],
@@ -248,7 +253,7 @@ impl Default for Device {
             dma_wr_ready, dma_wr_data, dma_wr_last, dma_rd_valid, dma_rd_ready, dma_rd_data,
             dma_rd_tag, dma_rd_last, dma_rd_error, event_valid, event_ready, event_vi, tx_valid,
             tx_ready, tx_data, tx_last, rx_valid, rx_ready, rx_data, rx_last, qm, send, recv,
-            m_to_xl, m_read_pending, m_take, x_owner, x_wr, x_rd, x_head_recv, x_pick_recv,
+            m_to_xl, m_read_pending, m_xl_r, m_qm_r, m_take, x_owner, x_wr, x_rd, x_head_recv, x_pick_recv,
             x_push, x_pop, r_valid, r_recv, r_status, r_da, r_bytes, r_last, r_ready, d_valid, d_write, d_da, d_len, d_tag, d_owner,
             d_load, c_pick_recv, l_valid, l_data, l_last, g_table, g_recv_desc, g_cq, g_recv_data, g_fetch, g_payload, d_free, d_take,
             d_next_write, d_next_da, d_next_len, d_next_tag, t_low, t_half, t_error, rd_client
@@ -263,6 +268,8 @@ impl Logic for Device {
             self,
             clock,
             m_read_pending,
+            m_xl_r,
+            m_qm_r,
             x_wr,
             x_rd,
             x_pick_recv,
@@ -317,16 +324,17 @@ impl Logic for Device {
         // One read in flight, so read data come back in order.
         self.m_take.next = self.mmio_req_valid.val()
             && (self.mmio_req_write.val() || !self.m_read_pending.q.val());
-        self.translator.cfg_valid.next = self.m_take.val() && self.m_to_xl.val();
-        self.qm.mmio_valid.next = self.m_take.val() && !self.m_to_xl.val();
-        self.mmio_req_ready.next = false;
-        if self.m_take.val() {
-            if self.m_to_xl.val() {
-                self.mmio_req_ready.next = self.translator.cfg_ready.val();
-            } else {
-                self.mmio_req_ready.next = self.qm.mmio_ready.val();
-            }
-        }
+        self.translator.cfg_valid.next = self.m_xl_r.q.val();
+        self.qm.mmio_valid.next = self.m_qm_r.q.val();
+        self.mmio_req_ready.next = (self.m_xl_r.q.val() && self.translator.cfg_ready.val())
+            || (self.m_qm_r.q.val() && self.qm.mmio_ready.val());
+        // Offered again the next cycle unless taken now (the access holds still until taken).
+        self.m_xl_r.d.next = self.m_take.val()
+            && self.m_to_xl.val()
+            && !(self.m_xl_r.q.val() && self.translator.cfg_ready.val());
+        self.m_qm_r.d.next = self.m_take.val()
+            && !self.m_to_xl.val()
+            && !(self.m_qm_r.q.val() && self.qm.mmio_ready.val());
         if self.mmio_req_valid.val() && self.mmio_req_ready.val() && !self.mmio_req_write.val() {
             self.m_read_pending.d.next = true;
         }
@@ -653,6 +661,8 @@ impl Logic for Device {
 
         if self.reset.val() {
             self.m_read_pending.d.next = false;
+            self.m_xl_r.d.next = false;
+            self.m_qm_r.d.next = false;
             self.x_wr.d.next = 0.into();
             self.x_rd.d.next = 0.into();
             self.r_valid.d.next = false;
