@@ -415,8 +415,8 @@ pub struct QueueManager {
     x_to_end4: Signal<Local, Bit>,
     x_add: Signal<Local, Bits<IDX_W>>,
     // A fetch would read a burst (third cycle).
-    // A fetch reads a burst (registered in the third cycle).
     t_burst: Signal<Local, Bit>,
+    // A fetch reads a burst (registered in the third cycle).
     p_burst: DFF<Bit>,
     // What the promised CQ entries move by.
     k_delta: Signal<Local, Bits<IDX_W>>,
