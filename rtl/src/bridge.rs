@@ -1366,25 +1366,25 @@ impl Logic for Bridge {
         // The next thing to send, by priority, registered: `Pick` acts on it in the clock
         // after `Idle`. Only a valid frame (`evt`) clears a due reply or takes `cursor` below
         // `nq` outside the framer, and `Idle` moves on only without one.
-        self.p_sync.d.next = self.sync_due.q.val() && !self.core_busy.val();
-        self.p_nak0.d.next = !self.p_sync.d.val() && self.nak_due0.q.val();
-        self.p_nak1.d.next =
-            !self.p_sync.d.val() && !self.nak_due0.q.val() && self.nak_due1.q.val();
-        self.p_ack0.d.next = !self.p_sync.d.val()
-            && !self.nak_due0.q.val()
-            && !self.nak_due1.q.val()
-            && self.ack_due0.q.val();
-        self.p_ack1.d.next = !self.p_sync.d.val()
-            && !self.nak_due0.q.val()
-            && !self.nak_due1.q.val()
-            && !self.ack_due0.q.val()
-            && self.ack_due1.q.val();
-        self.p_data.d.next = !self.p_sync.d.val()
-            && !self.nak_due0.q.val()
-            && !self.nak_due1.q.val()
-            && !self.ack_due0.q.val()
-            && !self.ack_due1.q.val()
-            && (self.cursor.q.val() < self.nq.q.val());
+        self.p_sync.d.next = false;
+        self.p_nak0.d.next = false;
+        self.p_nak1.d.next = false;
+        self.p_ack0.d.next = false;
+        self.p_ack1.d.next = false;
+        self.p_data.d.next = false;
+        if self.sync_due.q.val() && !self.core_busy.val() {
+            self.p_sync.d.next = true;
+        } else if self.nak_due0.q.val() {
+            self.p_nak0.d.next = true;
+        } else if self.nak_due1.q.val() {
+            self.p_nak1.d.next = true;
+        } else if self.ack_due0.q.val() {
+            self.p_ack0.d.next = true;
+        } else if self.ack_due1.q.val() {
+            self.p_ack1.d.next = true;
+        } else if self.cursor.q.val() < self.nq.q.val() {
+            self.p_data.d.next = true;
+        }
         self.act_evt.next = self.evt.val();
         match self.f_state.q.val() {
             FState::Idle => {
