@@ -354,13 +354,6 @@ impl Logic for Device {
         self.translator.open_vi.next = self.qm.open_vi.val();
 
         // ---- Translation core: the receive engine first ----
-        // The receive engine first: the pick turns to it whenever it asks, to the send engine
-        // when only that one asks (a turn costs one cycle).
-        if self.recv.xl_req_valid.val() {
-            self.x_pick_recv.d.next = true;
-        } else if self.send.xl_req_valid.val() {
-            self.x_pick_recv.d.next = false;
-        }
         self.translator.req_valid.next = self.send.xl_req_valid.val();
         self.translator.req_vi.next = self.send.xl_req_vi.val();
         self.translator.req_va.next = self.send.xl_req_va.val();
@@ -378,6 +371,17 @@ impl Logic for Device {
         self.recv.xl_req_ready.next = self.x_pick_recv.q.val() && self.translator.req_ready.val();
         self.send.xl_req_ready.next = !self.x_pick_recv.q.val() && self.translator.req_ready.val();
         self.x_push.next = self.translator.req_valid.val() && self.translator.req_ready.val();
+        // The receive engine first: the pick turns to it whenever it asks, to the send engine
+        // when only that one asks (a turn costs one cycle). The pick stays while the core holds
+        // a request, and in the cycle it takes one: the core reads the requester's shortcut
+        // through this multiplexer until the request's last response.
+        if !self.translator.req_held.val() && !self.x_push.val() {
+            if self.recv.xl_req_valid.val() {
+                self.x_pick_recv.d.next = true;
+            } else if self.send.xl_req_valid.val() {
+                self.x_pick_recv.d.next = false;
+            }
+        }
         self.x_head_recv.next = false;
         for i in 0..4 {
             if self.x_rd.q.val() == self.x_ids[i].val() {

@@ -36,7 +36,7 @@
 //! | `req_ready`      | 1     | out | request taken                                          |
 //! | `req_vi`         | 3     | in  | requesting VI                                          |
 //! | `req_va`         | 64    | in  | virtual address (device address in physical mode)      |
-//! | `req_shortcut`   | 64    | in  | the descriptor's shortcut                              |
+//! | `req_shortcut`   | 64    | in  | the descriptor's shortcut; held from the request's acceptance until its last response is taken |
 //! | `req_length`     | 32    | in  | bytes                                                  |
 //! | `req_write`      | 1     | in  | the device writes the buffer (receive)                 |
 //! | `rsp_valid`      | 1     | out | one page of the translation, or the final status       |
@@ -57,6 +57,7 @@
 //! | `cfg_rsp_ready`  | 1     | in  | read data taken                                        |
 //! | `cfg_rsp_data`   | 32    | out | the value read (keys read as 0)                        |
 //! | `busy`           | 1     | out | key expansion or cache invalidation under way          |
+//! | `req_held`       | 1     | out | a request is held (taken, its last response not taken): `req_shortcut` must stay |
 //! | `open_vi`        | 3     | in  | VI to query (for the doorbells)                        |
 //! | `open_vi_open`   | 1     | out | that VI is enabled and not locked (combinational)      |
 //! | `open_vi_enabled` | 1    | out | that VI is enabled, locked or not (for the fetcher)    |
@@ -187,6 +188,10 @@ pub struct Translator {
     pub cfg_rsp_data: Signal<Out, Bits<32>>,
     /// Key expansion or cache invalidation under way.
     pub busy: Signal<Out, Bit>,
+    /// A request is held: taken, its last response not yet taken. The core keeps no copy of
+    /// the shortcut (the cache compares and fills it from `req_shortcut`), so the requester
+    /// and the arbiter in front of it keep `req_shortcut` still while this is high.
+    pub req_held: Signal<Out, Bit>,
     /// VI to query (the doorbells ask whether it takes work).
     pub open_vi: Signal<In, Bits<VI_W>>,
     /// `open_vi` is enabled and not locked.
@@ -219,7 +224,6 @@ pub struct Translator {
     f_cross: DFF<Bits<3>>,
     f_va_high: DFF<Bit>,
     f_da_high: DFF<Bit>,
-    f_shortcut: DFF<Bits<64>>,
     f_write: DFF<Bit>,
     f_enabled: DFF<Bit>,
     f_mode: DFF<Bits<2>>,
@@ -374,10 +378,10 @@ impl Translator {
             req_write, rsp_valid, rsp_ready, rsp_status, rsp_da, rsp_bytes, rsp_last, rsp_hit,
             pte_req_valid, pte_req_ready, pte_req_addr, pte_req_tag, pte_rsp_valid,
             pte_rsp_ready, pte_rsp_data, pte_rsp_tag, pte_rsp_error, cfg_valid, cfg_ready,
-            cfg_write, cfg_addr, cfg_wdata, cfg_rsp_valid, cfg_rsp_ready, cfg_rsp_data, busy,
+            cfg_write, cfg_addr, cfg_wdata, cfg_rsp_valid, cfg_rsp_ready, cfg_rsp_data, busy, req_held,
             prot, cache, speck, check, walker,
             f_state, f_vi, f_va, f_va_top47, f_va_top40, f_ones_29, f_ones_38, f_ones_39, f_ones_46, f_len_m1, f_len_bad, f_last_end, f_cross,
-            f_va_high, f_da_high, f_shortcut,
+            f_va_high, f_da_high,
             f_write, f_enabled, f_mode, f_pd, f_slot, f_status, f_hit_part, f_hit_writable,
             f_kind,
             f_ready,
@@ -428,7 +432,6 @@ impl Logic for Translator {
             f_cross,
             f_va_high,
             f_da_high,
-            f_shortcut,
             f_write,
             f_enabled,
             f_mode,
@@ -616,7 +619,7 @@ impl Logic for Translator {
         self.cache.cmp_vpage.next = self.f_va.q.val().get_bits::<VPAGE_W>(12);
         self.cache.cmp_shortcut_mode.next = self.f_mode.q.val() == self.mode_shortcut.val();
         self.cache.cmp_slot.next = self.f_slot.q.val();
-        self.cache.cmp_shortcut.next = self.f_shortcut.q.val();
+        self.cache.cmp_shortcut.next = self.req_shortcut.val();
         self.speck.dec_in_slot.next = self.prot.lk_slot.val();
         self.speck.dec_in_data.next = self.req_shortcut.val();
         self.speck.dec_flush.next = false;
@@ -631,6 +634,7 @@ impl Logic for Translator {
         // (`f_flush` is only ever set in the cycle of a handoff from `Ready`, never while
         // both stages are idle.)
         self.f_take.next = self.f_idle.q.val() && !self.p_busy.q.val();
+        self.req_held.next = !self.f_take.val();
         // From one flag and the two valid inputs: a single LUT.
         self.accept.next = self.req_valid.val() && self.f_open.q.val() && !self.cfg_valid.val();
         // The decryptor is always idle when a request can be taken: a decryption is either
@@ -787,7 +791,6 @@ impl Logic for Translator {
             self.f_len_m1.d.next = self.req_length.val().get_bits::<LEN_W>(0) - self.len_one.val();
             self.f_len_bad.d.next =
                 !self.req_length.val().any() || self.req_length.val() > self.len_max.val();
-            self.f_shortcut.d.next = self.req_shortcut.val();
             self.f_write.d.next = self.req_write.val();
             self.f_enabled.d.next = self.prot.lk_enabled.val();
             self.f_mode.d.next = self.prot.lk_mode.val();
@@ -861,7 +864,7 @@ impl Logic for Translator {
         self.cache.fill_vpage.next = self.f_va.q.val().get_bits::<VPAGE_W>(12);
         self.cache.fill_via_shortcut.next = self.p_via_shortcut.q.val();
         self.cache.fill_slot.next = self.f_slot.q.val();
-        self.cache.fill_shortcut.next = self.f_shortcut.q.val();
+        self.cache.fill_shortcut.next = self.req_shortcut.val();
         self.cache.fill_frame.next = self.walker.res_frame.val();
         self.cache.fill_writable.next = self.walker.res_writable.val();
 

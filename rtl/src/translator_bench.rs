@@ -29,7 +29,8 @@ use crate::translator::Translator;
 pub struct TranslatorInputs {
     /// `req_valid`.
     pub req_valid: bool,
-    /// The request on `req_*` (meaningful when `req_valid`).
+    /// The request on `req_*`: the one offered (meaningful when `req_valid`), or the one the
+    /// core holds (its shortcut must stay on the port).
     pub req: Option<TranslationRequest>,
     /// `cfg_valid`.
     pub cfg_valid: bool,
@@ -529,9 +530,14 @@ impl<'a, S: TranslatorSim> Tb<'a, S> {
         let offer_cfg = !self.cfg.is_empty() && rng.gen_bool(0.7);
         let rsp_ready = rng.gen_bool(self.rsp_ready);
         let cfg_rsp_ready = rng.gen_bool(0.6);
+        // A request taken and not yet answered in full is the oldest expected one: its
+        // shortcut stays on the port (the core keeps no copy of it), like the engines' do.
+        let held = (self.expected.len() > self.pending.len())
+            .then(|| self.expected.front().map(|e| e.req))
+            .flatten();
         self.b.drive(&TranslatorInputs {
             req_valid: offer_req,
-            req: self.pending.front().copied(),
+            req: held.or_else(|| self.pending.front().copied()),
             cfg_valid: offer_cfg,
             cfg: self.cfg.front().copied().unwrap_or_default(),
             rsp_ready,

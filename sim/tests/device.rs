@@ -192,6 +192,95 @@ fn loopback_messages_arrive_byte_for_byte() {
     });
 }
 
+/// The translation core keeps no copy of a shortcut: it compares and fills the cache with the
+/// requester's, so the arbiter must keep offering that requester's until the request is done.
+/// Sends and receives translate side by side here, every first touch of a page a table walk
+/// that fills the cache; a second round of the same transfers is then answered by the cache
+/// alone, which holds only if every fill kept the shortcut of its own request.
+#[test]
+fn side_by_side_translations_fill_the_cache_with_their_own_shortcuts() {
+    let host = HostConfig {
+        stall: 0.2,
+        ..Default::default()
+    };
+    run_device("device-cache-fills", host, true, |t, seed| {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        t.create_pd(0, 64, true, false);
+        t.create_pd(1, 64, false, true);
+        t.create_vi(0, 0, TranslationMode::Shortcut, key(3), 6);
+        t.create_vi(1, 1, TranslationMode::Shortcut, key(4), 6);
+        let pages = 24u64;
+        let page = abi::PAGE_SIZE;
+        let src = t.register(0, 0x3000_0000, pages * page, Access::Read);
+        let dst = t.register(1, 0x5000_0000 + 64 * page, pages * page, Access::ReadWrite);
+        let mut sets = std::collections::BTreeSet::new();
+        for i in 0..pages {
+            sets.insert(abi::translator::cache_index(0, (src.va >> 12) + i));
+            sets.insert(abi::translator::cache_index(1, (dst.va >> 12) + i));
+        }
+        assert_eq!(sets.len() as u64, 2 * pages, "the pages share cache sets");
+        let table_reads =
+            |t: &Testbed| t.sim.stats.reads_by_client[rtl::device::CLIENT_TABLE as usize];
+        let mut reads = vec![];
+        for round in 0..2u32 {
+            let before = table_reads(t);
+            for i in 0..pages {
+                let va = dst.va + i * page;
+                let d = Descriptor {
+                    opcode: Opcode::Recv as u8,
+                    length: 64,
+                    wr_id: 100 * round + i as u32,
+                    va,
+                    shortcut: t.shortcut(1, va).0,
+                    ..Default::default()
+                };
+                t.post(1, QueueKind::Recv, &d);
+            }
+            t.ring(1, QueueKind::Recv);
+            let (mut sends, mut recvs) = (vec![], vec![]);
+            let mut posted = 0;
+            while recvs.len() < pages as usize || sends.len() < pages as usize {
+                if posted < pages && rng.gen_bool(0.5) {
+                    let va = src.va + posted * page + 4 * rng.gen_range(0..16u64);
+                    let d = Descriptor {
+                        opcode: Opcode::Send as u8,
+                        dest: 1,
+                        length: 64,
+                        wr_id: 100 * round + posted as u32,
+                        va,
+                        shortcut: t.shortcut(0, va).0,
+                    };
+                    t.post(0, QueueKind::Send, &d);
+                    t.ring(0, QueueKind::Send);
+                    posted += 1;
+                }
+                t.sim.run(50);
+                sends.extend(t.poll(0));
+                recvs.extend(t.poll(1));
+                if t.sim.cycle() > 2_000_000 {
+                    return Err(format!("stuck in round {round}: {}", t.state()));
+                }
+            }
+            if let Some(c) = sends
+                .iter()
+                .chain(&recvs)
+                .find(|c| c.status() != Some(Status::Ok))
+            {
+                return Err(format!("round {round}: {c:?}"));
+            }
+            reads.push(table_reads(t) - before);
+        }
+        // A leaf-level shortcut walks one table entry per page, once.
+        if reads != [2 * pages, 0] {
+            return Err(format!(
+                "table reads per round {reads:?}, expected [{}, 0]",
+                2 * pages
+            ));
+        }
+        Ok(())
+    });
+}
+
 /// What a fuzzed VI looks like to the generator.
 struct FuzzVi {
     vi: usize,
