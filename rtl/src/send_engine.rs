@@ -18,6 +18,15 @@
 //!   payload words from the TX FIFO; then the completion (for failed descriptors and NOPs
 //!   only the completion), held on `cmp_*` until the completion writer takes it.
 //!
+//! A descriptor's `wr_id` (only copied into its completion) does not travel with its context:
+//! it goes from the descriptor words straight into a ring in block RAM, written as its word
+//! arrives and read at the completion, in order (descriptors pass the two stages in order).
+//! The ring holds the descriptors from their `wr_id` word to their completion: the one being
+//! prepared, the hand-off register's and the one being sent, failed ones and NOPs included.
+//! The ring's read data follows its read pointer a cycle late, so a descriptor without a
+//! frame is taken a cycle after the previous completion (a frame's header words give that
+//! cycle anyway).
+//!
 //! | port | width | dir | meaning |
 //! |---|---|---|---|
 //! | `desc_valid/ready/data` | 1/1/32 | in | descriptor words, 8 per descriptor |
@@ -50,6 +59,15 @@ pub const MSG_W: usize = 17;
 /// hand-off register): the payload reads of this many descriptors overlap the frame being
 /// sent. The transmit stage copies the context when it starts the descriptor.
 pub const CTX_DEPTH: usize = 1;
+/// Descriptors between their `wr_id` word and their completion: the one being prepared, the
+/// hand-off register's and the one being sent.
+pub const WR_ID_LIVE: usize = CTX_DEPTH + 2;
+/// Address width of the ring of `wr_id`s: room for [`WR_ID_LIVE`] descriptors. Eight entries
+/// where four would do: yosys builds a ring of four 32-bit entries from flip-flops (its
+/// estimate for them ties with the two block RAMs').
+pub const WR_ID_RING_W: usize = 3;
+const _: () = assert!(1 << WR_ID_RING_W >= WR_ID_LIVE);
+const _: () = assert!(abi::queues::DESC_W_WR_ID == 2);
 
 const _: () = assert!(IDX_W == 12);
 // Comparisons with constants are bit tests: bursts of 2^8 bytes, messages of at most 2^16
@@ -167,6 +185,17 @@ pub struct SendEngine {
 
     desc: DescriptorRegs,
     pages: BlockRam<Bits<FRAME_W>, 5>,
+    /// The `wr_id`s of the descriptors between their `wr_id` word and their completion, in
+    /// order.
+    wr_ids: BlockRam<Bits<32>, WR_ID_RING_W>,
+    /// The next descriptor word is word 1.
+    w_word1: DFF<Bit>,
+    /// The next descriptor word is word 2 (the `wr_id`).
+    w_word2: DFF<Bit>,
+    /// Ring entry the next `wr_id` is written to.
+    w_head: DFF<Bits<WR_ID_RING_W>>,
+    /// Ring entry of the next completion's `wr_id`.
+    w_tail: DFF<Bits<WR_ID_RING_W>>,
     tx_fifo: Fifo<Bits<33>, 8, 9>,
 
     // Prepare stage.
@@ -210,7 +239,6 @@ pub struct SendEngine {
     // Hand-off register: a descriptor's context handed over and not taken yet.
     handed: DFF<Bit>,
     h_meta: DFF<Bits<META_W>>,
-    h_wr_id: DFF<Bits<32>>,
     h_length: DFF<Bits<MSG_W>>,
     h_dest: DFF<Bits<8>>,
     h_opcode: DFF<Bits<8>>,
@@ -218,7 +246,6 @@ pub struct SendEngine {
     // Transmit stage.
     b_state: DFF<TxState>,
     b_meta: DFF<Bits<META_W>>,
-    b_wr_id: DFF<Bits<32>>,
     b_length: DFF<Bits<MSG_W>>,
     b_dest: DFF<Bits<8>>,
     b_opcode: DFF<Bits<8>>,
@@ -226,10 +253,14 @@ pub struct SendEngine {
     b_words: DFF<Bits<MSG_W>>,
     b_error: DFF<Bit>,
     b_take: Signal<Local, Bit>,
+    /// The hand-off register's descriptor is a good send (it has a frame).
+    h_sends: Signal<Local, Bit>,
 
     op_send: Constant<Bits<8>>,
     op_nop: Constant<Bits<8>>,
     page_one: Constant<Bits<5>>,
+    /// One ring entry.
+    ring_one: Constant<Bits<WR_ID_RING_W>>,
     page_bytes: Constant<Bits<PAGE_BYTES_W>>,
     burst: Constant<Bits<PAGE_BYTES_W>>,
     three: Constant<Bits<PAGE_BYTES_W>>,
@@ -254,6 +285,7 @@ impl Default for SendEngine {
             op_send: konst(Opcode::Send as u64),
             op_nop: konst(Opcode::Nop as u64),
             page_one: konst(1),
+            ring_one: konst(1),
             page_bytes: konst(abi::PAGE_SIZE),
             burst: konst(BURST_BYTES),
             three: konst(3),
@@ -277,11 +309,12 @@ impl Default for SendEngine {
             xl_rsp_valid, xl_rsp_ready, xl_rsp_status, xl_rsp_da, xl_rsp_last, pl_req_valid,
             pl_req_ready, pl_req_da, pl_req_len, pl_req_vi, pl_rd_valid, pl_rd_data, pl_rd_error, tx_valid,
             tx_ready, tx_data, tx_last, cmp_valid, cmp_ready, cmp_vi, cmp_wr_id, cmp_bytes,
-            cmp_index, cmp_peer, cmp_opcode, cmp_status, tx_frame, pages, tx_fifo, a_state,
+            cmp_index, cmp_peer, cmp_opcode, cmp_status, tx_frame, pages, wr_ids, w_word1, w_word2, w_head,
+            w_tail, tx_fifo, a_state,
             desc, a_meta,
             a_status, a_pages, a_page, a_da, a_page_left, a_left, a_used, a_fifo_room, a_chunk, a_chunk_n, a_wait,
-            a_chunk_words, a_first_room, a_first_fits, a_room_n, a_issue, a_pop, a_popped, a_push, handed, a_pushed, a_load, h_meta, h_wr_id, h_length, h_dest, h_opcode, h_status, b_state, b_meta, b_wr_id, b_length, b_dest,
-            b_opcode, b_status, b_words, b_error, b_take
+            a_chunk_words, a_first_room, a_first_fits, a_room_n, a_issue, a_pop, a_popped, a_push, handed, a_pushed, a_load, h_meta, h_length, h_dest, h_opcode, h_status, b_state, b_meta, b_length, b_dest,
+            b_opcode, b_status, b_words, b_error, b_take, h_sends
         })
     }
 }
@@ -311,22 +344,24 @@ impl Logic for SendEngine {
             a_first_room,
             a_first_fits,
             h_meta,
-            h_wr_id,
             h_length,
             h_dest,
             h_opcode,
             h_status,
             b_state,
             b_meta,
-            b_wr_id,
             b_length,
             b_dest,
             b_opcode,
             b_status,
             b_words,
-            b_error
+            b_error,
+            w_word1,
+            w_word2,
+            w_head,
+            w_tail
         );
-        clock!(self, clock, desc, pages, tx_fifo);
+        clock!(self, clock, desc, pages, wr_ids, tx_fifo);
         self.desc.reset.next = self.reset.val();
         self.tx_fifo.reset.next = self.reset.val();
 
@@ -337,6 +372,19 @@ impl Logic for SendEngine {
         self.desc.word_valid.next = self.desc_valid.val() && self.desc_ready.val();
         self.desc.word_data.next = self.desc_data.val();
         self.desc.word_error.next = self.desc_data.val().get_bit(31) && self.desc.first.val();
+        // The wr_id word goes straight into the ring (word 2; the word count kept here, from
+        // `first`, as one flag per word).
+        self.wr_ids.write_address.next = self.w_head.q.val();
+        self.wr_ids.write_data.next = self.desc_data.val();
+        self.wr_ids.write_enable.next = false;
+        if self.desc.word_valid.val() {
+            self.w_word1.d.next = self.desc.first.val();
+            self.w_word2.d.next = self.w_word1.q.val();
+            if self.w_word2.q.val() {
+                self.wr_ids.write_enable.next = true;
+                self.w_head.d.next = self.w_head.q.val() + self.ring_one.val();
+            }
+        }
         self.desc_meta_pop.next = false;
         self.xl_req_valid.next = false;
         self.xl_req_vi.next = bit_cast::<3, DVI_W>(self.a_meta.q.val().get_bits::<DVI_W>(12));
@@ -507,7 +555,6 @@ impl Logic for SendEngine {
         if self.a_push.val() {
             self.handed.d.next = true;
             self.h_meta.d.next = self.a_meta.q.val();
-            self.h_wr_id.d.next = self.desc.wr_id.val();
             self.h_length.d.next = self.desc.length.val().get_bits::<MSG_W>(0);
             self.h_dest.d.next = self.desc.dest.val();
             self.h_opcode.d.next = self.desc.opcode.val();
@@ -532,7 +579,8 @@ impl Logic for SendEngine {
         self.cmp_valid.next = false;
         self.cmp_vi.next = self.b_meta.q.val().get_bits::<DVI_W>(12);
         self.cmp_index.next = self.b_meta.q.val().get_bits::<IDX_W>(0);
-        self.cmp_wr_id.next = self.b_wr_id.q.val();
+        self.wr_ids.read_address.next = self.w_tail.q.val();
+        self.cmp_wr_id.next = self.wr_ids.read_data.val();
         self.cmp_peer.next = self.b_dest.q.val();
         self.cmp_opcode.next = self.b_opcode.q.val();
         self.cmp_status.next = self.b_status.q.val();
@@ -542,6 +590,8 @@ impl Logic for SendEngine {
         {
             self.cmp_bytes.next = bit_cast::<32, MSG_W>(self.b_length.q.val());
         }
+        self.h_sends.next = (self.h_status.q.val() == self.st_ok.val())
+            && (self.h_opcode.q.val() == self.op_send.val());
         self.b_take.next = false;
         match self.b_state.q.val() {
             TxState::Idle => {
@@ -583,7 +633,12 @@ impl Logic for SendEngine {
                     self.cmp_bytes.next = 0.into();
                 }
                 if self.cmp_ready.val() {
-                    self.b_take.next = self.handed.q.val();
+                    // The ring's read data follows the tail a cycle late: a descriptor
+                    // without a frame is taken from Idle, a cycle on, so its completion
+                    // never shows the previous one's `wr_id` (a frame's header words give
+                    // that cycle).
+                    self.w_tail.d.next = self.w_tail.q.val() + self.ring_one.val();
+                    self.b_take.next = self.handed.q.val() && self.h_sends.val();
                     self.b_state.d.next = TxState::Idle;
                 }
             }
@@ -592,12 +647,11 @@ impl Logic for SendEngine {
             }
         }
         // The next descriptor is copied from the hand-off register as soon as the previous
-        // one is done (never in the cycle it is handed over: a hand-over needs the last one
-        // taken).
+        // one is done (a cycle later for one without a frame, see `Complete`; never in the
+        // cycle it is handed over: a hand-over needs the last one taken).
         if self.b_take.val() {
             self.handed.d.next = false;
             self.b_meta.d.next = self.h_meta.q.val();
-            self.b_wr_id.d.next = self.h_wr_id.q.val();
             self.b_length.d.next = self.h_length.q.val();
             self.b_dest.d.next = self.h_dest.q.val();
             self.b_opcode.d.next = self.h_opcode.q.val();
@@ -605,9 +659,7 @@ impl Logic for SendEngine {
             self.b_error.d.next = false;
             self.b_words.d.next = (self.h_length.q.val() + self.msg_three.val()) >> 2;
             self.b_state.d.next = TxState::Complete;
-            if (self.h_status.q.val() == self.st_ok.val())
-                && (self.h_opcode.q.val() == self.op_send.val())
-            {
+            if self.h_sends.val() {
                 self.b_state.d.next = TxState::Header0;
             }
         }
@@ -627,6 +679,10 @@ impl Logic for SendEngine {
             self.a_popped.d.next = false;
             self.a_fifo_room.d.next = false;
             self.b_state.d.next = TxState::Idle;
+            self.w_word1.d.next = false;
+            self.w_word2.d.next = false;
+            self.w_head.d.next = 0.into();
+            self.w_tail.d.next = 0.into();
         }
         // Whether the next state is Load, written out from the transitions into it (a decode
         // of the next state would put the descriptor checks on the FIFO's ready).
@@ -662,184 +718,233 @@ mod tests {
     /// are compared with what `abi::queues::precheck` and the test's page mapping say.
     #[test]
     fn frames_and_completions_under_random_stalls() {
-        run_seeded(
-            "send-engine",
-            test_seed(),
-            SendEngine::default,
-            |b, seed| {
-                let mut rng = SmallRng::seed_from_u64(seed);
-                let n = 300;
-                let descs: Vec<(Descriptor, u64)> = (0..n)
-                    .map(|i| {
-                        let mut d = Descriptor {
-                            opcode: Opcode::Send as u8,
-                            dest: rng.gen_range(0..4),
-                            length: rng.gen_range(1..=9000),
-                            wr_id: rng.gen(),
-                            va: rng.gen_range(0..1u64 << 30) & !3,
-                            shortcut: rng.gen(),
-                        };
-                        match rng.gen_range(0..12) {
-                            0 => d.opcode = Opcode::Nop as u8,
-                            1 => d.opcode = 0x7f,
-                            2 => d.length = 0,
-                            3 => d.va |= 2,
-                            4 => d.dest = 9,
-                            5 => d.va |= UNMAPPED,
-                            _ => {}
-                        }
-                        (d, (i as u64 & 3) << 12 | i as u64)
-                    })
-                    .collect();
-                let mut expected_cmp = VecDeque::new();
-                let mut expected_frames = VecDeque::new();
-                for (d, meta) in &descs {
-                    let status =
-                        precheck(d, QueueKind::Send, 4).unwrap_or(if d.va & UNMAPPED != 0 {
-                            Status::NotPresent
-                        } else {
-                            Status::Ok
-                        });
-                    let sends = status == Status::Ok && d.opcode == Opcode::Send as u8;
-                    let bytes = if sends { d.length } else { 0 };
-                    expected_cmp.push_back((meta & 0xfff, d.wr_id, bytes, status.code(), d.opcode));
-                    if sends {
-                        let mut w = abi::frames::FrameHeader {
-                            dest: d.dest,
-                            src: (meta >> 12) as u8,
-                            length: d.length,
-                        }
-                        .to_words()
-                        .to_vec();
-                        w.extend(
-                            (0..d.length.div_ceil(4))
-                                .map(|k| word_at(d.va + DA_OFFSET + 4 * u64::from(k))),
-                        );
-                        expected_frames.push_back(w);
+        run_engine("send-engine", false, |rng, d| match rng.gen_range(0..12) {
+            0 => d.opcode = Opcode::Nop as u8,
+            1 => d.opcode = 0x7f,
+            2 => d.length = 0,
+            3 => d.va |= 2,
+            4 => d.dest = 9,
+            5 => d.va |= UNMAPPED,
+            _ => {}
+        });
+    }
+
+    /// Mostly descriptors without a frame (NOPs, failed checks, failed translations) and
+    /// short sends, with completions stalled for long stretches: the `wr_id` ring holds as
+    /// many descriptors as it ever can (every descriptor from its `wr_id` word to its
+    /// completion has an entry), and completions follow each other back to back.
+    #[test]
+    fn wr_id_ring_full_of_frameless_descriptors() {
+        run_engine("send-engine-ring", true, |rng, d| {
+            match rng.gen_range(0..10) {
+                0..=2 => d.opcode = Opcode::Nop as u8,
+                3 => d.opcode = 0x7f,
+                4 => d.length = 0,
+                5 => d.va |= 2,
+                6 => d.dest = 9,
+                7 => d.va |= UNMAPPED,
+                _ => d.length = d.length % 64 + 1,
+            }
+        });
+    }
+
+    /// Runs 300 random descriptors through the engine, `vary` making each a NOP, a failing
+    /// one or a different send; `cmp_stalls`: completions are also held off for long
+    /// stretches, and the `wr_id` ring must have held all [`WR_ID_LIVE`] descriptors at some
+    /// point. The completion's
+    /// `wr_id` is checked in every cycle `cmp_valid` is high, not only when it is taken.
+    fn run_engine(name: &str, cmp_stalls: bool, vary: fn(&mut SmallRng, &mut Descriptor)) {
+        run_seeded(name, test_seed(), SendEngine::default, |b, seed| {
+            let mut rng = SmallRng::seed_from_u64(seed);
+            let n = 300;
+            let descs: Vec<(Descriptor, u64)> = (0..n)
+                .map(|i| {
+                    let mut d = Descriptor {
+                        opcode: Opcode::Send as u8,
+                        dest: rng.gen_range(0..4),
+                        length: rng.gen_range(1..=9000),
+                        wr_id: rng.gen(),
+                        va: rng.gen_range(0..1u64 << 30) & !3,
+                        shortcut: rng.gen(),
+                    };
+                    vary(&mut rng, &mut d);
+                    (d, (i as u64 & 3) << 12 | i as u64)
+                })
+                .collect();
+            let ring = 1u64 << WR_ID_RING_W;
+            let mut ring_max = 0;
+            let mut cmp_hold = 0u32;
+            let mut expected_cmp = VecDeque::new();
+            let mut expected_frames = VecDeque::new();
+            for (d, meta) in &descs {
+                let status = precheck(d, QueueKind::Send, 4).unwrap_or(if d.va & UNMAPPED != 0 {
+                    Status::NotPresent
+                } else {
+                    Status::Ok
+                });
+                let sends = status == Status::Ok && d.opcode == Opcode::Send as u8;
+                let bytes = if sends { d.length } else { 0 };
+                expected_cmp.push_back((meta & 0xfff, d.wr_id, bytes, status.code(), d.opcode));
+                if sends {
+                    let mut w = abi::frames::FrameHeader {
+                        dest: d.dest,
+                        src: (meta >> 12) as u8,
+                        length: d.length,
                     }
+                    .to_words()
+                    .to_vec();
+                    w.extend(
+                        (0..d.length.div_ceil(4))
+                            .map(|k| word_at(d.va + DA_OFFSET + 4 * u64::from(k))),
+                    );
+                    expected_frames.push_back(w);
                 }
-                let (mut di, mut wi) = (0usize, 0usize);
-                let mut xl: VecDeque<(u64, u64, bool, u64)> = VecDeque::new(); // (ready_at, da, last, status)
-                let mut reads: VecDeque<(u64, u64, u64)> = VecDeque::new(); // (ready_at, da, words)
-                let mut frame = vec![];
-                let mut cycles = 0u64;
-                while !expected_cmp.is_empty() {
-                    cycles += 1;
-                    if cycles > 2_000_000 {
+            }
+            let (mut di, mut wi) = (0usize, 0usize);
+            let mut xl: VecDeque<(u64, u64, bool, u64)> = VecDeque::new(); // (ready_at, da, last, status)
+            let mut reads: VecDeque<(u64, u64, u64)> = VecDeque::new(); // (ready_at, da, words)
+            let mut frame = vec![];
+            let mut cycles = 0u64;
+            while !expected_cmp.is_empty() {
+                cycles += 1;
+                if cycles > 2_000_000 {
+                    return Err(format!(
+                        "stuck with {} completions to go",
+                        expected_cmp.len()
+                    ));
+                }
+                let now = b.cycle;
+                let u = &mut b.uut;
+                let offer = di < descs.len() && rng.gen_bool(0.7);
+                u.desc_valid.next = offer;
+                if di < descs.len() {
+                    u.desc_data.next = u64::from(descs[di].0.to_words()[wi]).into();
+                    u.desc_meta.next = descs[di].1.into();
+                }
+                let xl_ready = rng.gen_bool(0.5);
+                u.xl_req_ready.next = xl_ready;
+                let rsp = xl
+                    .front()
+                    .copied()
+                    .filter(|r| r.0 <= now && rng.gen_bool(0.7));
+                u.xl_rsp_valid.next = rsp.is_some();
+                if let Some((_, da, last, status)) = rsp {
+                    u.xl_rsp_da.next = da.into();
+                    u.xl_rsp_last.next = last;
+                    u.xl_rsp_status.next = status.into();
+                }
+                let pl_ready = rng.gen_bool(0.5);
+                u.pl_req_ready.next = pl_ready;
+                let word = reads
+                    .front()
+                    .copied()
+                    .filter(|r| r.0 <= now && rng.gen_bool(0.8));
+                u.pl_rd_valid.next = word.is_some();
+                u.pl_rd_error.next = false;
+                if let Some((_, da, _)) = word {
+                    u.pl_rd_data.next = u64::from(word_at(da)).into();
+                }
+                let tx_ready = rng.gen_bool(0.6);
+                u.tx_ready.next = tx_ready;
+                let cmp_ready = if cmp_stalls && cmp_hold > 0 {
+                    cmp_hold -= 1;
+                    false
+                } else if cmp_stalls && rng.gen_bool(0.05) {
+                    cmp_hold = rng.gen_range(10..100);
+                    false
+                } else {
+                    rng.gen_bool(0.4)
+                };
+                u.cmp_ready.next = cmp_ready;
+                b.settle();
+                let u = &b.uut;
+                let used = (u.w_head.q.val().to_u64() + ring - u.w_tail.q.val().to_u64()) % ring;
+                ring_max = ring_max.max(used);
+                if u.cmp_valid.val() {
+                    let got = u.cmp_wr_id.val().to_u64() as u32;
+                    let want = expected_cmp.front().ok_or("unexpected completion")?.1;
+                    if got != want {
                         return Err(format!(
-                            "stuck with {} completions to go",
-                            expected_cmp.len()
+                            "completion shows wr_id {got:#x}, expected {want:#x}"
                         ));
                     }
-                    let now = b.cycle;
-                    let u = &mut b.uut;
-                    let offer = di < descs.len() && rng.gen_bool(0.7);
-                    u.desc_valid.next = offer;
-                    if di < descs.len() {
-                        u.desc_data.next = u64::from(descs[di].0.to_words()[wi]).into();
-                        u.desc_meta.next = descs[di].1.into();
-                    }
-                    let xl_ready = rng.gen_bool(0.5);
-                    u.xl_req_ready.next = xl_ready;
-                    let rsp = xl
-                        .front()
-                        .copied()
-                        .filter(|r| r.0 <= now && rng.gen_bool(0.7));
-                    u.xl_rsp_valid.next = rsp.is_some();
-                    if let Some((_, da, last, status)) = rsp {
-                        u.xl_rsp_da.next = da.into();
-                        u.xl_rsp_last.next = last;
-                        u.xl_rsp_status.next = status.into();
-                    }
-                    let pl_ready = rng.gen_bool(0.5);
-                    u.pl_req_ready.next = pl_ready;
-                    let word = reads
-                        .front()
-                        .copied()
-                        .filter(|r| r.0 <= now && rng.gen_bool(0.8));
-                    u.pl_rd_valid.next = word.is_some();
-                    u.pl_rd_error.next = false;
-                    if let Some((_, da, _)) = word {
-                        u.pl_rd_data.next = u64::from(word_at(da)).into();
-                    }
-                    let tx_ready = rng.gen_bool(0.6);
-                    u.tx_ready.next = tx_ready;
-                    let cmp_ready = rng.gen_bool(0.4);
-                    u.cmp_ready.next = cmp_ready;
-                    b.settle();
-                    let u = &b.uut;
-                    if offer && u.desc_ready.val() {
-                        wi += 1;
-                        if wi == 8 {
-                            if !u.desc_meta_pop.val() {
-                                return Err("metadata not popped with the last word".into());
-                            }
-                            wi = 0;
-                            di += 1;
-                        }
-                    }
-                    if u.xl_req_valid.val() && xl_ready {
-                        let va = u.xl_req_va.val().to_u64();
-                        let len = u.xl_req_length.val().to_u64();
-                        let delay = now + rng.gen_range(1..30);
-                        if va & UNMAPPED != 0 {
-                            xl.push_back((delay, 0, true, u64::from(Status::NotPresent.code())));
-                        } else {
-                            let pages = abi::pages_spanned(va, len);
-                            for p in 0..pages {
-                                let page_va = if p == 0 { va } else { (va & !0xfff) + p * 4096 };
-                                xl.push_back((delay, page_va + DA_OFFSET, p + 1 == pages, 0));
-                            }
-                        }
-                    }
-                    if rsp.is_some() && u.xl_rsp_ready.val() {
-                        xl.pop_front();
-                    }
-                    if u.pl_req_valid.val() && pl_ready {
-                        let da = u.pl_req_da.val().to_u64();
-                        let len = u.pl_req_len.val().to_u64();
-                        reads.push_back((now + rng.gen_range(0..40), da, len.div_ceil(4)));
-                    }
-                    if let Some((at, da, words)) = word {
-                        reads.pop_front();
-                        if words > 1 {
-                            reads.push_front((at, da + 4, words - 1));
-                        }
-                    }
-                    if u.tx_valid.val() && tx_ready {
-                        frame.push(u.tx_data.val().to_u64() as u32);
-                        if u.tx_last.val() {
-                            let want = expected_frames.pop_front().ok_or("unexpected frame")?;
-                            if frame != want {
-                                return Err(format!(
-                                    "frame of {} words differs from the expected {}",
-                                    frame.len(),
-                                    want.len()
-                                ));
-                            }
-                            frame.clear();
-                        }
-                    }
-                    if u.cmp_valid.val() && cmp_ready {
-                        let got = (
-                            u.cmp_index.val().to_u64(),
-                            u.cmp_wr_id.val().to_u64() as u32,
-                            u.cmp_bytes.val().to_u64() as u32,
-                            u.cmp_status.val().to_u64() as u8,
-                            u.cmp_opcode.val().to_u64() as u8,
-                        );
-                        let want = expected_cmp.pop_front().expect("pending");
-                        if got != want {
-                            return Err(format!("completion {got:?}, expected {want:?}"));
-                        }
-                    }
-                    b.tick();
                 }
-                if !expected_frames.is_empty() {
-                    return Err(format!("{} frames never sent", expected_frames.len()));
+                if offer && u.desc_ready.val() {
+                    wi += 1;
+                    if wi == 8 {
+                        if !u.desc_meta_pop.val() {
+                            return Err("metadata not popped with the last word".into());
+                        }
+                        wi = 0;
+                        di += 1;
+                    }
                 }
-                Ok(())
-            },
-        );
+                if u.xl_req_valid.val() && xl_ready {
+                    let va = u.xl_req_va.val().to_u64();
+                    let len = u.xl_req_length.val().to_u64();
+                    let delay = now + rng.gen_range(1..30);
+                    if va & UNMAPPED != 0 {
+                        xl.push_back((delay, 0, true, u64::from(Status::NotPresent.code())));
+                    } else {
+                        let pages = abi::pages_spanned(va, len);
+                        for p in 0..pages {
+                            let page_va = if p == 0 { va } else { (va & !0xfff) + p * 4096 };
+                            xl.push_back((delay, page_va + DA_OFFSET, p + 1 == pages, 0));
+                        }
+                    }
+                }
+                if rsp.is_some() && u.xl_rsp_ready.val() {
+                    xl.pop_front();
+                }
+                if u.pl_req_valid.val() && pl_ready {
+                    let da = u.pl_req_da.val().to_u64();
+                    let len = u.pl_req_len.val().to_u64();
+                    reads.push_back((now + rng.gen_range(0..40), da, len.div_ceil(4)));
+                }
+                if let Some((at, da, words)) = word {
+                    reads.pop_front();
+                    if words > 1 {
+                        reads.push_front((at, da + 4, words - 1));
+                    }
+                }
+                if u.tx_valid.val() && tx_ready {
+                    frame.push(u.tx_data.val().to_u64() as u32);
+                    if u.tx_last.val() {
+                        let want = expected_frames.pop_front().ok_or("unexpected frame")?;
+                        if frame != want {
+                            return Err(format!(
+                                "frame of {} words differs from the expected {}",
+                                frame.len(),
+                                want.len()
+                            ));
+                        }
+                        frame.clear();
+                    }
+                }
+                if u.cmp_valid.val() && cmp_ready {
+                    let got = (
+                        u.cmp_index.val().to_u64(),
+                        u.cmp_wr_id.val().to_u64() as u32,
+                        u.cmp_bytes.val().to_u64() as u32,
+                        u.cmp_status.val().to_u64() as u8,
+                        u.cmp_opcode.val().to_u64() as u8,
+                    );
+                    let want = expected_cmp.pop_front().expect("pending");
+                    if got != want {
+                        return Err(format!("completion {got:?}, expected {want:?}"));
+                    }
+                }
+                b.tick();
+            }
+            if !expected_frames.is_empty() {
+                return Err(format!("{} frames never sent", expected_frames.len()));
+            }
+            if cmp_stalls && ring_max < WR_ID_LIVE as u64 {
+                return Err(format!(
+                    "the wr_id ring held at most {ring_max} of {WR_ID_LIVE} descriptors"
+                ));
+            }
+            Ok(())
+        });
     }
 }
