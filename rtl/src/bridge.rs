@@ -37,7 +37,8 @@
 //!   (a DMA write keeps the writer until its last word, so a CQ write goes before its event):
 //!   writes type, length and payload of a device packet into a free slot of the
 //!   retransmission buffer (block RAM, [`TX_SLOTS`] slots of 512 bytes), reading the port's
-//!   fields while they are held (`*_ready` rises with the last byte); the field byte is picked
+//!   fields while they are held (`*_ready` rises with the last byte; an event is taken as its
+//!   packet starts, its VI kept, so the VI sent is the one the Device cleared); the field byte is picked
 //!   by the offset's bits. A DMA write is split into packets of up to `MAX_DATA_BYTES` at
 //!   `da`, `da + 256`, …, `INFO_LAST` on the final one (the packet with the word marked
 //!   `dma_wr_last`), the final word's unused bytes zero (from the request's `len`). The data
@@ -349,6 +350,9 @@ pub struct Bridge {
     /// The field bytes at `woff` of each kind (the header bytes: of the writer's kind),
     /// registered in the first clock at the offset.
     w_md_r: DFF<Bits<8>>,
+    /// VI of the event being written: the event is taken when its packet starts, so the VI
+    /// the packet carries is the one the Device dropped from its pending events.
+    ev_vi: DFF<Bits<8>>,
     w_rr_r: DFF<Bits<8>>,
     w_wr_r: DFF<Bits<8>>,
     w_hb_r: DFF<Bits<8>>,
@@ -634,7 +638,7 @@ impl Bridge {
             wbank, exp0, exp1, nak_sent0, nak_sent1, ack_due0, ack_due1, nak_due0, nak_due1,
             sync_due, nonce, sreset, pulse, busy, t_reload_r, link, h_mw, h_mr, h_dd, h_ack, h_nak, h_sync, h_dzero, h_ddup, h_an_ok, h_an_n, h_an_nz, h_room, m_state, m_addr, m_wdata, m_write, m_ok,
             d_state, d_bank, d_addr, d_primed, d_word, d_tag, d_err, d_lastf, d_end, base,
-            head, nq, sent, cursor, tick_count, timer, w_state, w_kind, woff, wr_da, w_r, w_cy, w_phase, w_md_r, w_rr_r, w_wr_r, w_hb_r, f_r, d_r, w_ok_prev, w_wlast_r, w_rr_wait, w_lenm1, w_wordend_r, w_full_r, w_rot_r, w_last_r, w_commit_r, w_cont, w_hdr, w_cnt, w_lastpkt, f_state,
+            head, nq, sent, cursor, tick_count, timer, w_state, w_kind, woff, wr_da, w_r, w_cy, w_phase, w_md_r, ev_vi, w_rr_r, w_wr_r, w_hb_r, f_r, d_r, w_ok_prev, w_wlast_r, w_rr_wait, w_lenm1, w_wordend_r, w_full_r, w_rot_r, w_last_r, w_commit_r, w_cont, w_hdr, w_cnt, w_lastpkt, f_state,
             f_data, c_kind, c_ch, tslot, tseq, ti, tleft, tphase, cur, esc2, crc_v, crc_i, crc_busy, crc_bit_r, crc_step, p_sync, p_nak0, p_nak1, p_ack0, p_ack1, p_data, t_big, t_seq, t_end, cbyte_r, cur_flag, cur_esc, st_count,
             act_cur, act_prev, flt_cur, flt_prev, evt, core_busy, is_mw, is_mr, is_dd, is_ack,
             is_nak, is_sync, exp_sel, dseq, room, d_end_calc, d_inc, d_start, an_next, an_n3,
@@ -724,6 +728,7 @@ impl Logic for Bridge {
             w_cy,
             w_phase,
             w_md_r,
+            ev_vi,
             w_rr_r,
             w_wr_r,
             w_hb_r,
@@ -1035,7 +1040,7 @@ impl Logic for Bridge {
                 self.w_hb0.next = self.k_t_ev.val();
                 self.w_hb2.next = self.k_plen_ev.val();
                 self.w_hb3.next = 0.into();
-                self.w_field.next = self.event_vi.val();
+                self.w_field.next = self.ev_vi.q.val();
             }
         }
         // Two clocks: the field bytes of every kind and the header byte are registered, then
@@ -1145,6 +1150,8 @@ impl Logic for Bridge {
                 }
                 self.w_state.d.next = WState::WaitSlot;
             } else if self.event_valid.val() {
+                self.event_ready.next = true;
+                self.ev_vi.d.next = self.event_vi.val();
                 self.w_kind.d.next = WKind::Event;
                 self.w_state.d.next = WState::WaitSlot;
             } else if self.mmio_rsp_valid.val() && (self.m_state.q.val() == MState::WaitRsp) {
@@ -1230,9 +1237,6 @@ impl Logic for Bridge {
                 }
                 if self.w_kind.q.val() == WKind::ReadReq {
                     self.dma_req_ready.next = true;
-                }
-                if self.w_kind.q.val() == WKind::Event {
-                    self.event_ready.next = true;
                 }
                 if self.w_kind.q.val() == WKind::Write {
                     self.w_cont.d.next = !self.w_lastpkt.q.val();
