@@ -460,7 +460,7 @@ pub const REGISTERS: &[Register] = &[
         stride: 4,
         access: RegAccess::Write,
         doc: "key slot `s` word `w` at `0x3000 + 0x10 s + 4 w` (k0, l0, l1, l2); write all four \
-              words of a key, one key at a time; word 3 expands the key (27 cycles) and empties \
+              words of a key, one key at a time; word 3 expands the key (54 cycles) and empties \
               the cache (258 cycles); never readable",
         fields: &[],
     },
