@@ -8,7 +8,9 @@
 //! [`ERROR_BASE`]) and applies DMA writes to it. The device side plays the Device's host port:
 //! a register file behind `mmio_req`/`mmio_rsp` and a script of DMA reads, DMA writes and
 //! events; every valid and every ready on the port stalls at random, and a valid, once raised,
-//! holds its data until taken.
+//! holds its data until taken. Its events can instead be the queue manager's: a pending bit
+//! per VI and `event_vi` the lowest pending, which changes under a held `event_valid` when a
+//! lower VI's event arrives.
 //!
 //! Checks: every MMIO write reaches the register file exactly once and in order; every MMIO
 //! read returns the value of the last write before it; every DMA read delivers exactly its
@@ -16,8 +18,9 @@
 //! write arrives in order as packets of 256 bytes at consecutive addresses, the rest in the
 //! final one with `last` (a packet ends early, at a word, only when the write's data waits for
 //! a read the Device requested after it), padding zero, and the host's memory ends up
-//! byte-exact; events arrive in order. The fuzz damages the line in both
-//! directions (bit flips, dropped bytes, inserted bytes with flags and escapes among them).
+//! byte-exact; events arrive in order, each with the VI taken at the port, and every event
+//! raised is taken. The fuzz damages the line in both directions (bit flips, dropped bytes,
+//! inserted bytes with flags and escapes among them).
 //!
 //! A failing run names its seed (rerun with `SKIPWALK_SEED=<seed>`) and is replayed with a
 //! waveform of its last clocks under `target/waves/`.
@@ -27,6 +30,7 @@ use std::collections::{HashMap, VecDeque};
 use abi::bridge::{
     self as ab, encode, split_dma_read, Decoder, Packet, Receiver, Reply, Sender, Side,
 };
+use abi::DEVICE_VIS;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rtl::bench::{run_seeded_with, test_seed, Cycles};
@@ -205,6 +209,8 @@ struct Host {
     early_packets: u64,
     expect_reads: VecDeque<Packet>,
     expect_events: VecDeque<u8>,
+    /// Events delivered, in order.
+    events: Vec<u8>,
     frames_rejected: u64,
 }
 
@@ -232,6 +238,7 @@ impl Host {
             early_packets: 0,
             expect_reads: VecDeque::new(),
             expect_events: VecDeque::new(),
+            events: vec![],
             frames_rejected: 0,
         }
     }
@@ -436,6 +443,7 @@ impl Host {
                 if want != Some(vi) {
                     return Err(format!("event {vi}, want {want:?}"));
                 }
+                self.events.push(vi);
             }
             other => return Err(format!("unexpected packet {other:?}")),
         }
@@ -500,6 +508,9 @@ struct Device {
     /// Reads issued: their tag, words and error, the next word.
     read_data: VecDeque<(u16, Vec<u32>, bool, usize)>,
     stall: f64,
+    /// The queue manager's events, offered on the event port in place of the script's
+    /// (which then has none).
+    events: Option<PendingEvents>,
 }
 
 impl Device {
@@ -514,6 +525,7 @@ impl Device {
             wr_shown: false,
             read_data: VecDeque::new(),
             stall,
+            events: None,
         }
     }
 
@@ -521,6 +533,110 @@ impl Device {
         self.script.is_empty()
             && matches!(self.state, DevState::Gap(_))
             && self.read_data.is_empty()
+            && self.events.as_ref().is_none_or(PendingEvents::idle)
+    }
+}
+
+/// Clocks after an event is taken in which the bridge writes its packet (a slot free: four
+/// bytes of three clocks, and the slot's pick and commit).
+const EVENT_WRITE_CLOCKS: u64 = 16;
+
+/// The queue manager's events as the Device offers them: a pending bit per VI, raised at
+/// random clocks (a VI raised while pending merges with its pending event); `event_valid`
+/// while any is pending and `event_vi` the lowest, from the bits at the clock's start, so the
+/// VI offered changes under a held `event_valid` when a lower VI's event arrives; the VI
+/// offered is cleared in the clock the bridge takes it (a raise of it in that clock merges).
+struct PendingEvents {
+    /// Bit `vi` set while VI `vi` has an event pending.
+    pending: u8,
+    /// Raises still to come, and the clock of the next.
+    left: u32,
+    next_at: u64,
+    /// Raises per VI that found its bit clear (each must be taken once).
+    raised: [u64; DEVICE_VIS],
+    /// Raises merged into a pending event.
+    merged: u64,
+    /// VIs taken at the port, in order.
+    taken: Vec<u8>,
+    /// The clock of the last take.
+    last_take: Option<u64>,
+    /// The VI offered and not taken in the clock before.
+    prev_offer: Option<u8>,
+    /// Clocks whose VI offered is lower than the one offered and not taken in the clock
+    /// before: a lower VI's event arrived while a higher one was offered.
+    overtakes: u64,
+    /// Raises within [`EVENT_WRITE_CLOCKS`] of a take, while its packet is being written.
+    raised_after_take: u64,
+}
+
+impl PendingEvents {
+    fn new(raises: u32) -> PendingEvents {
+        PendingEvents {
+            pending: 0,
+            left: raises,
+            next_at: 0,
+            raised: [0; DEVICE_VIS],
+            merged: 0,
+            taken: vec![],
+            last_take: None,
+            prev_offer: None,
+            overtakes: 0,
+            raised_after_take: 0,
+        }
+    }
+
+    /// The VI on the port: the lowest with an event pending.
+    fn offer(&self) -> Option<u8> {
+        (self.pending != 0).then(|| self.pending.trailing_zeros() as u8)
+    }
+
+    fn idle(&self) -> bool {
+        self.left == 0 && self.pending == 0
+    }
+
+    /// The end of a clock in which `offer` was on the port and `taken` says whether the
+    /// bridge took it: a raise when one is due (once `started`), then the VI taken, which is
+    /// returned, leaves the set.
+    fn clock(
+        &mut self,
+        rng: &mut SmallRng,
+        now: u64,
+        started: bool,
+        offer: Option<u8>,
+        taken: bool,
+    ) -> Option<u8> {
+        if offer
+            .zip(self.prev_offer)
+            .is_some_and(|(vi, prev)| vi < prev)
+        {
+            self.overtakes += 1;
+        }
+        self.prev_offer = offer.filter(|_| !taken);
+        if started && self.left > 0 && now >= self.next_at {
+            let vi = rng.gen_range(0..DEVICE_VIS);
+            if self.pending & (1 << vi) != 0 {
+                self.merged += 1;
+            } else {
+                self.pending |= 1 << vi;
+                self.raised[vi] += 1;
+            }
+            if self.last_take.is_some_and(|t| now < t + EVENT_WRITE_CLOCKS) {
+                self.raised_after_take += 1;
+            }
+            self.left -= 1;
+            // Bursts a few clocks apart, pauses of up to a few frames between them.
+            self.next_at = now
+                + match rng.gen_range(0..8) {
+                    0..=3 => rng.gen_range(1..32),
+                    4..=6 => rng.gen_range(1..10 * BYTE_CYCLES),
+                    _ => rng.gen_range(1..100 * BYTE_CYCLES),
+                };
+        }
+        let vi = offer.filter(|_| taken)?;
+        self.pending &= !(1 << vi);
+        self.taken.push(vi);
+        self.last_take = Some(now);
+        Some(vi)
     }
 }
 
@@ -624,6 +740,11 @@ impl Rig {
                 }
             }
         }
+        let qm_offer = d.events.as_ref().and_then(PendingEvents::offer);
+        if let Some(vi) = qm_offer {
+            ev_valid = true;
+            m.set_event_vi(u64::from(vi));
+        }
         m.set_dma_req_valid(u64::from(req_valid));
         m.set_event_valid(u64::from(ev_valid));
         let wr = word_due.filter(|_| d.wr_shown);
@@ -654,7 +775,12 @@ impl Rig {
         }
         let req_taken = req_valid && m.dma_req_ready() != 0;
         let ev_taken = ev_valid && m.event_ready() != 0;
-        if req_taken || ev_taken {
+        if let Some(q) = &mut d.events {
+            if let Some(vi) = q.clock(rng, now, self.host.synced, qm_offer, ev_taken) {
+                self.host.expect_events.push_back(vi);
+            }
+        }
+        if req_taken || (ev_taken && qm_offer.is_none()) {
             d.req_shown = false;
             let op = match &mut d.state {
                 DevState::WriteData {
@@ -789,7 +915,7 @@ impl Rig {
                 return Err(format!(
                     "not done after {limit} clocks: {} MMIO ops, {} reads, backlog {}/{} \
                      unacked {}/{}, device script {}, reads in flight {}, expected writes {}, \
-                     events {}, synced {}",
+                     events {}, pending events {:?}, synced {}",
                     self.host.mmio_ops.len(),
                     self.host.reads.len(),
                     self.host.ch[0].backlog.len(),
@@ -800,6 +926,7 @@ impl Rig {
                     self.dev.read_data.len(),
                     self.host.expect_writes.len(),
                     self.host.expect_events.len(),
+                    self.dev.events.as_ref().map(|q| (q.pending, q.left)),
                     self.host.synced,
                 ));
             }
@@ -1024,6 +1151,92 @@ fn bridge_events_arrive_in_order() {
     );
 }
 
+/// The queue manager's events ([`PendingEvents`], 3000 raises) on a line with `damage`:
+/// `event_vi` is the lowest VI with an event pending, so it changes under a held
+/// `event_valid` when a lower VI's event arrives, also while the packet of the event just
+/// taken is being written; DMA requests and MMIO read data compete for the packet writer.
+/// The host must receive exactly the VIs taken at the port, in the order taken, and every
+/// event raised must be taken (once for all the raises merged into it). At least 100 lower
+/// VIs must arrive under a held event, and 100 raises while a packet is written. With
+/// `waits`, DMA writes now and then wait for a read.
+fn changing_vi_events(name: &str, damage: Damage, waits: bool) {
+    run_rig(
+        name,
+        |rng| {
+            let mut host = Host::new(random_memory(rng), damage, true);
+            host.mmio_ops = random_mmio(rng, 100).into();
+            let script = (0..40)
+                .map(|_| {
+                    let (len, write) = (rng.gen_range(1..=64), rng.gen());
+                    if write && !waits {
+                        write_op(rng, len, None)
+                    } else {
+                        dma_op(rng, len, write)
+                    }
+                })
+                .collect();
+            let mut dev = Device::new(script, 0.5);
+            dev.events = Some(PendingEvents::new(3000));
+            (host, dev)
+        },
+        |rig| {
+            rig.run(100_000_000)?;
+            let q = rig.dev.events.as_ref().expect("the queue manager's events");
+            if rig.host.events != q.taken {
+                let n = rig
+                    .host
+                    .events
+                    .iter()
+                    .zip(&q.taken)
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                return Err(format!(
+                    "events differ from #{n}: {} delivered, {} taken; delivered {:?}, taken {:?}",
+                    rig.host.events.len(),
+                    q.taken.len(),
+                    rig.host.events.get(n),
+                    q.taken.get(n),
+                ));
+            }
+            if !q.idle() {
+                return Err(format!(
+                    "events left: pending {:#06b}, {} to raise",
+                    q.pending, q.left
+                ));
+            }
+            for (vi, &raised) in q.raised.iter().enumerate() {
+                let taken = q.taken.iter().filter(|&&v| usize::from(v) == vi).count() as u64;
+                if taken != raised {
+                    return Err(format!("VI {vi}: {raised} events raised, {taken} taken"));
+                }
+            }
+            println!(
+                "bridge events: {} clocks, {} events taken ({} raises merged), {} overtaken \
+                 by a lower VI, {} raised while a packet was written, host rejected {} frames",
+                rig.now,
+                q.taken.len(),
+                q.merged,
+                q.overtakes,
+                q.raised_after_take,
+                rig.host.frames_rejected
+            );
+            if q.overtakes < 100 || q.raised_after_take < 100 {
+                return Err(format!(
+                    "too few lower VIs under a held event ({}) or raises while a packet was \
+                     written ({})",
+                    q.overtakes, q.raised_after_take
+                ));
+            }
+            Ok(())
+        },
+    );
+}
+
+#[test]
+fn bridge_events_of_changing_vi_arrive_as_taken() {
+    changing_vi_events("bridge-events-vi", Damage::default(), true);
+}
+
 #[test]
 fn bridge_sync_with_reset_pulses_core_reset() {
     run_rig(
@@ -1109,4 +1322,18 @@ fn bridge_fuzz_damaged_line() {
             Ok(())
         },
     );
+}
+
+/// [`changing_vi_events`] on a damaged line (a fifth of the fuzz's damage): event packets
+/// lost and sent again while others wait. Writes do not wait for reads here: on a damaged
+/// line such a write holds the packet writer until the read's data has been sent again,
+/// after the host's timeout, and the events meanwhile only merge.
+#[test]
+fn bridge_fuzz_events_of_changing_vi() {
+    let damage = Damage {
+        flip: 5e-4,
+        drop: 2.5e-4,
+        insert: 2.5e-4,
+    };
+    changing_vi_events("bridge-fuzz-events-vi", damage, false);
 }
