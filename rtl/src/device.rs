@@ -555,14 +555,12 @@ impl Logic for Device {
         self.d_next_len.next = self.send.pl_req_len.val();
         self.d_next_tag.next = (bit_cast::<DMA_TAG_W, 4>(self.c_payload.val()) << 8)
             | (bit_cast::<DMA_TAG_W, 2>(self.send.pl_req_vi.val()) << 4);
-        // The address alone has five sources: the queue manager's fetch and CQ write share
-        // one register.
+        // The address alone has four sources: the queue manager's fetch and CQ write share
+        // one register, and so do the receive engine's descriptor read and payload write.
         if self.g_table.q.val() {
             self.d_next_da.next = self.translator.pte_req_addr.val();
-        } else if self.g_recv_desc.q.val() {
-            self.d_next_da.next = self.recv.rd_req_da.val();
-        } else if self.g_recv_data.q.val() {
-            self.d_next_da.next = self.recv.wr_req_da.val();
+        } else if self.g_recv_desc.q.val() || self.g_recv_data.q.val() {
+            self.d_next_da.next = self.recv.dma_da.val();
         } else if self.g_cq.q.val() || self.g_fetch.q.val() {
             self.d_next_da.next = self.qm.dma_da.val();
         }
