@@ -555,30 +555,34 @@ impl Logic for Device {
         self.d_next_len.next = self.send.pl_req_len.val();
         self.d_next_tag.next = (bit_cast::<DMA_TAG_W, 4>(self.c_payload.val()) << 8)
             | (bit_cast::<DMA_TAG_W, 2>(self.send.pl_req_vi.val()) << 4);
+        // The address alone has four sources: the queue manager's fetch and CQ write share
+        // one register, and so do the receive engine's descriptor read and payload write.
         if self.g_table.q.val() {
             self.d_next_da.next = self.translator.pte_req_addr.val();
+        } else if self.g_recv_desc.q.val() || self.g_recv_data.q.val() {
+            self.d_next_da.next = self.recv.dma_da.val();
+        } else if self.g_cq.q.val() || self.g_fetch.q.val() {
+            self.d_next_da.next = self.qm.dma_da.val();
+        }
+        if self.g_table.q.val() {
             self.d_next_len.next = self.pte_len.val();
             self.d_next_tag.next = (bit_cast::<DMA_TAG_W, 4>(self.c_table.val()) << 8)
                 | bit_cast::<DMA_TAG_W, TAG_W>(self.translator.pte_req_tag.val());
         } else if self.g_recv_desc.q.val() {
-            self.d_next_da.next = self.recv.rd_req_da.val();
             self.d_next_len.next = self.recv.rd_req_len.val();
             self.d_next_tag.next = (bit_cast::<DMA_TAG_W, 4>(self.c_recv_desc.val()) << 8)
                 | (bit_cast::<DMA_TAG_W, 2>(self.recv.dma_vi.val()) << 4);
         } else if self.g_cq.q.val() {
             self.d_next_write.next = true;
-            self.d_next_da.next = self.qm.cq_req_da.val();
             self.d_next_len.next = self.cq_len.val();
             self.d_next_tag.next = (bit_cast::<DMA_TAG_W, 4>(self.c_cq.val()) << 8)
                 | (bit_cast::<DMA_TAG_W, 2>(self.qm.cq_req_vi.val()) << 4);
         } else if self.g_recv_data.q.val() {
             self.d_next_write.next = true;
-            self.d_next_da.next = self.recv.wr_req_da.val();
             self.d_next_len.next = self.recv.wr_req_len.val();
             self.d_next_tag.next = (bit_cast::<DMA_TAG_W, 4>(self.c_recv_data.val()) << 8)
                 | (bit_cast::<DMA_TAG_W, 2>(self.recv.dma_vi.val()) << 4);
         } else if self.g_fetch.q.val() {
-            self.d_next_da.next = self.qm.fetch_req_da.val();
             self.d_next_len.next = self.qm.fetch_req_len.val();
             self.d_next_tag.next = (bit_cast::<DMA_TAG_W, 4>(self.c_fetch.val()) << 8)
                 | (bit_cast::<DMA_TAG_W, 2>(self.qm.fetch_req_vi.val()) << 4);

@@ -50,12 +50,13 @@
 //! | `mmio_*` | | in/out | register accesses (`valid/ready`, `write`, 20-bit `addr`, `wdata`; reads answer on `mmio_rsp_*`) |
 //! | `open_vi`, `open_vi_open` | 3, 1 | out, in | query of the translation core: is the VI enabled and not locked |
 //! | `open_vi_enabled` | 1 | in | is the VI enabled (locked or not) |
-//! | `fetch_req_*` | | out | descriptor reads: `valid/ready`, `da`, `len` bytes |
+//! | `fetch_req_*` | | out | descriptor reads: `valid/ready`, `len` bytes, `vi`; the address on `dma_da` |
 //! | `fetch_rd_*` | | in | their data: `valid`, `data`, `error` (never back-pressured) |
 //! | `desc_*` | | out | descriptor words (`valid/ready/data`); `desc_meta` = VI and index, valid with every word |
 //! | `cmp_*` | | in | a completion to write (`valid/ready`; taken, and latched, as soon as its CQ has room; `cmp_ready` is a register, a cycle after the decision) |
 //! | `cmp_hold` | 1 | out | a completion accept decides this cycle: the producer's pick must stay |
-//! | `cq_req_*`, `cq_wd_*` | | out | CQ entry writes: request, then 4 data words |
+//! | `cq_req_*`, `cq_wd_*` | | out | CQ entry writes: request (`valid/ready`, `vi`; the address on `dma_da`), then 4 data words |
+//! | `dma_da` | 40 | out | the address of the descriptor read or the CQ write requested (never both at once) |
 //! | `rq_query`, `rq_vi` | 1, 2 | in | the receive engine asks for a receive descriptor (held until answered) |
 //! | `rq_answer`, `rq_granted`, `rq_da`, `rq_index` | | out | the answer (one cycle) |
 //! | `event_*` | | out | `valid/ready`, `vi`: a completion reached an armed CQ |
@@ -120,10 +121,9 @@ const CQW_W: usize = 28;
 const E_OFF_W: usize = IDX_W + 5;
 /// Pages an entry's offset spans.
 const E_PAGE_W: usize = E_OFF_W - 12;
-/// Width of a descriptor's address without its low bits (32-byte aligned).
-const FDA_W: usize = DA_W - 5;
-/// Width of a CQ entry's address without its low bits (16-byte aligned).
-const CDA_W: usize = DA_W - 4;
+/// Width of a descriptor's or CQ entry's address without its low bits (both 16-byte
+/// aligned).
+const QDA_W: usize = DA_W - 4;
 /// Width of the frame and drop counters (wrapping).
 const CNT_W: usize = regs::COUNTER_BITS as usize;
 
@@ -202,8 +202,6 @@ pub struct QueueManager {
     pub fetch_req_valid: Signal<Out, Bit>,
     /// Descriptor read taken.
     pub fetch_req_ready: Signal<In, Bit>,
-    /// Device address of the first descriptor.
-    pub fetch_req_da: Signal<Out, Bits<DA_W>>,
     /// Bytes to read.
     pub fetch_req_len: Signal<Out, Bits<DMA_LEN_W>>,
     /// VI whose send queue is read.
@@ -252,8 +250,9 @@ pub struct QueueManager {
     pub cq_req_valid: Signal<Out, Bit>,
     /// CQ write request taken.
     pub cq_req_ready: Signal<In, Bit>,
-    /// Device address of the entry.
-    pub cq_req_da: Signal<Out, Bits<DA_W>>,
+    /// Device address of the first descriptor read or of the CQ entry written, whichever of
+    /// `fetch_req_valid` and `cq_req_valid` is high (never both).
+    pub dma_da: Signal<Out, Bits<DA_W>>,
     /// VI whose CQ is written.
     pub cq_req_vi: Signal<Out, Bits<DVI_W>>,
     /// Entry data word.
@@ -462,8 +461,6 @@ pub struct QueueManager {
     f_state: DFF<FetchState>,
     f_rr: DFF<Bits<DVI_W>>,
     f_vi: DFF<Bits<DVI_W>>,
-    // Descriptor addresses are 32-byte aligned, CQ entries 16-byte.
-    f_da: DFF<Bits<FDA_W>>,
     f_count: DFF<Bits<3>>,
     f_index: DFF<Bits<IDX_W>>,
     // Words in the descriptor FIFO or requested and not yet arrived.
@@ -484,7 +481,9 @@ pub struct QueueManager {
     // Completion writer.
     c_state: DFF<CqState>,
     c_word: DFF<Bits<2>>,
-    c_da: DFF<Bits<CDA_W>>,
+    // The address of the fetch or CQ write being requested: the two take turns, each issued
+    // only while the other's request is not waiting.
+    q_da: DFF<Bits<QDA_W>>,
     c_phase: DFF<Bit>,
     c_accept: Signal<Local, Bit>,
     // The accept's `cmp_ready`, a cycle after its decision.
@@ -630,11 +629,11 @@ impl Default for QueueManager {
         } defaults {
             clock, reset, mmio_valid, mmio_ready, mmio_write, mmio_addr, mmio_wdata,
             mmio_rsp_valid, mmio_rsp_ready, mmio_rsp_data, open_vi, open_vi_open,
-            open_vi_enabled, fetch_req_valid, fetch_req_ready, fetch_req_da, fetch_req_len, fetch_req_vi,
+            open_vi_enabled, fetch_req_valid, fetch_req_ready, fetch_req_len, fetch_req_vi,
             fetch_rd_valid, fetch_rd_data, fetch_rd_error, desc_valid, desc_ready, desc_data,
             desc_meta, desc_meta_pop, cmp_valid, cmp_ready, cmp_vi, cmp_recv, cmp_wr_id,
             cmp_bytes, cmp_index, cmp_peer, cmp_opcode, cmp_status, cq_req_valid, cq_req_ready,
-            cq_req_da, cq_req_vi, cq_wd_valid, cq_wd_ready, cq_wd_data, cq_wd_last, rq_query,
+            dma_da, cq_req_vi, cq_wd_valid, cq_wd_ready, cq_wd_data, cq_wd_last, rq_query,
             rq_vi, rq_answer, rq_granted, rq_da, rq_index, event_valid, event_ready, event_vi,
             tx_frame, rx_frame, rx_bad, loopback, desc_fifo, meta_fifo, vram, sq_log2,
             rq_log2, sq_work, cq_pending,
@@ -650,9 +649,9 @@ impl Default for QueueManager {
             p_used_is1, p_used_is4, p_kfree_any, p_kfree2, p_kroom, p_db_x_ok, p_open,
             p_enabled, p_db_cq_ok, p_pend, o_cq_word, p_cq_slot, p_x_slot, p_phase, k_lap,
             k_new_tail, pend_next, e_offset, e_frame, e_da, drops_next, db_cq_ok,
-            f_state, f_rr, f_vi, f_da, f_count, f_index, f_used, f_room, f_word, f_any, f_rot,
+            f_state, f_rr, f_vi, f_count, f_index, f_used, f_room, f_word, f_any, f_rot,
             f_offset, f_pick_vi, f_ok, f_burst, f_pop, f_issue, c_state, c_word,
-            c_da, c_phase, c_accept, c_ready, cmp_hold, l_vi, l_recv, l_wr_id, l_bytes, l_index, l_peer, l_opcode, l_status,
+            q_da, c_phase, c_accept, c_ready, cmp_hold, l_vi, l_recv, l_wr_id, l_bytes, l_index, l_peer, l_opcode, l_status,
             r_answer, r_granted, r_drop, r_drop_vi
         })
     }
@@ -732,7 +731,6 @@ impl Logic for QueueManager {
             f_state,
             f_rr,
             f_vi,
-            f_da,
             f_count,
             f_index,
             f_used,
@@ -740,7 +738,7 @@ impl Logic for QueueManager {
             f_word,
             c_state,
             c_word,
-            c_da,
+            q_da,
             c_phase,
             l_vi,
             l_recv,
@@ -944,8 +942,13 @@ impl Logic for QueueManager {
         // the execute's effects).
         self.i_pick_vi_r.d.next = self.f_pick_vi.val();
         self.i_any_r.d.next = self.f_any.val();
-        self.i_cmp.next = (self.c_state.q.val() == CqState::Idle) && self.cmp_valid.val();
+        // A fetch and a CQ write share their address register: neither is issued while the
+        // other's request waits.
+        self.i_cmp.next = (self.c_state.q.val() == CqState::Idle)
+            && (self.f_state.q.val() != FetchState::Request)
+            && self.cmp_valid.val();
         self.i_fetch.next = (self.f_state.q.val() == FetchState::Idle)
+            && (self.c_state.q.val() != CqState::Request)
             && self.i_any_r.q.val()
             && self.f_room.q.val();
         self.f_room.d.next = self.f_used.q.val() <= self.words_fetch_max.val();
@@ -1307,7 +1310,7 @@ impl Logic for QueueManager {
                     if self.f_ok.val() {
                         self.f_vi.d.next = self.o_vi.q.val();
                         self.f_state.d.next = FetchState::Request;
-                        self.f_da.d.next = self.e_da.val().get_bits::<FDA_W>(5);
+                        self.q_da.d.next = self.e_da.val().get_bits::<QDA_W>(4);
                         self.f_index.d.next = self.x_head.val();
                         self.f_count.d.next = self.count_one.val();
                         self.f_issue.next = self.words_eight.val();
@@ -1338,7 +1341,7 @@ impl Logic for QueueManager {
                         self.l_peer.d.next = self.cmp_peer.val();
                         self.l_opcode.d.next = self.cmp_opcode.val();
                         self.l_status.d.next = self.cmp_status.val();
-                        self.c_da.d.next = self.e_da.val().get_bits::<CDA_W>(4);
+                        self.q_da.d.next = self.e_da.val().get_bits::<QDA_W>(4);
                         self.c_phase.d.next = self.p_phase.q.val();
                         self.c_state.d.next = CqState::Request;
                     }
@@ -1441,7 +1444,7 @@ impl Logic for QueueManager {
 
         // ---- Fetcher: the read, then the metadata of each descriptor ----
         self.fetch_req_valid.next = false;
-        self.fetch_req_da.next = bit_cast::<DA_W, FDA_W>(self.f_da.q.val()) << 5;
+        self.dma_da.next = bit_cast::<DA_W, QDA_W>(self.q_da.q.val()) << 4;
         self.fetch_req_vi.next = self.f_vi.q.val();
         self.fetch_req_len.next = self.len_desc.val();
         if self.f_count.q.val() == self.count_four.val() {
@@ -1491,7 +1494,6 @@ impl Logic for QueueManager {
 
         // ---- Completion writer: the entry from the latch ----
         self.cq_req_valid.next = false;
-        self.cq_req_da.next = bit_cast::<DA_W, CDA_W>(self.c_da.q.val()) << 4;
         self.cq_req_vi.next = self.l_vi.q.val();
         self.cq_wd_valid.next = false;
         self.cq_wd_last.next = self.c_word.q.val() == self.word_last.val();

@@ -17,9 +17,9 @@
 //! | `rq_query`, `rq_vi` | 1, 2 | out | ask for the VI's next receive descriptor |
 //! | `rq_answer`, `rq_granted`, `rq_da`, `rq_index` | | in | the answer |
 //! | `rd_req_*`, `rd_rd_*` | | out, in | the receive descriptor's read (32 bytes) and its words |
-//! | `dma_vi` | 2 | out | VI of the engine's DMA accesses (the frame's destination) |
+//! | `dma_vi`, `dma_da` | 2, 40 | out | VI of the engine's DMA accesses (the frame's destination); the address of the descriptor read or payload write requested (one register: never both at once) |
 //! | `xl_req_*`, `xl_rsp_*` | | out, in | translation of the buffer (a device write) |
-//! | `wr_req_*` | | out | payload writes: `valid/ready`, `da`, `len` bytes |
+//! | `wr_req_*` | | out | payload writes: `valid/ready`, `len` bytes (the address on `dma_da`) |
 //! | `wr_*` | | out | their data: `valid/ready`, `data`, `last` |
 //! | `cmp_*` | | out | the completion, held until `cmp_ready` |
 //! | `rx_frame`, `rx_bad` | 1 | out | counter strobes: a frame took a descriptor; a malformed frame was dropped |
@@ -92,12 +92,12 @@ pub struct RxEngine {
     pub rd_req_valid: Signal<Out, Bit>,
     /// Descriptor read taken.
     pub rd_req_ready: Signal<In, Bit>,
-    /// Device address.
-    pub rd_req_da: Signal<Out, Bits<DA_W>>,
     /// Bytes.
     pub rd_req_len: Signal<Out, Bits<DMA_LEN_W>>,
     /// VI of the access (the frame's destination).
     pub dma_vi: Signal<Out, Bits<DVI_W>>,
+    /// Device address of the descriptor read or of the payload write requested.
+    pub dma_da: Signal<Out, Bits<DA_W>>,
     /// Descriptor word.
     pub rd_rd_valid: Signal<In, Bit>,
     /// The word.
@@ -132,8 +132,6 @@ pub struct RxEngine {
     pub wr_req_valid: Signal<Out, Bit>,
     /// Payload write taken.
     pub wr_req_ready: Signal<In, Bit>,
-    /// Device address.
-    pub wr_req_da: Signal<Out, Bits<DA_W>>,
     /// Bytes.
     pub wr_req_len: Signal<Out, Bits<DMA_LEN_W>>,
     /// Write data valid.
@@ -221,11 +219,11 @@ impl Default for RxEngine {
             st_dma: status_const(Status::DmaError),
         } defaults {
             clock, reset, rx_valid, rx_ready, rx_data, rx_last, rq_query, rq_vi, rq_answer,
-            rq_granted, rq_da, rq_index, rd_req_valid, rd_req_ready, rd_req_da, rd_req_len, dma_vi,
+            rq_granted, rq_da, rq_index, rd_req_valid, rd_req_ready, rd_req_len, dma_vi, dma_da,
             rd_rd_valid, rd_rd_data, rd_rd_error, xl_req_valid, xl_req_ready, xl_req_vi,
             xl_req_va, xl_req_shortcut, xl_req_length, xl_rsp_valid, xl_rsp_ready,
             xl_rsp_status, xl_rsp_da, xl_rsp_bytes, xl_rsp_last, wr_req_valid, wr_req_ready,
-            wr_req_da, wr_req_len, wr_valid, wr_ready, wr_data, wr_last, cmp_valid, cmp_ready,
+            wr_req_len, wr_valid, wr_ready, wr_data, wr_last, cmp_valid, cmp_ready,
             cmp_vi, cmp_wr_id, cmp_bytes, cmp_index, cmp_peer, cmp_opcode, cmp_status, rx_frame,
             rx_bad, state, dest, src, magic_ok, length, index, da, desc, status, page_last, bytes, words, words_one, frame_words,
             seen_last, xl_open, rx_words
@@ -270,7 +268,7 @@ impl Logic for RxEngine {
         self.rq_query.next = false;
         self.rq_vi.next = self.dest.q.val().get_bits::<DVI_W>(0);
         self.rd_req_valid.next = false;
-        self.rd_req_da.next = self.da.q.val();
+        self.dma_da.next = self.da.q.val();
         self.rd_req_len.next = self.desc_len.val();
         self.dma_vi.next = self.dest.q.val().get_bits::<DVI_W>(0);
         self.xl_req_valid.next = false;
@@ -280,7 +278,6 @@ impl Logic for RxEngine {
         self.xl_req_length.next = bit_cast::<32, MSG_W>(self.length.q.val());
         self.xl_rsp_ready.next = false;
         self.wr_req_valid.next = false;
-        self.wr_req_da.next = self.da.q.val();
         self.wr_req_len.next = self.bytes.q.val();
         self.wr_valid.next = false;
         self.wr_data.next = self.rx_data.val();
@@ -688,7 +685,7 @@ mod tests {
                 }
                 if u.wr_req_valid.val() && wr_req_ready {
                     let len = u.wr_req_len.val().to_u64();
-                    writes.push_back((u.wr_req_da.val().to_u64(), len.div_ceil(4)));
+                    writes.push_back((u.dma_da.val().to_u64(), len.div_ceil(4)));
                 }
                 if wr_ready && u.wr_valid.val() {
                     let (da, left) = writes.pop_front().expect("write");
