@@ -43,7 +43,12 @@
 //! VI; the ring words are zeroed by a sweep after reset); the promised CQ entries, the send
 //! and receive ring sizes, the event state and a "send queue not empty" flag per VI (for the
 //! fetcher's round robin) in flip-flops. A receive query's answer (one cycle after its
-//! execute cycle) carries the address and index of the executed query, still at hand there.
+//! execute cycle) carries the address and index of the executed query. The descriptor
+//! fetcher's read, the completion writer's write and a receive query's answer share one
+//! address register (`dma_da`, `rq_da`): a fetch, a completion accept or a receive query is
+//! issued only while no fetch or completion write waits for the DMA arbiter with its address
+//! there. A drop is counted in the cycle after the execute cycle (which issues nothing): the
+//! counter read, plus one, is registered first.
 //!
 //! | port | width | dir | meaning |
 //! |---|---|---|---|
@@ -454,7 +459,11 @@ pub struct QueueManager {
     e_offset: Signal<Local, Bits<E_OFF_W>>,
     e_frame: Signal<Local, Bits<FRAME_W>>,
     e_da: Signal<Local, Bits<DA_W>>,
-    drops_next: Signal<Local, Bits<32>>,
+    // A drop counted: the counter read in the execute cycle plus one, written in the cycle
+    // after (which issues nothing), so no path runs from the block RAM's read through the
+    // increment into its write.
+    drops_next: DFF<Bits<CNT_W>>,
+    o_count: DFF<Bit>,
     db_cq_ok: Signal<Local, Bit>,
 
     // Fetcher.
@@ -481,8 +490,8 @@ pub struct QueueManager {
     // Completion writer.
     c_state: DFF<CqState>,
     c_word: DFF<Bits<2>>,
-    // The address of the fetch or CQ write being requested: the two take turns, each issued
-    // only while the other's request is not waiting.
+    // The address of the fetch or CQ write being requested, or of a receive query's answer:
+    // each is issued only while no fetch or CQ write request waits.
     q_da: DFF<Bits<QDA_W>>,
     c_phase: DFF<Bit>,
     c_accept: Signal<Local, Bit>,
@@ -648,7 +657,7 @@ impl Default for QueueManager {
             x_used, x_slot, x_to_end4, x_add, t_burst, p_burst, k_delta, k_none, q_k_mp, x_new_head, k_mask, k_used, k_free, w_head, w_tail, p_used_any,
             p_used_is1, p_used_is4, p_kfree_any, p_kfree2, p_kroom, p_db_x_ok, p_open,
             p_enabled, p_db_cq_ok, p_pend, o_cq_word, p_cq_slot, p_x_slot, p_phase, k_lap,
-            k_new_tail, pend_next, e_offset, e_frame, e_da, drops_next, db_cq_ok,
+            k_new_tail, pend_next, e_offset, e_frame, e_da, drops_next, o_count, db_cq_ok,
             f_state, f_rr, f_vi, f_count, f_index, f_used, f_room, f_word, f_any, f_rot,
             f_offset, f_pick_vi, f_ok, f_burst, f_pop, f_issue, c_state, c_word,
             q_da, c_phase, c_accept, c_ready, cmp_hold, l_vi, l_recv, l_wr_id, l_bytes, l_index, l_peer, l_opcode, l_status,
@@ -663,6 +672,8 @@ impl Logic for QueueManager {
         dff_setup!(
             self,
             clock,
+            drops_next,
+            o_count,
             loopback_on,
             tx_frames,
             rx_frames,
@@ -942,8 +953,8 @@ impl Logic for QueueManager {
         // the execute's effects).
         self.i_pick_vi_r.d.next = self.f_pick_vi.val();
         self.i_any_r.d.next = self.f_any.val();
-        // A fetch and a CQ write share their address register: neither is issued while the
-        // other's request waits.
+        // A fetch and a CQ write share their address register (with a receive query's answer):
+        // neither is issued while the other's request waits.
         self.i_cmp.next = (self.c_state.q.val() == CqState::Idle)
             && (self.f_state.q.val() != FetchState::Request)
             && self.cmp_valid.val();
@@ -968,7 +979,11 @@ impl Logic for QueueManager {
             self.n_rq.d.next = false;
         } else if self.m_pend.q.val() {
             self.n_op.d.next = Op::Mmio;
-        } else if self.rq_query.val() && !self.r_answer.q.val() {
+        } else if self.rq_query.val()
+            && !self.r_answer.q.val()
+            && (self.f_state.q.val() != FetchState::Request)
+            && (self.c_state.q.val() != CqState::Request)
+        {
             self.n_op.d.next = Op::RxQuery;
             self.n_vi.d.next = self.rq_vi.val();
             self.n_field.d.next = self.f_rq_base.val();
@@ -1165,16 +1180,16 @@ impl Logic for QueueManager {
             + bit_cast::<FRAME_W, E_PAGE_W>(self.e_offset.val().get_bits::<E_PAGE_W>(12));
         self.e_da.next = (bit_cast::<DA_W, FRAME_W>(self.e_frame.val()) << 12)
             | bit_cast::<DA_W, 12>(self.e_offset.val().get_bits::<12>(0));
-        self.drops_next.next = bit_cast::<32, CNT_W>(
-            self.vram.read_data.val().get_bits::<CNT_W>(0) + self.cnt_one.val(),
-        );
+        self.drops_next.d.next =
+            self.vram.read_data.val().get_bits::<CNT_W>(0) + self.cnt_one.val();
         // Doorbell checks: a tail at most a ring ahead of the head, a CQ head not past the
         // tail.
         self.db_cq_ok.next = self.p_db_cq_ok.q.val();
         self.vram.write_address.next = self.o_addr.q.val();
-        self.vram.write_data.next = self.drops_next.val();
+        self.vram.write_data.next = bit_cast::<32, CNT_W>(self.drops_next.q.val());
         // Which word the execute cycle writes, decided from registers in one flat expression
-        // each: the ring word, the CQ word, or the field (a base, or a drop counted).
+        // each: the ring word, the CQ word, or the field (a base); a drop is counted in the
+        // cycle after.
         self.x_db_ok.next = self.p_open.q.val() && self.p_db_x_ok.q.val();
         self.k_db_ok.next = self.p_open.q.val() && self.db_cq_ok.val();
         self.v_ring_write.next = self.o_exec.q.val()
@@ -1192,14 +1207,16 @@ impl Logic for QueueManager {
                 || ((self.o_op.q.val() == Op::Mmio)
                     && self.m_w_cq_head.q.val()
                     && self.k_db_ok.val()));
-        self.vram.write_enable.next = self.o_exec.q.val()
+        self.o_count.d.next = self.o_exec.q.val()
             && (((self.o_op.q.val() == Op::Mmio)
-                && (self.m_base_write.q.val()
-                    || ((self.m_w_sq_tail.q.val() || self.m_w_rq_tail.q.val())
-                        && !self.x_db_ok.val())
+                && (((self.m_w_sq_tail.q.val() || self.m_w_rq_tail.q.val())
+                    && !self.x_db_ok.val())
                     || (self.m_w_cq_head.q.val() && !self.k_db_ok.val())
                     || (self.m_w_cq_arm.q.val() && !self.p_open.q.val())))
                 || (self.o_op.q.val() == Op::RxDrop));
+        self.vram.write_enable.next =
+            (self.o_exec.q.val() && (self.o_op.q.val() == Op::Mmio) && self.m_base_write.q.val())
+                || self.o_count.q.val();
         self.v_ring_data.next = (bit_cast::<32, IDX_W>(self.x_tail.val()) << 12)
             | bit_cast::<32, IDX_W>(self.x_new_head.val());
         self.cmp_ready.next = self.c_ready.q.val();
@@ -1360,6 +1377,7 @@ impl Logic for QueueManager {
                 }
                 Op::RxQuery => {
                     self.r_answer.d.next = true;
+                    self.q_da.d.next = self.e_da.val().get_bits::<QDA_W>(4);
                     if self.p_open.q.val() && self.p_used_any.q.val() && self.p_kfree_any.q.val() {
                         self.r_granted.d.next = true;
                         for i in 0..4 {
@@ -1557,10 +1575,11 @@ impl Logic for QueueManager {
         // ---- Receive descriptors: the answer of the last query ----
         self.rq_answer.next = self.r_answer.q.val();
         self.rq_granted.next = self.r_granted.q.val();
-        // The answer's address and index are the executed query's, still at hand: the field
-        // (the RQ base) is read again in the execute cycle, the ring word and the slot are
-        // kept until the next operation's second cycle.
-        self.rq_da.next = self.e_da.val();
+        // The answer's address is the DMA address register's, loaded in the execute cycle (a
+        // query is issued only while no fetch or CQ write waits with its address there); its
+        // index is the executed query's, still at hand: the ring word and the slot are kept
+        // until the next operation's second cycle.
+        self.rq_da.next = bit_cast::<DA_W, QDA_W>(self.q_da.q.val()) << 4;
         self.rq_index.next = self.x_head.val();
 
         if self.reset.val() {
@@ -1577,6 +1596,7 @@ impl Logic for QueueManager {
             self.z_left.d.next = self.z_words.val();
             self.r_answer.d.next = false;
             self.r_drop.d.next = false;
+            self.o_count.d.next = false;
             self.loopback_on.d.next = false;
             for i in 0..4 {
                 self.sq_log2[i].d.next = 0.into();
