@@ -42,7 +42,7 @@
 use rust_hdl::prelude::*;
 
 use crate::consts::{konst, DA_W, PAGE_BYTES_W, STATUS_W, TAG_W};
-use crate::queue_manager::{QueueManager, DMA_LEN_W};
+use crate::queue_manager::{QueueManager, DMA_LEN_W, DVI_W};
 use crate::rx_engine::RxEngine;
 use crate::send_engine::SendEngine;
 use crate::translator::Translator;
@@ -642,6 +642,7 @@ impl Logic for Device {
             self.dma_rd_valid.val() && (self.rd_client.val() == self.c_fetch.val());
         self.qm.fetch_rd_data.next = self.dma_rd_data.val();
         self.qm.fetch_rd_error.next = self.dma_rd_error.val();
+        self.qm.fetch_rd_vi.next = self.dma_rd_tag.val().get_bits::<DVI_W>(4);
         self.send.pl_rd_valid.next =
             self.dma_rd_valid.val() && (self.rd_client.val() == self.c_payload.val());
         self.send.pl_rd_data.next = self.dma_rd_data.val();

@@ -321,8 +321,10 @@ fn yosys_synth(
     design: &str,
 ) -> Result<SynthReport> {
     let stat_file = format!("{step}-stat.txt");
+    // `-noautowire`: a name nothing declares is an error, not a new one-bit wire (which
+    // would synthesize a design other than the one simulated).
     let script = format!(
-        "read_verilog {source}\nsynth_ice40 -top top -json {json}\ntee -q -o {stat_file} stat\n"
+        "read_verilog -noautowire {source}\nsynth_ice40 -top top -json {json}\ntee -q -o {stat_file} stat\n"
     );
     let script_file = format!("{step}.ys");
     write_file(dir.join(&script_file), &script)?;

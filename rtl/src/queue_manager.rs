@@ -57,7 +57,7 @@
 //! | `open_vi_enabled` | 1 | in | is the VI enabled (locked or not) |
 //! | `fetch_req_*` | | out | descriptor reads: `valid/ready`, `len` bytes, `vi`; the address on `dma_da` |
 //! | `fetch_rd_*` | | in | their data: `valid`, `data`, `error` (never back-pressured) |
-//! | `desc_*` | | out | descriptor words (`valid/ready/data`); `desc_meta` = VI and index, valid with every word |
+//! | `desc_*` | | out | descriptor words (`valid/ready/data`; word 0 carries the read-error flag and the VI in reserved bits); `desc_meta` = VI and index of the oldest descriptor not popped with `desc_meta_pop` (its consumer's completion), so it runs behind the words |
 //! | `cmp_*` | | in | a completion to write (`valid/ready`; taken, and latched, as soon as its CQ has room; `cmp_ready` is a register, a cycle after the decision) |
 //! | `cmp_hold` | 1 | out | a completion accept decides this cycle: the producer's pick must stay |
 //! | `cq_req_*`, `cq_wd_*` | | out | CQ entry writes: request (`valid/ready`, `vi`; the address on `dma_da`), then 4 data words |
@@ -90,6 +90,11 @@ pub const META_W: usize = DVI_W + IDX_W;
 /// Bit of descriptor word 0 (a reserved bit, cleared on the way in) that marks a descriptor
 /// whose read failed.
 pub const DESC_ERROR_BIT: usize = 31;
+/// Lowest of the bits of descriptor word 0 (reserved, replaced on the way in) that carry the
+/// VI whose send queue the descriptor was read from (from the read's tag).
+pub const DESC_VI_SHIFT: usize = 29;
+// (Shifted by these literals where word 0 is written.)
+const _: () = assert!(DESC_VI_SHIFT == 29 && DESC_ERROR_BIT == 31 && DVI_W == 2);
 const _: () = assert!(IDX_W == 12);
 
 const _: () = assert!(DVIS == 1 << DVI_W);
@@ -217,15 +222,18 @@ pub struct QueueManager {
     pub fetch_rd_data: Signal<In, Bits<32>>,
     /// The read failed.
     pub fetch_rd_error: Signal<In, Bit>,
+    /// VI of the read (from its tag).
+    pub fetch_rd_vi: Signal<In, Bits<DVI_W>>,
     /// Descriptor word available.
     pub desc_valid: Signal<Out, Bit>,
     /// Descriptor word taken.
     pub desc_ready: Signal<In, Bit>,
     /// The word.
     pub desc_data: Signal<Out, Bits<32>>,
-    /// VI (bits 13:12) and queue index (11:0) of the descriptor the word belongs to.
+    /// VI (bits 13:12) and queue index (11:0) of the oldest descriptor whose metadata is not
+    /// popped.
     pub desc_meta: Signal<Out, Bits<META_W>>,
-    /// The last word of a descriptor is taken (pops the metadata).
+    /// Pops the metadata (the consumer is done with that descriptor: its completion).
     pub desc_meta_pop: Signal<In, Bit>,
     /// Completion offered.
     pub cmp_valid: Signal<In, Bit>,
@@ -297,8 +305,9 @@ pub struct QueueManager {
 
     desc_fifo: Fifo<Bits<32>, 8, 9>,
     // At most 32 descriptors have words in the descriptor FIFO or in flight (256 words; only
-    // the oldest can be partly taken), so at most 32 metadata entries are ever queued.
-    meta_fifo: Fifo<Bits<META_W>, 5, 6>,
+    // the oldest can be partly taken), and the send engine holds at most 3 taken ones until
+    // their completions pop them, so at most 35 metadata entries are ever queued.
+    meta_fifo: Fifo<Bits<META_W>, 6, 7>,
     // Ring bases, drop counters, send and receive ring indices, by field and VI.
     vram: BlockRam<Bits<32>, VRAM_W>,
 
@@ -639,7 +648,7 @@ impl Default for QueueManager {
             clock, reset, mmio_valid, mmio_ready, mmio_write, mmio_addr, mmio_wdata,
             mmio_rsp_valid, mmio_rsp_ready, mmio_rsp_data, open_vi, open_vi_open,
             open_vi_enabled, fetch_req_valid, fetch_req_ready, fetch_req_len, fetch_req_vi,
-            fetch_rd_valid, fetch_rd_data, fetch_rd_error, desc_valid, desc_ready, desc_data,
+            fetch_rd_valid, fetch_rd_data, fetch_rd_error, fetch_rd_vi, desc_valid, desc_ready, desc_data,
             desc_meta, desc_meta_pop, cmp_valid, cmp_ready, cmp_vi, cmp_recv, cmp_wr_id,
             cmp_bytes, cmp_index, cmp_peer, cmp_opcode, cmp_status, cq_req_valid, cq_req_ready,
             dma_da, cq_req_vi, cq_wd_valid, cq_wd_ready, cq_wd_data, cq_wd_last, rq_query,
@@ -1488,12 +1497,13 @@ impl Logic for QueueManager {
             }
             _ => {}
         }
-        // Descriptor words: word 0's reserved bits carry the read's error flag.
+        // Descriptor words: word 0's reserved bits carry the read's error flag and VI.
         self.desc_fifo.in_valid.next = self.fetch_rd_valid.val();
         self.desc_fifo.in_data.next = self.fetch_rd_data.val();
         if !self.f_word.q.val().any() {
             self.desc_fifo.in_data.next =
                 bit_cast::<32, 16>(self.fetch_rd_data.val().get_bits::<16>(0))
+                    | (bit_cast::<32, DVI_W>(self.fetch_rd_vi.val()) << 29)
                     | (bit_cast::<32, 1>(self.fetch_rd_error.val().into()) << 31);
         }
         if self.fetch_rd_valid.val() {

@@ -18,6 +18,12 @@
 //!   payload words from the TX FIFO; then the completion (for failed descriptors and NOPs
 //!   only the completion), held on `cmp_*` until the completion writer takes it.
 //!
+//! The VI of the descriptor being prepared comes with its word 0 (bits
+//! [`DESC_VI_SHIFT`]`..`, put there by the fetcher, as the read-error flag in bit
+//! [`DESC_ERROR_BIT`]); the VI and queue index of the one being sent or completed are the
+//! head of the fetcher's metadata queue, which is popped with the completion: descriptors
+//! pass the two stages in order, so nothing of the metadata is copied here.
+//!
 //! A descriptor's `wr_id` (only copied into its completion) does not travel with its context:
 //! it goes from the descriptor words straight into a ring in block RAM, written as its word
 //! arrives and read at the completion, in order (descriptors pass the two stages in order).
@@ -30,7 +36,7 @@
 //! | port | width | dir | meaning |
 //! |---|---|---|---|
 //! | `desc_valid/ready/data` | 1/1/32 | in | descriptor words, 8 per descriptor |
-//! | `desc_meta`, `desc_meta_pop` | 14, 1 | in, out | VI and queue index of the descriptor; popped with its last word |
+//! | `desc_meta`, `desc_meta_pop` | 14, 1 | in, out | VI and queue index of the oldest descriptor not yet completed (the transmit stage's); popped with its completion |
 //! | `xl_req_*` | | out | translation request: `vi`, `va`, `shortcut`, `length` |
 //! | `xl_rsp_*` | | in | translation responses: `status`, `da`, `bytes`, `last` |
 //! | `pl_req_*` | | out | payload reads: `valid/ready`, `da`, `len` bytes |
@@ -48,7 +54,7 @@ use crate::bram::BlockRam;
 use crate::consts::{konst, status_const, DA_W, FRAME_W, PAGE_BYTES_W, STATUS_W};
 use crate::descriptor_regs::DescriptorRegs;
 use crate::fifo::Fifo;
-use crate::queue_manager::{DMA_LEN_W, DVI_W, IDX_W, META_W};
+use crate::queue_manager::{DESC_ERROR_BIT, DESC_VI_SHIFT, DMA_LEN_W, DVI_W, IDX_W, META_W};
 use crate::with_defaults;
 
 /// Largest payload read.
@@ -70,6 +76,8 @@ const _: () = assert!(1 << WR_ID_RING_W >= WR_ID_LIVE);
 const _: () = assert!(abi::queues::DESC_W_WR_ID == 2);
 
 const _: () = assert!(IDX_W == 12);
+// Word 0's error flag and VI, and the metadata's VI, are sliced with these literals.
+const _: () = assert!(DESC_ERROR_BIT == 31 && DESC_VI_SHIFT == 29 && META_W == 12 + DVI_W);
 // Comparisons with constants are bit tests: bursts of 2^8 bytes, messages of at most 2^16
 // bytes, pages of 2^12 bytes, 4 destination VIs.
 const _: () = assert!(BURST_BYTES == 1 << 8 && MAX_MESSAGE_LEN == 1 << 16);
@@ -200,7 +208,7 @@ pub struct SendEngine {
 
     // Prepare stage.
     a_state: DFF<PrepState>,
-    a_meta: DFF<Bits<META_W>>,
+    a_vi: DFF<Bits<DVI_W>>,
     a_status: DFF<Bits<STATUS_W>>,
     a_pages: DFF<Bits<5>>,
     a_page: DFF<Bits<5>>,
@@ -238,14 +246,12 @@ pub struct SendEngine {
     a_load: DFF<Bit>,
     // Hand-off register: a descriptor's context handed over and not taken yet.
     handed: DFF<Bit>,
-    h_meta: DFF<Bits<META_W>>,
     h_length: DFF<Bits<MSG_W>>,
     h_dest: DFF<Bits<8>>,
     h_opcode: DFF<Bits<8>>,
     h_status: DFF<Bits<STATUS_W>>,
     // Transmit stage.
     b_state: DFF<TxState>,
-    b_meta: DFF<Bits<META_W>>,
     b_length: DFF<Bits<MSG_W>>,
     b_dest: DFF<Bits<8>>,
     b_opcode: DFF<Bits<8>>,
@@ -311,9 +317,9 @@ impl Default for SendEngine {
             tx_ready, tx_data, tx_last, cmp_valid, cmp_ready, cmp_vi, cmp_wr_id, cmp_bytes,
             cmp_index, cmp_peer, cmp_opcode, cmp_status, tx_frame, pages, wr_ids, w_word1, w_word2, w_head,
             w_tail, tx_fifo, a_state,
-            desc, a_meta,
+            desc, a_vi,
             a_status, a_pages, a_page, a_da, a_page_left, a_left, a_used, a_fifo_room, a_chunk, a_chunk_n, a_wait,
-            a_chunk_words, a_first_room, a_first_fits, a_room_n, a_issue, a_pop, a_popped, a_push, handed, a_pushed, a_load, h_meta, h_length, h_dest, h_opcode, h_status, b_state, b_meta, b_length, b_dest,
+            a_chunk_words, a_first_room, a_first_fits, a_room_n, a_issue, a_pop, a_popped, a_push, handed, a_pushed, a_load, h_length, h_dest, h_opcode, h_status, b_state, b_length, b_dest,
             b_opcode, b_status, b_words, b_error, b_take, h_sends
         })
     }
@@ -326,7 +332,7 @@ impl Logic for SendEngine {
             self,
             clock,
             a_state,
-            a_meta,
+            a_vi,
             a_status,
             a_pages,
             a_page,
@@ -343,13 +349,11 @@ impl Logic for SendEngine {
             a_pushed,
             a_first_room,
             a_first_fits,
-            h_meta,
             h_length,
             h_dest,
             h_opcode,
             h_status,
             b_state,
-            b_meta,
             b_length,
             b_dest,
             b_opcode,
@@ -368,10 +372,13 @@ impl Logic for SendEngine {
         // ---- Prepare ----
         // The fields are free once the descriptor is handed over.
         self.desc_ready.next = self.a_load.q.val();
-        // Word 0's reserved bit 31 carries the fetcher's read-error flag.
+        // Word 0's reserved bits carry the fetcher's read-error flag and the VI.
         self.desc.word_valid.next = self.desc_valid.val() && self.desc_ready.val();
         self.desc.word_data.next = self.desc_data.val();
         self.desc.word_error.next = self.desc_data.val().get_bit(31) && self.desc.first.val();
+        if self.desc.word_valid.val() && self.desc.first.val() {
+            self.a_vi.d.next = self.desc_data.val().get_bits::<DVI_W>(29);
+        }
         // The wr_id word goes straight into the ring (word 2; the word count kept here, from
         // `first`, as one flag per word).
         self.wr_ids.write_address.next = self.w_head.q.val();
@@ -385,9 +392,8 @@ impl Logic for SendEngine {
                 self.w_head.d.next = self.w_head.q.val() + self.ring_one.val();
             }
         }
-        self.desc_meta_pop.next = false;
         self.xl_req_valid.next = false;
-        self.xl_req_vi.next = bit_cast::<3, DVI_W>(self.a_meta.q.val().get_bits::<DVI_W>(12));
+        self.xl_req_vi.next = bit_cast::<3, DVI_W>(self.a_vi.q.val());
         self.xl_req_va.next = self.desc.va.val();
         self.xl_req_shortcut.next = self.desc.shortcut.val();
         self.xl_req_length.next = self.desc.length.val();
@@ -398,7 +404,7 @@ impl Logic for SendEngine {
         self.pages.read_address.next = self.a_page.q.val();
         self.pl_req_valid.next = false;
         self.pl_req_da.next = self.a_da.q.val();
-        self.pl_req_vi.next = self.a_meta.q.val().get_bits::<DVI_W>(12);
+        self.pl_req_vi.next = self.a_vi.q.val();
         // This burst: the rest of the page, at most BURST_BYTES.
         self.a_chunk_n.next = self.a_page_left.q.val();
         if self.a_page_left.q.val().get_bits::<4>(9).any()
@@ -423,8 +429,6 @@ impl Logic for SendEngine {
             PrepState::Load => {
                 self.a_pushed.d.next = false;
                 if self.desc.last.val() {
-                    self.a_meta.d.next = self.desc_meta.val();
-                    self.desc_meta_pop.next = true;
                     self.a_state.d.next = PrepState::Check;
                 }
             }
@@ -554,7 +558,6 @@ impl Logic for SendEngine {
         }
         if self.a_push.val() {
             self.handed.d.next = true;
-            self.h_meta.d.next = self.a_meta.q.val();
             self.h_length.d.next = self.desc.length.val().get_bits::<MSG_W>(0);
             self.h_dest.d.next = self.desc.dest.val();
             self.h_opcode.d.next = self.desc.opcode.val();
@@ -572,13 +575,13 @@ impl Logic for SendEngine {
         self.tx_valid.next = false;
         self.tx_last.next = false;
         self.tx_data.next = self.magic.val()
-            | (bit_cast::<32, DVI_W>(self.b_meta.q.val().get_bits::<DVI_W>(12)) << 8)
+            | (bit_cast::<32, DVI_W>(self.desc_meta.val().get_bits::<DVI_W>(12)) << 8)
             | bit_cast::<32, 8>(self.b_dest.q.val());
         self.tx_fifo.out_ready.next = false;
         self.tx_frame.next = false;
         self.cmp_valid.next = false;
-        self.cmp_vi.next = self.b_meta.q.val().get_bits::<DVI_W>(12);
-        self.cmp_index.next = self.b_meta.q.val().get_bits::<IDX_W>(0);
+        self.cmp_vi.next = self.desc_meta.val().get_bits::<DVI_W>(12);
+        self.cmp_index.next = self.desc_meta.val().get_bits::<IDX_W>(0);
         self.wr_ids.read_address.next = self.w_tail.q.val();
         self.cmp_wr_id.next = self.wr_ids.read_data.val();
         self.cmp_peer.next = self.b_dest.q.val();
@@ -646,12 +649,14 @@ impl Logic for SendEngine {
                 self.b_state.d.next = TxState::Idle;
             }
         }
+        // The metadata queue's head is the completing descriptor's: popped with the completion.
+        self.desc_meta_pop.next =
+            (self.b_state.q.val() == TxState::Complete) && self.cmp_ready.val();
         // The next descriptor is copied from the hand-off register as soon as the previous
         // one is done (a cycle later for one without a frame, see `Complete`; never in the
         // cycle it is handed over: a hand-over needs the last one taken).
         if self.b_take.val() {
             self.handed.d.next = false;
-            self.b_meta.d.next = self.h_meta.q.val();
             self.b_length.d.next = self.h_length.q.val();
             self.b_dest.d.next = self.h_dest.q.val();
             self.b_opcode.d.next = self.h_opcode.q.val();
@@ -776,6 +781,9 @@ mod tests {
             let mut cmp_hold = 0u32;
             let mut expected_cmp = VecDeque::new();
             let mut expected_frames = VecDeque::new();
+            // The VIs of the translation requests, in order: every send that passes the
+            // descriptor checks asks for one.
+            let mut expected_xl_vi = VecDeque::new();
             for (d, meta) in &descs {
                 let status = precheck(d, QueueKind::Send, 4).unwrap_or(if d.va & UNMAPPED != 0 {
                     Status::NotPresent
@@ -783,6 +791,9 @@ mod tests {
                     Status::Ok
                 });
                 let sends = status == Status::Ok && d.opcode == Opcode::Send as u8;
+                if d.opcode == Opcode::Send as u8 && precheck(d, QueueKind::Send, 4).is_none() {
+                    expected_xl_vi.push_back(meta >> 12);
+                }
                 let bytes = if sends { d.length } else { 0 };
                 expected_cmp.push_back((meta & 0xfff, d.wr_id, bytes, status.code(), d.opcode));
                 if sends {
@@ -800,7 +811,9 @@ mod tests {
                     expected_frames.push_back(w);
                 }
             }
-            let (mut di, mut wi) = (0usize, 0usize);
+            // The next descriptor offered, its next word, and the oldest not completed (whose
+            // metadata the queue shows until the completion pops it).
+            let (mut di, mut wi, mut ci) = (0usize, 0usize, 0usize);
             let mut xl: VecDeque<(u64, u64, bool, u64)> = VecDeque::new(); // (ready_at, da, last, status)
             let mut reads: VecDeque<(u64, u64, u64)> = VecDeque::new(); // (ready_at, da, words)
             let mut frame = vec![];
@@ -818,8 +831,15 @@ mod tests {
                 let offer = di < descs.len() && rng.gen_bool(0.7);
                 u.desc_valid.next = offer;
                 if di < descs.len() {
-                    u.desc_data.next = u64::from(descs[di].0.to_words()[wi]).into();
-                    u.desc_meta.next = descs[di].1.into();
+                    // Word 0's reserved bits carry the VI, as the fetcher writes it.
+                    let mut word = u64::from(descs[di].0.to_words()[wi]);
+                    if wi == 0 {
+                        word |= (descs[di].1 >> 12) << DESC_VI_SHIFT;
+                    }
+                    u.desc_data.next = word.into();
+                }
+                if ci < descs.len() {
+                    u.desc_meta.next = descs[ci].1.into();
                 }
                 let xl_ready = rng.gen_bool(0.5);
                 u.xl_req_ready.next = xl_ready;
@@ -872,14 +892,19 @@ mod tests {
                 if offer && u.desc_ready.val() {
                     wi += 1;
                     if wi == 8 {
-                        if !u.desc_meta_pop.val() {
-                            return Err("metadata not popped with the last word".into());
-                        }
                         wi = 0;
                         di += 1;
                     }
                 }
+                if u.desc_meta_pop.val() != (u.cmp_valid.val() && cmp_ready) {
+                    return Err("metadata popped other than with a completion".into());
+                }
                 if u.xl_req_valid.val() && xl_ready {
+                    let want = expected_xl_vi.pop_front().ok_or("unexpected translation")?;
+                    let got = u.xl_req_vi.val().to_u64();
+                    if got != want {
+                        return Err(format!("translation asked for VI {got}, expected {want}"));
+                    }
                     let va = u.xl_req_va.val().to_u64();
                     let len = u.xl_req_length.val().to_u64();
                     let delay = now + rng.gen_range(1..30);
@@ -933,6 +958,14 @@ mod tests {
                     if got != want {
                         return Err(format!("completion {got:?}, expected {want:?}"));
                     }
+                    let vi = u.cmp_vi.val().to_u64();
+                    if vi != descs[ci].1 >> 12 {
+                        return Err(format!(
+                            "completion for VI {vi}, expected {}",
+                            descs[ci].1 >> 12
+                        ));
+                    }
+                    ci += 1;
                 }
                 b.tick();
             }

@@ -220,6 +220,22 @@ fn board_build_fails_on_missed_timing_or_utilization() {
         }
         other => panic!("a 7-cell limit must fail the build: {other:?}"),
     }
+    // A name nothing declares (as Verilog from RustHDL shows when an update reads a Rust
+    // constant by name) fails synthesis instead of becoming a floating wire.
+    let undeclared = verilog.replacen(
+        "endmodule",
+        "wire stray_use;\nassign stray_use = NOT_DECLARED;\nendmodule",
+        1,
+    );
+    match flow::build_bitstream(
+        &undeclared,
+        &pcf,
+        "flow_test_board_undeclared",
+        Default::default(),
+    ) {
+        Err(FlowError::Tool { tool, .. }) => assert_eq!(tool, "yosys"),
+        other => panic!("an undeclared name must fail yosys: {other:?}"),
+    }
     // A pin the package does not have is a tool error, named as such.
     let bad_pcf = pcf.replace("J11", "Z99");
     match flow::build_bitstream(
