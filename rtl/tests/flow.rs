@@ -227,24 +227,16 @@ fn board_build_fails_on_missed_timing_or_utilization() {
         "wire stray_use;\nassign stray_use = NOT_DECLARED;\nendmodule",
         1,
     );
-    match flow::build_bitstream(
-        &undeclared,
-        &pcf,
-        "flow_test_board_undeclared",
-        Default::default(),
-    ) {
-        Err(FlowError::Tool { tool, .. }) => assert_eq!(tool, "yosys"),
-        other => panic!("an undeclared name must fail yosys: {other:?}"),
-    }
+    assert_tool_fails(&undeclared, &pcf, "flow_test_board_undeclared", "yosys");
     // A pin the package does not have is a tool error, named as such.
     let bad_pcf = pcf.replace("J11", "Z99");
-    match flow::build_bitstream(
-        &verilog,
-        &bad_pcf,
-        "flow_test_board_pin",
-        Default::default(),
-    ) {
-        Err(FlowError::Tool { tool, .. }) => assert_eq!(tool, "nextpnr-ice40"),
-        other => panic!("an unknown pin must fail nextpnr: {other:?}"),
+    assert_tool_fails(&verilog, &bad_pcf, "flow_test_board_pin", "nextpnr-ice40");
+}
+
+/// Builds the board design and checks that it fails as an error of `tool`.
+fn assert_tool_fails(verilog: &str, pcf: &str, name: &str, tool: &str) {
+    match flow::build_bitstream(verilog, pcf, name, Default::default()) {
+        Err(FlowError::Tool { tool: failed, .. }) => assert_eq!(failed, tool),
+        other => panic!("{name} must fail in {tool}: {other:?}"),
     }
 }
