@@ -1033,8 +1033,9 @@ impl Logic for QueueManager {
         // Issue: the VI's CQ word is read. Next cycle: the ring word is read, the CQ word kept
         // and the VI's state selected into registers. The third cycle: the field (base or
         // counter) is read, and what the execute cycle decides on is computed from registers
-        // and the ring word. The fourth: execute (the field is read again, for a receive
-        // query's answer in the cycle after).
+        // and the ring word. The fourth: execute (the field's value arrives: a receive query's
+        // answer address and a drop's new count are registered from it, so nothing reads the
+        // block RAM in the cycle after).
         self.i_ring.next = (bit_cast::<VRAM_W, FIELD_W>(self.f_sq_ring.val()) << 2)
             | bit_cast::<VRAM_W, DVI_W>(self.i_vi.val());
         if self.i_rq.val() {
@@ -1046,7 +1047,7 @@ impl Logic for QueueManager {
         if self.o_busy.q.val() && !self.o_mid.q.val() && !self.o_exec.q.val() {
             self.vram.read_address.next = self.o_ring.q.val();
         }
-        if self.o_mid.q.val() || self.o_exec.q.val() {
+        if self.o_mid.q.val() {
             self.vram.read_address.next = (bit_cast::<VRAM_W, FIELD_W>(self.o_field.q.val()) << 2)
                 | bit_cast::<VRAM_W, DVI_W>(self.o_vi.q.val());
         }
